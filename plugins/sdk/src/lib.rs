@@ -1,0 +1,140 @@
+//! `rapha-task-sdk`: write a rapha-host task plugin in Rust.
+//!
+//! The contract is the WIT world `rapha:task/task-plugin@0.1.0` (in `wit/` at the
+//! repository root); this crate is a convenience over it for Rust authors. It owns
+//! the generated bindings, parses each record's JSON once, and turns a type that
+//! implements [`Task`] into the component's export with [`register_task!`].
+//!
+//! ```ignore
+//! struct MyTask;
+//! impl rapha_task_sdk::Task for MyTask { /* … */ }
+//! rapha_task_sdk::register_task!(MyTask);
+//! ```
+//!
+//! A plugin has no I/O: it must compute everything from its arguments, and any
+//! table it needs is compiled in. See `PLUGINS.md` for the language-neutral guide.
+
+mod metrics;
+mod prediction;
+
+pub use metrics::{f1, precision, recall, sum_count};
+pub use prediction::parse_prediction_json;
+
+/// The bindings generated from `wit/`. Host-facing glue; use the re-exports.
+#[doc(hidden)]
+pub mod bindings {
+    wit_bindgen::generate!({
+        world: "task-plugin",
+        path: "../../wit",
+        pub_export_macro: true,
+        export_macro_name: "export_task",
+        default_bindings_module: "rapha_task_sdk::bindings",
+    });
+}
+
+pub use bindings::rapha::task::types::{
+    Count, ExampleScore, FieldError, FormattedExample, GenerationHints, Message, Metric,
+    MetricInfo, Role, TaskError, TaskInfo, Violation,
+};
+pub use serde_json;
+
+/// A dataset record, parsed: a JSON object.
+pub type Example = serde_json::Map<String, serde_json::Value>;
+
+/// A task, as a Rust author writes it. Each method mirrors the WIT function of the
+/// same name; the SDK parses the record's JSON before calling them and reports a
+/// record that is not a JSON object as [`TaskError::InvalidJson`].
+pub trait Task {
+    /// Describe the task: id, version, metrics, output schema, hints.
+    fn info() -> TaskInfo;
+    /// Turn one record into prompt messages and the target completion.
+    fn format_example(example: &Example) -> Result<FormattedExample, TaskError>;
+    /// Score a raw prediction against its record.
+    fn score(prediction: &str, example: &Example) -> Result<ExampleScore, TaskError>;
+    /// Combine per-record scores, in dataset order, into corpus metrics.
+    fn aggregate(scores: &[ExampleScore]) -> Result<Vec<Metric>, TaskError>;
+    /// A reward in [0, 1] for the prediction.
+    fn reward(prediction: &str, example: &Example) -> Result<f64, TaskError>;
+    /// Task rules beyond the JSON Schema; the first violation found.
+    fn validate(prediction: &str) -> Result<(), Violation>;
+}
+
+/// Parse a record's JSON text into an object, or say why it is not one.
+pub fn parse_example(text: &str) -> Result<Example, TaskError> {
+    match serde_json::from_str::<serde_json::Value>(text) {
+        Ok(serde_json::Value::Object(map)) => Ok(map),
+        Ok(other) => Err(TaskError::InvalidJson(format!(
+            "record: expected a JSON object, found {}",
+            json_kind(&other)
+        ))),
+        Err(e) => Err(TaskError::InvalidJson(format!("record: {e}"))),
+    }
+}
+
+/// The JSON type name of a value, for error messages.
+pub fn json_kind(value: &serde_json::Value) -> &'static str {
+    match value {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::Object(_) => "an object",
+    }
+}
+
+/// A required string field of a record, or the error that names it.
+pub fn required_str<'a>(example: &'a Example, field: &str) -> Result<&'a str, TaskError> {
+    match example.get(field) {
+        None => Err(TaskError::MissingField(format!("/{field}"))),
+        Some(serde_json::Value::String(s)) => Ok(s),
+        Some(other) => Err(TaskError::InvalidField(FieldError {
+            field: format!("/{field}"),
+            reason: format!("expected a string, found {}", json_kind(other)),
+        })),
+    }
+}
+
+/// Register `$task` (a type implementing [`Task`]) as the component's export.
+#[macro_export]
+macro_rules! register_task {
+    ($task:ty) => {
+        #[doc(hidden)]
+        pub struct __RaphaTaskExport;
+
+        impl $crate::bindings::exports::rapha::task::task::Guest for __RaphaTaskExport {
+            fn info() -> $crate::TaskInfo {
+                <$task as $crate::Task>::info()
+            }
+            fn format_example(
+                example: ::std::string::String,
+            ) -> ::std::result::Result<$crate::FormattedExample, $crate::TaskError> {
+                <$task as $crate::Task>::format_example(&$crate::parse_example(&example)?)
+            }
+            fn score(
+                prediction: ::std::string::String,
+                example: ::std::string::String,
+            ) -> ::std::result::Result<$crate::ExampleScore, $crate::TaskError> {
+                <$task as $crate::Task>::score(&prediction, &$crate::parse_example(&example)?)
+            }
+            fn aggregate(
+                scores: ::std::vec::Vec<$crate::ExampleScore>,
+            ) -> ::std::result::Result<::std::vec::Vec<$crate::Metric>, $crate::TaskError> {
+                <$task as $crate::Task>::aggregate(&scores)
+            }
+            fn reward(
+                prediction: ::std::string::String,
+                example: ::std::string::String,
+            ) -> ::std::result::Result<f64, $crate::TaskError> {
+                <$task as $crate::Task>::reward(&prediction, &$crate::parse_example(&example)?)
+            }
+            fn validate(
+                prediction: ::std::string::String,
+            ) -> ::std::result::Result<(), $crate::Violation> {
+                <$task as $crate::Task>::validate(&prediction)
+            }
+        }
+
+        $crate::bindings::export_task!(__RaphaTaskExport with_types_in $crate::bindings);
+    };
+}
