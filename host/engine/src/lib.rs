@@ -12,6 +12,39 @@
 //! callers hand it typed configs.
 #![warn(missing_docs)]
 
+pub mod adapter;
+pub mod batch;
+pub mod checkpoint;
+pub mod config;
+pub mod double_quant;
 mod error;
+pub mod generate;
+pub mod gguf;
+pub mod lora;
+pub mod model;
+pub mod nf4;
+pub mod optim;
+pub mod qlinear;
+pub mod rope;
+pub mod safetensors_dir;
+pub mod schedule;
+pub mod tokenizer;
+pub mod train;
+pub mod weights;
 
+pub use config::{Architecture, Config, RawConfig, RopeScaling};
 pub use error::{Error, Result};
+pub use gguf::GgufFile;
+pub use model::{Footprint, KvCache, Model, ModelSource, Pretrained};
+pub use safetensors_dir::HfModelDir;
+pub use tokenizer::{Message, Tokenizer};
+pub use weights::Weights;
+pub use lora::{LoraAdapter, LoraConfig, LoraLinear, Mode, Target};
+pub use qlinear::{FrozenLinear, Quantization};
+pub use adapter::{PeftAdapter, merge_into_base};
+pub use batch::{Batch, BatchConfig, Batcher, DataPosition, Example};
+pub use checkpoint::Checkpoint;
+pub use generate::{Detokenize, FinishReason, GenerateConfig, Generation, Sampling, generate};
+pub use optim::{AdamW, AdamWConfig};
+pub use schedule::{Decay, Schedule};
+pub use train::{Finish, Observer, Silent, StepReport, TrainConfig, TrainSummary, Trainer};

@@ -96,6 +96,10 @@ pub fn required_str<'a>(example: &'a Example, field: &str) -> Result<&'a str, Ta
 }
 
 /// Register `$task` (a type implementing [`Task`]) as the component's export.
+///
+/// Use it once, in the plugin's `lib.rs`. On `wasm32` it emits the component's
+/// exports; on the native target it only type-checks the glue, so the plugin's
+/// crate can also be linked into native tests and benchmarks next to other plugins.
 #[macro_export]
 macro_rules! register_task {
     ($task:ty) => {
@@ -135,6 +139,10 @@ macro_rules! register_task {
             }
         }
 
+        // The export glue defines fixed symbol names (`rapha:task/task@0.1.0#info`, …).
+        // Only the component needs them; natively, a test binary that links several
+        // plugins' rlibs would get each name once per plugin.
+        #[cfg(target_arch = "wasm32")]
         $crate::bindings::export_task!(__RaphaTaskExport with_types_in $crate::bindings);
     };
 }
