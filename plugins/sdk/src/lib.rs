@@ -12,7 +12,10 @@
 //! ```
 //!
 //! A plugin has no I/O: it must compute everything from its arguments, and any
-//! table it needs is compiled in. See `PLUGINS.md` for the language-neutral guide.
+//! table it needs is compiled in. See `PLUGINS.md` for the language-neutral guide,
+//! and this crate's `README.md` for building and checking a plugin.
+
+#![warn(missing_docs)]
 
 mod metrics;
 mod prediction;
@@ -20,7 +23,7 @@ mod prediction;
 pub use metrics::{f1, precision, recall, sum_count};
 pub use prediction::parse_prediction_json;
 
-/// The bindings generated from `wit/`. Host-facing glue; use the re-exports.
+/// The bindings generated from `wit/`, for [`register_task!`]; use the re-exports.
 #[doc(hidden)]
 pub mod bindings {
     wit_bindgen::generate!({
@@ -145,4 +148,89 @@ macro_rules! register_task {
         #[cfg(target_arch = "wasm32")]
         $crate::bindings::export_task!(__RaphaTaskExport with_types_in $crate::bindings);
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bindings::exports::rapha::task::task::Guest;
+
+    /// A task whose completion is the record's `note`.
+    struct Echo;
+
+    impl Task for Echo {
+        fn info() -> TaskInfo {
+            TaskInfo {
+                id: "echo".to_owned(),
+                version: "0.1.0".to_owned(),
+                description: "Repeats the note".to_owned(),
+                metrics: vec![],
+                output_schema: r#"{"type": "string"}"#.to_owned(),
+                generation: GenerationHints {
+                    max_new_tokens: 8,
+                    stop: vec![],
+                },
+                system_prompt: String::new(),
+            }
+        }
+        fn format_example(example: &Example) -> Result<FormattedExample, TaskError> {
+            Ok(FormattedExample {
+                messages: vec![],
+                completion: required_str(example, "note")?.to_owned(),
+            })
+        }
+        fn score(_prediction: &str, _example: &Example) -> Result<ExampleScore, TaskError> {
+            Ok(ExampleScore {
+                metrics: vec![],
+                counts: vec![],
+            })
+        }
+        fn aggregate(_scores: &[ExampleScore]) -> Result<Vec<Metric>, TaskError> {
+            Ok(vec![])
+        }
+        fn reward(prediction: &str, example: &Example) -> Result<f64, TaskError> {
+            let note = required_str(example, "note")?;
+            Ok(if prediction == note { 1.0 } else { 0.0 })
+        }
+        fn validate(_prediction: &str) -> Result<(), Violation> {
+            Ok(())
+        }
+    }
+
+    register_task!(Echo);
+
+    #[test]
+    fn registered_glue_parses_the_record_before_calling_the_task() {
+        let formatted = __RaphaTaskExport::format_example(r#"{"note": "hi"}"#.to_owned())
+            .expect("a record with a note formats");
+        assert_eq!(formatted.completion, "hi");
+        let reward = __RaphaTaskExport::reward("hi".to_owned(), r#"{"note": "hi"}"#.to_owned());
+        assert_eq!(reward.expect("rewards"), 1.0);
+        match __RaphaTaskExport::format_example("[1]".to_owned()) {
+            Err(TaskError::InvalidJson(reason)) => {
+                assert_eq!(reason, "record: expected a JSON object, found an array");
+            }
+            other => panic!("expected TaskError::InvalidJson, found {other:?}"),
+        }
+        assert!(matches!(
+            __RaphaTaskExport::score(String::new(), "{".to_owned()),
+            Err(TaskError::InvalidJson(_))
+        ));
+    }
+
+    #[test]
+    fn required_str_names_the_missing_or_mistyped_field() {
+        let example = parse_example(r#"{"note": 3}"#).expect("a JSON object");
+        match required_str(&example, "summary") {
+            Err(TaskError::MissingField(field)) => assert_eq!(field, "/summary"),
+            other => panic!("expected TaskError::MissingField, found {other:?}"),
+        }
+        match required_str(&example, "note") {
+            Err(TaskError::InvalidField(error)) => {
+                assert_eq!(error.field, "/note");
+                assert_eq!(error.reason, "expected a string, found a number");
+            }
+            other => panic!("expected TaskError::InvalidField, found {other:?}"),
+        }
+    }
 }

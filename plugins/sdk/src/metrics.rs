@@ -14,14 +14,22 @@ pub fn precision(tp: f64, fp: f64) -> f64 {
 
 /// tp / (tp + fn), or 0 when there was nothing to find.
 pub fn recall(tp: f64, fn_: f64) -> f64 {
-    if tp + fn_ == 0.0 { 0.0 } else { tp / (tp + fn_) }
+    if tp + fn_ == 0.0 {
+        0.0
+    } else {
+        tp / (tp + fn_)
+    }
 }
 
 /// 2·tp / (2·tp + fp + fn): the harmonic mean of precision and recall, computed
 /// from counts; 1 when there were no gold items and none were predicted.
 pub fn f1(tp: f64, fp: f64, fn_: f64) -> f64 {
     let denominator = 2.0 * tp + fp + fn_;
-    if denominator == 0.0 { 1.0 } else { 2.0 * tp / denominator }
+    if denominator == 0.0 {
+        1.0
+    } else {
+        2.0 * tp / denominator
+    }
 }
 
 /// The sum of the count named `key` over all scores, in order (absent counts 0).
@@ -57,8 +65,14 @@ mod tests {
         let score = |tp: f64| ExampleScore {
             metrics: vec![],
             counts: vec![
-                Count { key: "tp".into(), value: tp },
-                Count { key: "fp".into(), value: 9.0 },
+                Count {
+                    key: "tp".into(),
+                    value: tp,
+                },
+                Count {
+                    key: "fp".into(),
+                    value: 9.0,
+                },
             ],
         };
         assert_eq!(sum_count(&[score(1.0), score(2.5)], "tp"), 3.5);

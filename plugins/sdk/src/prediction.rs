@@ -21,9 +21,18 @@ mod tests {
 
     #[test]
     fn parses_plain_and_fenced_json() {
-        assert_eq!(parse_prediction_json(" [1, 2] \n"), Some(serde_json::json!([1, 2])));
-        assert_eq!(parse_prediction_json("```json\n{\"a\": 1}\n```"), Some(serde_json::json!({"a": 1})));
-        assert_eq!(parse_prediction_json("```\ntrue\n```"), Some(serde_json::json!(true)));
+        assert_eq!(
+            parse_prediction_json(" [1, 2] \n"),
+            Some(serde_json::json!([1, 2]))
+        );
+        assert_eq!(
+            parse_prediction_json("```json\n{\"a\": 1}\n```"),
+            Some(serde_json::json!({"a": 1}))
+        );
+        assert_eq!(
+            parse_prediction_json("```\ntrue\n```"),
+            Some(serde_json::json!(true))
+        );
     }
 
     #[test]
