@@ -497,7 +497,7 @@ fn summaries_are_one_or_two_sentences_of_notes_60_to_150_words() {
 }
 
 #[test]
-fn trial_criteria_are_numbered_from_zero_and_eligibility_follows_from_them() {
+fn trial_criteria_are_numbered_from_one_and_eligibility_follows_from_them() {
     let mut eligible = 0;
     let mut total = 0;
     for split in SPLITS {
