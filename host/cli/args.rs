@@ -1,0 +1,84 @@
+//! Command-line arguments (clap derive). Each flag's documentation lives on its field.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Fine-tune a language model on clinical text that never leaves the building.
+#[derive(Debug, Parser)]
+#[command(name = "rapha-host", version, about, propagate_version = true)]
+pub struct Cli {
+    /// The work folder: compiled-component cache (`cache/components/`), plugin logs
+    /// (`logs/`) and outputs.
+    #[arg(long, global = true, value_name = "DIR", default_value = "./work")]
+    pub work: PathBuf,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Inspect, check and score task plugins (WASI components).
+    #[command(subcommand)]
+    Plugin(PluginCommand),
+}
+
+/// `rapha-host plugin …`
+#[derive(Debug, Subcommand)]
+pub enum PluginCommand {
+    /// Show what a plugin declares: id, version, WIT version, metrics, output schema, hints.
+    Info(InfoArgs),
+    /// Check a plugin against a dataset: every export, determinism, schema, perfect targets.
+    ///
+    /// For every record: `format-example` gives the target completion; the target must
+    /// satisfy the declared output schema, pass `validate`, and score perfectly — `reward`
+    /// equal to 1 — against its own record; `score` and `aggregate` must succeed. A fresh
+    /// instance then repeats every call in reverse order and must return the same values
+    /// as the warm one. Exits with 1 on any failure, naming the JSONL line.
+    Check(CheckArgs),
+    /// Score predictions against a dataset: a table on the terminal, JSON to a file.
+    Score(ScoreArgs),
+}
+
+/// `rapha-host plugin info`
+#[derive(Debug, Args)]
+pub struct InfoArgs {
+    /// The plugin component (`.wasm`).
+    #[arg(value_name = "WASM")]
+    pub wasm: PathBuf,
+}
+
+/// `rapha-host plugin check`
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// The plugin component (`.wasm`).
+    #[arg(value_name = "WASM")]
+    pub wasm: PathBuf,
+
+    /// Dataset records, one JSON object per line.
+    #[arg(long, value_name = "JSONL")]
+    pub data: PathBuf,
+}
+
+/// `rapha-host plugin score`
+#[derive(Debug, Args)]
+pub struct ScoreArgs {
+    /// The plugin component (`.wasm`).
+    #[arg(value_name = "WASM")]
+    pub wasm: PathBuf,
+
+    /// Dataset records, one JSON object per line, each with an `id`.
+    #[arg(long, value_name = "JSONL")]
+    pub data: PathBuf,
+
+    /// Predictions, one `{"id": …, "prediction": "…"}` per line, matched to records by id.
+    #[arg(long, value_name = "JSONL")]
+    pub predictions: PathBuf,
+
+    /// Where to write the scores as JSON [default: `<work>/scores/<plugin id>.json`].
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}

@@ -1,0 +1,177 @@
+//! Attempts of a plugin to reach something it is not given, counted and logged by name.
+//!
+//! What the host can observe is what reaches it. A path-based filesystem call in a guest
+//! fails inside the guest's libc, which finds no preopened directory, so what arrives is
+//! the libc asking for the preopens (`wasi:filesystem/preopens.get-directories`); the
+//! environment and arguments arrive as requests for the (empty) lists; a socket arrives as
+//! a request to create one; a clock read or a sleep arrives as such. Each is recorded with
+//! the call and record it happened in — never with any data of the plugin.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::{Mutex, PoisonError};
+
+use crate::error::Site;
+use crate::log::PluginLog;
+
+/// Something a plugin tried and was not given.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[non_exhaustive]
+pub enum Attempt {
+    /// Asked for preopened directories (what a file open does first); got none.
+    FilesystemPreopens,
+    /// Read the environment; got an empty list.
+    Environment,
+    /// Read the command-line arguments; got an empty list.
+    Arguments,
+    /// Read the initial working directory; got none.
+    InitialCwd,
+    /// Created a TCP socket; got `access-denied`.
+    TcpSocket,
+    /// Created a UDP socket; got `access-denied`.
+    UdpSocket,
+    /// Resolved a host name; got `access-denied`.
+    NameLookup,
+    /// Used a socket address; refused.
+    SocketAddress,
+    /// Read the wall clock; got the fixed time.
+    WallClock,
+    /// Read the monotonic clock; got the fixed instant.
+    MonotonicClock,
+    /// Waited on the monotonic clock (a sleep); returned at once.
+    Sleep,
+}
+
+impl Attempt {
+    /// The WASI function the attempt reached, e.g. `wasi:sockets/tcp-create-socket.create-tcp-socket`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Attempt::FilesystemPreopens => "wasi:filesystem/preopens.get-directories",
+            Attempt::Environment => "wasi:cli/environment.get-environment",
+            Attempt::Arguments => "wasi:cli/environment.get-arguments",
+            Attempt::InitialCwd => "wasi:cli/environment.initial-cwd",
+            Attempt::TcpSocket => "wasi:sockets/tcp-create-socket.create-tcp-socket",
+            Attempt::UdpSocket => "wasi:sockets/udp-create-socket.create-udp-socket",
+            Attempt::NameLookup => "wasi:sockets/ip-name-lookup.resolve-addresses",
+            Attempt::SocketAddress => "wasi:sockets socket address",
+            Attempt::WallClock => "wasi:clocks/wall-clock.now",
+            Attempt::MonotonicClock => "wasi:clocks/monotonic-clock.now",
+            Attempt::Sleep => "wasi:clocks/monotonic-clock.subscribe",
+        }
+    }
+
+    /// What the plugin got instead.
+    pub fn outcome(self) -> &'static str {
+        match self {
+            Attempt::FilesystemPreopens => "no directories",
+            Attempt::Environment | Attempt::Arguments => "an empty list",
+            Attempt::InitialCwd => "none",
+            Attempt::TcpSocket | Attempt::UdpSocket | Attempt::NameLookup => "access-denied",
+            Attempt::SocketAddress => "refused",
+            Attempt::WallClock => "the fixed time",
+            Attempt::MonotonicClock => "the fixed instant",
+            Attempt::Sleep => "an immediate wake-up",
+        }
+    }
+}
+
+impl fmt::Display for Attempt {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A snapshot of the attempts counted for one loaded plugin, across its instances.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Denials {
+    counts: BTreeMap<Attempt, u64>,
+}
+
+impl Denials {
+    /// How many times `attempt` was made.
+    pub fn count(&self, attempt: Attempt) -> u64 {
+        self.counts.get(&attempt).copied().unwrap_or(0)
+    }
+
+    /// Every attempt made at least once, with its count.
+    pub fn iter(&self) -> impl Iterator<Item = (Attempt, u64)> + '_ {
+        self.counts.iter().map(|(attempt, count)| (*attempt, *count))
+    }
+
+    /// Whether nothing was attempted.
+    pub fn is_empty(&self) -> bool {
+        self.counts.is_empty()
+    }
+
+    /// All attempts together.
+    pub fn total(&self) -> u64 {
+        self.counts.values().sum()
+    }
+}
+
+/// The shared record of attempts: the WASI hooks of every instance of a plugin write to
+/// it, with the call in progress set by the plugin before each call.
+pub(crate) struct DenialLog {
+    state: Mutex<State>,
+    log: PluginLog,
+}
+
+struct State {
+    counts: Denials,
+    site: Option<Site>,
+}
+
+impl DenialLog {
+    pub(crate) fn new(log: PluginLog) -> Self {
+        DenialLog {
+            state: Mutex::new(State {
+                counts: Denials::default(),
+                site: None,
+            }),
+            log,
+        }
+    }
+
+    /// The call now running, named in what is recorded.
+    pub(crate) fn set_site(&self, site: Option<Site>) {
+        self.lock().site = site;
+    }
+
+    /// Count `attempt` and log it: every time to the plugin's log, the first time of each
+    /// kind also to tracing (a plugin that reads the clock per record would otherwise
+    /// flood the operator's log).
+    pub(crate) fn record(&self, attempt: Attempt) {
+        let mut state = self.lock();
+        let count = state.counts.counts.entry(attempt).or_insert(0);
+        *count += 1;
+        let first = *count == 1;
+        let site = match &state.site {
+            Some(site) => site.to_string(),
+            None => "outside a call".to_owned(),
+        };
+        drop(state);
+        self.log.note(&format!(
+            "denied `{}` ({}): {}",
+            attempt.name(),
+            attempt.outcome(),
+            site
+        ));
+        if first {
+            tracing::warn!(
+                attempt = attempt.name(),
+                outcome = attempt.outcome(),
+                "{site}: plugin attempted something it is not given"
+            );
+        }
+    }
+
+    pub(crate) fn snapshot(&self) -> Denials {
+        self.lock().counts.clone()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        // The state is a counter map and a label: a panic while it was held cannot leave
+        // it inconsistent, so a poisoned lock is used as is.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}

@@ -1,0 +1,157 @@
+//! `rapha-host plugin info | check | score`.
+
+use rapha_plugin_artifacts::{ICD_CODING, MISBEHAVE, WRONG_VERSION};
+use serde_json::Value;
+
+use crate::eqnice;
+use crate::util::{Dir, dataset};
+
+macro_rules! plugin_check_passes {
+    ($name:ident, $id:literal, $wasm:expr) => {
+        #[test]
+        fn $name() {
+            let dir = Dir::new();
+            let data = dataset($id);
+            let stdout = dir
+                .command()
+                .args(["plugin", "check", $wasm, "--data"])
+                .args([&data])
+                .stdout();
+            assert!(stdout.contains(concat!("plugin `", $id, "` ")), "{stdout}");
+            assert!(stdout.ends_with("check passed\n"), "{stdout}");
+            assert!(stdout.contains("denied attempts: none"), "{stdout}");
+        }
+    };
+}
+
+/// `rapha-host plugin check` passes for every shipped plugin on its dataset.
+mod check_passes {
+    use super::*;
+    rapha_plugin_artifacts::foreach_plugin!(plugin_check_passes);
+}
+
+#[test]
+fn plugin_info_shows_versions_metrics_and_schema() {
+    let dir = Dir::new();
+    let stdout = dir.command().args(["plugin", "info", ICD_CODING]).stdout();
+    assert!(stdout.starts_with("id:             icd-coding\n"), "{stdout}");
+    assert!(stdout.contains("\nwit:            rapha:task@0.1.0\n"), "{stdout}");
+    assert!(stdout.contains("\nmetrics:\n"), "{stdout}");
+    assert!(stdout.contains("output schema (JSON Schema, draft 2020-12):"), "{stdout}");
+}
+
+#[test]
+fn plugin_check_reports_denials_but_passes_a_deterministic_plugin() {
+    let dir = Dir::new();
+    let data = dir.create(
+        "data.jsonl",
+        "{\"id\": \"a\", \"behaviour\": \"ok\"}\n\n{\"id\": \"b\", \"behaviour\": \"random\"}\n{\"id\": \"c\", \"behaviour\": \"clock\"}\n",
+    );
+    let stdout = dir.command().args(["plugin", "check", MISBEHAVE, "--data"]).args([&data]).stdout();
+    assert!(stdout.contains("  records: 3 in "), "{stdout}");
+    assert!(stdout.contains("  deterministic (fresh instance, reverse order): 3 of 3\n"), "{stdout}");
+    assert!(stdout.contains("\n    wasi:clocks/wall-clock.now: "), "{stdout}");
+    assert!(stdout.ends_with("check passed\n"), "{stdout}");
+}
+
+#[test]
+fn plugin_check_fails_naming_the_line_of_the_failing_record() {
+    let dir = Dir::new();
+    let data = dir.create(
+        "data.jsonl",
+        "{\"id\": \"a\", \"behaviour\": \"ok\"}\n\n{\"id\": \"b\", \"behaviour\": \"panic\"}\n",
+    );
+    let output = dir.command().args(["plugin", "check", MISBEHAVE, "--data"]).args([&data]).fails_with(1);
+    let expected = format!(
+        "problem: {}:3: plugin `misbehave` 0.1.0 (rapha:task@0.1.0), call `format-example`, record 1: \
+         panicked or trapped: wasm trap: wasm `unreachable` instruction executed\n",
+        data.display()
+    );
+    assert!(output.stdout.ends_with(&expected), "expected the end:\n{expected}\ngot:\n{}", output.stdout);
+    eqnice!(
+        format!("error: check of plugin `misbehave` failed: 1 problem with `{}`\n", data.display()),
+        output.stderr.lines().last().map(|line| format!("{line}\n")).unwrap_or_default()
+    );
+}
+
+#[test]
+fn plugin_check_refuses_a_wrong_wit_version() {
+    let dir = Dir::new();
+    let data = dir.create("data.jsonl", "{\"id\": \"a\"}\n");
+    let output = dir.command().args(["plugin", "check", WRONG_VERSION, "--data"]).args([&data]).fails_with(1);
+    eqnice!(
+        format!(
+            "error: cannot load plugin `{WRONG_VERSION}`: plugin `{WRONG_VERSION}`: \
+             exports `rapha:task/task@0.3.0`; this host supports 0.1.x\n"
+        ),
+        output.stderr
+    );
+}
+
+#[test]
+fn plugin_score_prints_a_table_and_writes_json() {
+    let dir = Dir::new();
+    let data = dir.create(
+        "data.jsonl",
+        "{\"id\": \"a\", \"behaviour\": \"ok\"}\n{\"id\": 2, \"behaviour\": \"ok\"}\n",
+    );
+    // One prediction is the expected report, the other is not: accuracy 1/2.
+    let predictions = dir.create(
+        "predictions.jsonl",
+        "{\"id\": 2, \"prediction\": \"\\\"wrong\\\"\"}\n{\"id\": \"a\", \"prediction\": \"\\\"ok\\\"\"}\n",
+    );
+    let out = dir.path().join("scores.json");
+    let stdout = dir
+        .command()
+        .args(["plugin", "score", MISBEHAVE, "--data"])
+        .args([&data])
+        .arg_pair("--predictions", &predictions)
+        .arg_pair("--out", &out)
+        .stdout();
+    let row = |name: &str| -> Vec<String> {
+        let line = stdout
+            .lines()
+            .find(|line| line.split_whitespace().next() == Some(name))
+            .unwrap_or_else(|| panic!("no row `{name}` in:\n{stdout}"));
+        line.split_whitespace().take(3).map(str::to_owned).collect()
+    };
+    assert_eq!(row("accuracy"), ["accuracy", "0.500000", "higher"]);
+    assert_eq!(row("schema_valid_rate"), ["schema_valid_rate", "1.000000", "higher"]);
+    assert_eq!(row("mean_reward"), ["mean_reward", "0.500000", "higher"]);
+    let json: Value = serde_json::from_str(&std::fs::read_to_string(&out).expect("scores written")).expect("JSON");
+    assert_eq!(json["metrics"]["accuracy"], 0.5);
+    assert_eq!(json["host"]["mean_reward"], 0.5);
+    assert_eq!(json["records"], 2);
+    assert_eq!(json["plugin"]["id"], "misbehave");
+}
+
+#[test]
+fn plugin_score_names_the_record_without_a_prediction() {
+    let dir = Dir::new();
+    let data = dir.create(
+        "data.jsonl",
+        "{\"id\": \"a\", \"behaviour\": \"ok\"}\n{\"id\": \"b\", \"behaviour\": \"ok\"}\n",
+    );
+    let predictions = dir.create("predictions.jsonl", "{\"id\": \"a\", \"prediction\": \"\\\"ok\\\"\"}\n");
+    let output = dir
+        .command()
+        .args(["plugin", "score", MISBEHAVE, "--data"])
+        .args([&data])
+        .arg_pair("--predictions", &predictions)
+        .fails_with(1);
+    eqnice!(
+        format!(
+            "error: {}:2: no prediction for record id `b` in `{}`\n",
+            data.display(),
+            predictions.display()
+        ),
+        output.stderr
+    );
+}
+
+#[test]
+fn a_missing_required_flag_is_a_usage_error() {
+    let dir = Dir::new();
+    let output = dir.command().args(["plugin", "check", MISBEHAVE]).fails_with(2);
+    assert!(output.stderr.contains("--data <JSONL>"), "{}", output.stderr);
+}

@@ -1,0 +1,135 @@
+//! The harness, after ripgrep's `tests/util.rs`: a fresh temporary folder per test, a
+//! command around the built `rapha-host` that uses `<folder>/work` as its work folder,
+//! and `eqnice!`, an assert that prints both sides in full.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{self, Command};
+
+use tempfile::TempDir;
+
+/// Assert two strings are equal, printing both in full when they are not.
+#[macro_export]
+macro_rules! eqnice {
+    ($expected:expr, $got:expr) => {{
+        let expected: &str = &$expected;
+        let got: &str = &$got;
+        if expected != got {
+            panic!("\n\nexpected:\n{}\n\ngot:\n{}\n\n", expected, got);
+        }
+    }};
+}
+
+/// A temporary folder for one test.
+pub struct Dir {
+    dir: TempDir,
+}
+
+impl Dir {
+    pub fn new() -> Dir {
+        Dir {
+            dir: tempfile::tempdir().expect("temporary folder"),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The work folder the command uses.
+    pub fn work(&self) -> PathBuf {
+        self.dir.path().join("work")
+    }
+
+    /// Write `contents` to `name` in the folder; its path.
+    pub fn create(&self, name: &str, contents: &str) -> PathBuf {
+        let path = self.dir.path().join(name);
+        fs::write(&path, contents).unwrap_or_else(|error| panic!("cannot write `{}`: {error}", path.display()));
+        path
+    }
+
+    /// `rapha-host --work <folder>/work`, run in the folder.
+    pub fn command(&self) -> Cmd {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_rapha-host"));
+        cmd.current_dir(self.dir.path()).arg("--work").arg(self.work());
+        Cmd { cmd }
+    }
+}
+
+/// A command around the built binary.
+pub struct Cmd {
+    cmd: Command,
+}
+
+/// What a finished command printed and returned.
+pub struct Output {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Cmd {
+    pub fn args<I, S>(&mut self, args: I) -> &mut Cmd
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<std::ffi::OsStr>,
+    {
+        self.cmd.args(args);
+        self
+    }
+
+    /// A flag and its value, e.g. `--out <path>`.
+    pub fn arg_pair(&mut self, flag: &str, value: &Path) -> &mut Cmd {
+        self.cmd.arg(flag).arg(value);
+        self
+    }
+
+    pub fn output(&mut self) -> Output {
+        let output: process::Output = self.cmd.output().expect("rapha-host runs");
+        Output {
+            code: output.status.code(),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+
+    /// Run, assert success; stdout.
+    pub fn stdout(&mut self) -> String {
+        let output = self.output();
+        if output.code != Some(0) {
+            panic!(
+                "\n\n{:?} failed with {:?}\n\nstdout:\n{}\n\nstderr:\n{}\n",
+                self.cmd, output.code, output.stdout, output.stderr
+            );
+        }
+        output.stdout
+    }
+
+    /// Run, assert it exits with `code`; the output.
+    pub fn fails_with(&mut self, code: i32) -> Output {
+        let output = self.output();
+        if output.code != Some(code) {
+            panic!(
+                "\n\n{:?}: expected exit code {code}, found {:?}\n\nstdout:\n{}\n\nstderr:\n{}\n",
+                self.cmd, output.code, output.stdout, output.stderr
+            );
+        }
+        output
+    }
+}
+
+/// The repository root.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A task's validation dataset: `data/<task>/val.jsonl` once generated, else the small
+/// fixture `tests/data/plugins/<task>.jsonl`.
+pub fn dataset(task: &str) -> PathBuf {
+    let generated = root().join("data").join(task).join("val.jsonl");
+    if generated.exists() {
+        generated
+    } else {
+        root().join("tests/data/plugins").join(format!("{task}.jsonl"))
+    }
+}
