@@ -1,0 +1,1 @@
+pub mod plugin_call;
