@@ -1,0 +1,716 @@
+//! The frozen linear layer: the base weight under a LoRA adapter, in NF4 or full precision.
+//!
+//! In NF4 (QLoRA, Dettmers et al. 2023, §3) the layer keeps only the packed codes and the
+//! double-quantized scales ([`Nf4Matrix`]). Its forward pass is a candle custom op that
+//! dequantizes the weight a tile of rows at a time into a per-thread scratch buffer and
+//! multiplies each tile with `gemm`; its backward pass computes the gradient of the input,
+//! `grad_x = grad_y · W`, the same way, a tile of columns at a time. The autograd graph
+//! therefore holds the packed weight and nothing bigger, and the weight receives no gradient
+//! — which is what bitsandbytes' `MatMul4Bit` does in PyTorch. A full-precision weight goes
+//! through the same op on the CPU, so its gradient is not computed either.
+
+use std::sync::Arc;
+
+use candle_core::backend::BackendStorage;
+use candle_core::{CpuStorage, CustomOp1, DType, Device, Layout, Shape, Tensor};
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{CandleContext, Error, Result};
+use crate::nf4::{Float, Nf4Matrix};
+
+/// How a frozen linear weight is stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Quantization {
+    /// Full precision (f32): plain LoRA on a frozen base.
+    None,
+    /// NF4 with double-quantized scales: QLoRA.
+    Nf4,
+}
+
+impl std::fmt::Display for Quantization {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::None => "none",
+            Self::Nf4 => "nf4",
+        })
+    }
+}
+
+/// A linear layer `y = x · Wᵀ + b` whose weight `W` [out, in] is frozen.
+#[derive(Debug, Clone)]
+pub struct FrozenLinear {
+    weight: FrozenWeight,
+    bias: Option<Tensor>,
+    in_features: usize,
+    out_features: usize,
+    device: Device,
+}
+
+#[derive(Debug, Clone)]
+enum FrozenWeight {
+    Full(Tensor),
+    Nf4(Arc<Nf4Matrix>),
+}
+
+impl FrozenLinear {
+    /// Freeze `weight` [out, in] (any float dtype) and the optional `bias` [out].
+    ///
+    /// Both are detached and kept in f32, or for [`Quantization::Nf4`] the weight is
+    /// quantized; the bias is never quantized (bitsandbytes' `Linear4bit` keeps it too).
+    pub fn new(weight: Tensor, bias: Option<Tensor>, quantization: Quantization) -> Result<Self> {
+        let (out_features, in_features) = match *weight.dims() {
+            [out, inp] => (out, inp),
+            ref dims => {
+                return Err(Error::LinearShape {
+                    what: "weight",
+                    expected: "[out, in]".to_owned(),
+                    found: format!("{dims:?}"),
+                });
+            }
+        };
+        if let Some(bias) = &bias
+            && bias.dims() != [out_features]
+        {
+            return Err(Error::LinearShape {
+                what: "bias",
+                expected: format!("[{out_features}]"),
+                found: format!("{:?}", bias.dims()),
+            });
+        }
+        let device = weight.device().clone();
+        let to_f32 = |t: &Tensor| t.detach().to_dtype(DType::F32);
+        let bias = bias
+            .as_ref()
+            .map(to_f32)
+            .transpose()
+            .context_with(|| "freeze bias".to_owned())?;
+        let weight = match quantization {
+            Quantization::None => {
+                let weight = to_f32(&weight).and_then(|w| w.contiguous());
+                FrozenWeight::Full(weight.context_with(|| "freeze weight".to_owned())?)
+            }
+            Quantization::Nf4 => {
+                let values = weight
+                    .to_dtype(DType::F32)
+                    .and_then(|w| w.flatten_all())
+                    .and_then(|w| w.to_vec1::<f32>())
+                    .context_with(|| "read weight to quantize".to_owned())?;
+                FrozenWeight::Nf4(Arc::new(Nf4Matrix::quantize(
+                    &values,
+                    out_features,
+                    in_features,
+                )))
+            }
+        };
+        Ok(Self {
+            weight,
+            bias,
+            in_features,
+            out_features,
+            device,
+        })
+    }
+
+    /// `x` [.., in] → [.., out]. The result carries gradients to `x` (never to the weight).
+    ///
+    /// Computes in the input's dtype when it is f32 or f64 (the stored weight is converted
+    /// to it); NF4 computes other dtypes in f32, converting on the way in and out.
+    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let context = || {
+            format!(
+                "frozen linear [{}, {}]",
+                self.out_features, self.in_features
+            )
+        };
+        let dims = x.dims();
+        let Some((&in_features, batch)) = dims.split_last() else {
+            return Err(Error::LinearShape {
+                what: "input",
+                expected: format!("[.., {}]", self.in_features),
+                found: "a scalar".to_owned(),
+            });
+        };
+        if in_features != self.in_features {
+            return Err(Error::LinearShape {
+                what: "input",
+                expected: format!("[.., {}]", self.in_features),
+                found: format!("{dims:?}"),
+            });
+        }
+        let rows: usize = batch.iter().product();
+        let mut out_dims = batch.to_vec();
+        out_dims.push(self.out_features);
+        let run = || -> candle_core::Result<Tensor> {
+            let x2 = x.reshape((rows, self.in_features))?;
+            let y = self.matmul(&x2, false)?;
+            let y = match &self.bias {
+                Some(b) => y.broadcast_add(&b.to_dtype(y.dtype())?)?,
+                None => y,
+            };
+            y.reshape(out_dims)
+        };
+        run().context_with(context)
+    }
+
+    /// `grad` [.., out] → `grad · W` [.., in]: what [`FrozenLinear::forward`]'s backward
+    /// pass computes for the input, callable on its own (benchmarks time it against the f32
+    /// matmul of the same shape).
+    pub fn backward_input(&self, grad: &Tensor) -> Result<Tensor> {
+        let context = || {
+            format!(
+                "frozen linear [{}, {}] backward",
+                self.out_features, self.in_features
+            )
+        };
+        let dims = grad.dims();
+        if dims.last() != Some(&self.out_features) {
+            return Err(Error::LinearShape {
+                what: "gradient",
+                expected: format!("[.., {}]", self.out_features),
+                found: format!("{dims:?}"),
+            });
+        }
+        let rows = grad.elem_count() / self.out_features.max(1);
+        let mut in_dims = dims[..dims.len() - 1].to_vec();
+        in_dims.push(self.in_features);
+        let run = || -> candle_core::Result<Tensor> {
+            let g = grad.reshape((rows, self.out_features))?;
+            self.matmul(&g, true)?.reshape(in_dims)
+        };
+        run().context_with(context)
+    }
+
+    /// `x` [rows, in] · `Wᵀ`, or `x` [rows, out] · `W` when `transposed`.
+    ///
+    /// On the CPU both kinds of weight go through [`FrozenMatMul`], whose backward pass gives
+    /// no gradient to the weight; candle's own matmul would compute `xᵀ · grad` for it too,
+    /// a third more work per frozen layer, only to throw it away.
+    fn matmul(&self, x: &Tensor, transposed: bool) -> candle_core::Result<Tensor> {
+        if let (FrozenWeight::Full(w), false) = (&self.weight, x.device().is_cpu()) {
+            let w = w.to_dtype(x.dtype())?;
+            return x.matmul(&if transposed { w } else { w.t()? });
+        }
+        let op = FrozenMatMul {
+            weight: self.weight.clone(),
+            transposed,
+        };
+        match x.dtype() {
+            DType::F32 | DType::F64 => x.contiguous()?.apply_op1(op),
+            dtype => x
+                .to_dtype(DType::F32)?
+                .contiguous()?
+                .apply_op1(op)?
+                .to_dtype(dtype),
+        }
+    }
+
+    /// The weight as an f32 tensor [out, in] (dequantized for NF4), e.g. to merge an adapter.
+    pub fn dequantize(&self) -> Result<Tensor> {
+        match &self.weight {
+            FrozenWeight::Full(w) => Ok(w.clone()),
+            FrozenWeight::Nf4(w) => Tensor::from_vec(
+                w.dequantize(),
+                (self.out_features, self.in_features),
+                &self.device,
+            )
+            .context_with(|| "dequantize nf4 weight".to_owned()),
+        }
+    }
+
+    /// The bias, if any (f32, detached).
+    pub fn bias(&self) -> Option<&Tensor> {
+        self.bias.as_ref()
+    }
+
+    /// How the weight is stored.
+    pub fn quantization(&self) -> Quantization {
+        match self.weight {
+            FrozenWeight::Full(_) => Quantization::None,
+            FrozenWeight::Nf4(_) => Quantization::Nf4,
+        }
+    }
+
+    /// Input features (`in`).
+    pub fn in_features(&self) -> usize {
+        self.in_features
+    }
+
+    /// Output features (`out`).
+    pub fn out_features(&self) -> usize {
+        self.out_features
+    }
+
+    /// Bytes held by the weight and bias: 4 per f32 value; for NF4, the packed codes plus the
+    /// double-quantized scales (about 4.127 bits per weight) plus the f32 bias.
+    pub fn stored_bytes(&self) -> usize {
+        let weight = match &self.weight {
+            FrozenWeight::Full(w) => w.elem_count() * 4,
+            FrozenWeight::Nf4(w) => w.stored_bytes(),
+        };
+        weight + self.bias.as_ref().map_or(0, |b| b.elem_count() * 4)
+    }
+
+    /// Number of parameters: weight plus bias.
+    pub fn num_params(&self) -> usize {
+        self.out_features * self.in_features + self.bias.as_ref().map_or(0, Tensor::elem_count)
+    }
+}
+
+/// `x · Wᵀ` (or `g · W` when `transposed`) with a frozen `W`, a tile of `W` at a time: NF4
+/// tiles are dequantized into a scratch buffer, f32 tiles copied into one (in the dtype of
+/// `x`). Only the input gets a gradient.
+struct FrozenMatMul {
+    weight: FrozenWeight,
+    transposed: bool,
+}
+
+/// A raw pointer to the output buffer that threads share; each thread writes only its own
+/// columns, so no element is written twice.
+#[derive(Clone, Copy)]
+struct OutPtr<T>(*mut T);
+
+// SAFETY: the pointer is only used to write disjoint column ranges of one buffer that
+// outlives the parallel loop (see `FrozenMatMul::compute`).
+unsafe impl<T: Send> Send for OutPtr<T> {}
+// SAFETY: as above.
+unsafe impl<T: Send> Sync for OutPtr<T> {}
+
+impl<T> OutPtr<T> {
+    /// The pointer offset by `count` elements (a method, so closures capture `OutPtr`
+    /// whole rather than its non-`Send` field).
+    fn add(self, count: usize) -> *mut T {
+        self.0.wrapping_add(count)
+    }
+}
+
+/// Width of a tile: enough tiles for every thread to get several (load balance), each
+/// narrow enough for its scratch to stay in cache, a multiple of `align`.
+fn tile_width(total: usize, align: usize) -> usize {
+    let threads = rayon::current_num_threads().max(1);
+    let width = total.div_ceil(4 * threads).next_multiple_of(align);
+    width.clamp(align, 256.max(align))
+}
+
+/// Where the tiles of `W` come from.
+enum TileSource<'a> {
+    Nf4(&'a Nf4Matrix),
+    Full(&'a [f32]),
+}
+
+impl TileSource<'_> {
+    /// W[first.., :] row-major into `tile` ([tile.len() / cols, cols]).
+    fn rows<T: Float>(&self, first: usize, cols: usize, tile: &mut [T]) {
+        match self {
+            Self::Nf4(w) => w.dequantize_rows(first, tile),
+            Self::Full(w) => {
+                for (t, &v) in tile.iter_mut().zip(&w[first * cols..]) {
+                    *t = T::from_f32(v);
+                }
+            }
+        }
+    }
+
+    /// W[:, first..first + width] row-major into `tile` ([rows, width]).
+    fn cols<T: Float>(&self, first: usize, width: usize, cols: usize, tile: &mut [T]) {
+        match self {
+            Self::Nf4(w) => w.dequantize_cols(first, width, tile),
+            Self::Full(w) => {
+                for (row, chunk) in tile.chunks_exact_mut(width).enumerate() {
+                    for (t, &v) in chunk.iter_mut().zip(&w[row * cols + first..]) {
+                        *t = T::from_f32(v);
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl FrozenMatMul {
+    /// `(rows, cols)` of `W`.
+    fn weight_dims(&self) -> (usize, usize) {
+        match &self.weight {
+            FrozenWeight::Full(w) => {
+                let dims = w.dims();
+                (dims[0], dims[1])
+            }
+            FrozenWeight::Nf4(w) => (w.rows(), w.cols()),
+        }
+    }
+
+    /// `x` [m, k] row-major → [m, n] row-major.
+    fn compute<T: Float>(&self, x: &[T], m: usize) -> candle_core::Result<Vec<T>> {
+        let (rows, cols) = self.weight_dims();
+        let (k, n) = if self.transposed {
+            (rows, cols)
+        } else {
+            (cols, rows)
+        };
+        let mut out = vec![T::default(); m * n];
+        if m == 0 || n == 0 {
+            return Ok(out);
+        }
+        // The f32 weight is read in place, under its storage's read lock.
+        let guard;
+        let source = match &self.weight {
+            FrozenWeight::Nf4(w) => TileSource::Nf4(w),
+            FrozenWeight::Full(w) => {
+                guard = w.storage_and_layout();
+                match (&*guard.0, guard.1.contiguous_offsets()) {
+                    (candle_core::Storage::Cpu(CpuStorage::F32(data)), Some((start, end))) => {
+                        TileSource::Full(&data[start..end])
+                    }
+                    _ => candle_core::bail!(
+                        "{}: expected a contiguous f32 weight on the cpu",
+                        self.name()
+                    ),
+                }
+            }
+        };
+        // Forward: tiles of weight rows (output columns). Backward: tiles of weight columns
+        // (also output columns), aligned to 64 so each row of a tile is whole NF4 blocks
+        // when `in` is a multiple of 64.
+        let tile = tile_width(n, if self.transposed { 64 } else { 16 });
+        let tiles = n.div_ceil(tile);
+        let dst = OutPtr(out.as_mut_ptr());
+        (0..tiles)
+            .into_par_iter()
+            .for_each_init(Vec::new, |scratch: &mut Vec<T>, t| {
+                let first = t * tile;
+                let width = tile.min(n - first);
+                scratch.resize(width * k, T::default());
+                if self.transposed {
+                    source.cols(first, width, cols, scratch);
+                } else {
+                    source.rows(first, cols, scratch);
+                }
+                // Backward: scratch is row-major [k = rows, width]. Forward: scratch is row-major
+                // [width, k = cols], and its transpose is the right-hand side.
+                let (rhs_cs, rhs_rs) = if self.transposed {
+                    (1, width as isize)
+                } else {
+                    (k as isize, 1)
+                };
+                // SAFETY: `dst` points at `out` (m × n, row-major), alive until after this loop;
+                // this call writes the m × width block at columns first..first + width, which no
+                // other tile touches. `x` is m × k row-major and `scratch` is laid out as the
+                // strides say, both sized accordingly.
+                unsafe {
+                    gemm::gemm(
+                        m,
+                        width,
+                        k,
+                        dst.add(first),
+                        1,
+                        n as isize,
+                        false,
+                        x.as_ptr(),
+                        1,
+                        k as isize,
+                        scratch.as_ptr(),
+                        rhs_cs,
+                        rhs_rs,
+                        T::default(),
+                        T::from_f32(1.0),
+                        false,
+                        false,
+                        false,
+                        gemm::Parallelism::None,
+                    );
+                }
+            });
+        Ok(out)
+    }
+}
+
+impl CustomOp1 for FrozenMatMul {
+    fn name(&self) -> &'static str {
+        match (&self.weight, self.transposed) {
+            (FrozenWeight::Nf4(_), false) => "nf4-matmul",
+            (FrozenWeight::Nf4(_), true) => "nf4-matmul-transposed",
+            (FrozenWeight::Full(_), false) => "frozen-matmul",
+            (FrozenWeight::Full(_), true) => "frozen-matmul-transposed",
+        }
+    }
+
+    fn cpu_fwd(
+        &self,
+        storage: &CpuStorage,
+        layout: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let (m, k) = layout.shape().dims2()?;
+        let (rows, cols) = self.weight_dims();
+        let (expected_k, n) = if self.transposed {
+            (rows, cols)
+        } else {
+            (cols, rows)
+        };
+        if k != expected_k {
+            candle_core::bail!(
+                "{}: input [{m}, {k}]: expected {expected_k} columns",
+                self.name()
+            );
+        }
+        let Some((start, end)) = layout.contiguous_offsets() else {
+            candle_core::bail!("{}: expected a contiguous input", self.name());
+        };
+        let out = match storage {
+            CpuStorage::F32(data) => CpuStorage::F32(self.compute(&data[start..end], m)?),
+            CpuStorage::F64(data) => CpuStorage::F64(self.compute(&data[start..end], m)?),
+            other => candle_core::bail!(
+                "{}: expected f32 or f64 input, found {:?}",
+                self.name(),
+                other.dtype()
+            ),
+        };
+        Ok((out, Shape::from((m, n))))
+    }
+
+    /// The gradient of `x · Wᵀ` with respect to `x` is `grad · W`: the transposed op, which
+    /// dequantizes again. The weight gets none: it is frozen.
+    fn bwd(
+        &self,
+        _arg: &Tensor,
+        _res: &Tensor,
+        grad_res: &Tensor,
+    ) -> candle_core::Result<Option<Tensor>> {
+        let op = Self {
+            weight: self.weight.clone(),
+            transposed: !self.transposed,
+        };
+        Ok(Some(grad_res.contiguous()?.apply_op1(op)?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use candle_core::Var;
+
+    use super::*;
+    use crate::nf4::tests::standard_normal;
+
+    fn tensor(values: Vec<f32>, shape: &[usize]) -> Tensor {
+        Tensor::from_vec(values, shape, &Device::Cpu).expect("test tensor")
+    }
+
+    /// `x · Wᵀ + b` in f64 by plain loops: the reference the layer is checked against.
+    fn reference_linear(
+        x: &[f32],
+        w: &[f32],
+        b: Option<&[f32]>,
+        m: usize,
+        k: usize,
+        n: usize,
+    ) -> Vec<f64> {
+        let mut y = vec![0.0; m * n];
+        for i in 0..m {
+            for j in 0..n {
+                let dot: f64 = (0..k)
+                    .map(|p| f64::from(x[i * k + p]) * f64::from(w[j * k + p]))
+                    .sum();
+                y[i * n + j] = dot + b.map_or(0.0, |b| f64::from(b[j]));
+            }
+        }
+        y
+    }
+
+    fn flat(t: &Tensor) -> Vec<f32> {
+        t.flatten_all().and_then(|t| t.to_vec1()).expect("values")
+    }
+
+    fn assert_close(got: &[f32], want: &[f64], tolerance: f64, what: &str) {
+        assert_eq!(got.len(), want.len(), "{what}: length");
+        for (i, (&g, &w)) in got.iter().zip(want).enumerate() {
+            assert!(
+                (f64::from(g) - w).abs() <= tolerance * (1.0 + w.abs()),
+                "{what}[{i}]: got {g}, want {w}"
+            );
+        }
+    }
+
+    #[test]
+    fn nf4_forward_matches_the_matmul_of_the_dequantized_weight() {
+        // Shapes with `in` a multiple of 64 and not (blocks then straddle rows), and enough
+        // output rows for several tiles.
+        for (out, inp, with_bias) in [(96, 128, false), (37, 80, true), (600, 64, true)] {
+            let w = standard_normal(out * inp, 1);
+            let b = standard_normal(out, 2);
+            let x = standard_normal(2 * 3 * inp, 3);
+            let layer = FrozenLinear::new(
+                tensor(w, &[out, inp]),
+                with_bias.then(|| tensor(b.clone(), &[out])),
+                Quantization::Nf4,
+            )
+            .expect("quantize");
+            let y = layer
+                .forward(&tensor(x.clone(), &[2, 3, inp]))
+                .expect("forward");
+            assert_eq!(y.dims(), [2, 3, out]);
+            let deq = flat(&layer.dequantize().expect("dequantize"));
+            let want = reference_linear(&x, &deq, with_bias.then_some(&b[..]), 6, inp, out);
+            let got = flat(&y);
+            assert_close(&got, &want, 1e-5, &format!("nf4 [{out}, {inp}]"));
+        }
+    }
+
+    #[test]
+    fn nf4_weight_is_close_to_the_original() {
+        let w = standard_normal(64 * 128, 4);
+        let layer = FrozenLinear::new(tensor(w.clone(), &[64, 128]), None, Quantization::Nf4)
+            .expect("quantize");
+        let deq = flat(&layer.dequantize().expect("dequantize"));
+        let err = w
+            .iter()
+            .zip(&deq)
+            .map(|(a, b)| f64::from((a - b).abs()))
+            .sum::<f64>()
+            / w.len() as f64;
+        // bitsandbytes' expected mean error for N(0, 1) in NF4, blocks of 64: 0.0728.
+        assert!(err < 0.08, "mean abs error {err}");
+    }
+
+    #[test]
+    fn full_precision_forward_is_the_plain_matmul() {
+        let (out, inp) = (24, 40);
+        let w = standard_normal(out * inp, 5);
+        let b = standard_normal(out, 6);
+        let x = standard_normal(4 * inp, 7);
+        let layer = FrozenLinear::new(
+            tensor(w.clone(), &[out, inp]),
+            Some(tensor(b.clone(), &[out])),
+            Quantization::None,
+        )
+        .expect("freeze");
+        let got = flat(
+            &layer
+                .forward(&tensor(x.clone(), &[4, inp]))
+                .expect("forward"),
+        );
+        assert_close(
+            &got,
+            &reference_linear(&x, &w, Some(&b), 4, inp, out),
+            1e-5,
+            "f32",
+        );
+        assert_eq!(layer.num_params(), out * inp + out);
+        assert_eq!(layer.stored_bytes(), 4 * (out * inp + out));
+    }
+
+    #[test]
+    fn nf4_backward_gives_the_input_gradient() {
+        // d/dx sum(c ⊙ (x · Wᵀ)) = c · W, with W the dequantized weight.
+        let (m, out, inp) = (5, 200, 192);
+        let layer = FrozenLinear::new(
+            tensor(standard_normal(out * inp, 8), &[out, inp]),
+            None,
+            Quantization::Nf4,
+        )
+        .expect("quantize");
+        let x = Var::from_vec(standard_normal(m * inp, 9), (m, inp), &Device::Cpu).expect("x");
+        let c = standard_normal(m * out, 10);
+        let y = layer.forward(&x).expect("forward");
+        let loss = y
+            .mul(&tensor(c.clone(), &[m, out]))
+            .and_then(|t| t.sum_all())
+            .expect("loss");
+        let grads = loss.backward().expect("backward");
+        let got = flat(grads.get(&x).expect("input gradient"));
+        let deq = flat(&layer.dequantize().expect("dequantize"));
+        // c · W is the linear map with weight Wᵀ: reuse the reference on the transpose.
+        let wt: Vec<f32> = (0..inp * out)
+            .map(|i| deq[(i % out) * inp + i / out])
+            .collect();
+        assert_close(
+            &got,
+            &reference_linear(&c, &wt, None, m, out, inp),
+            1e-5,
+            "grad x",
+        );
+        let direct = layer
+            .backward_input(&tensor(c, &[m, out]))
+            .expect("backward_input");
+        assert_eq!(flat(&direct), got);
+    }
+
+    #[test]
+    fn full_precision_weight_gets_no_gradient() {
+        let layer = FrozenLinear::new(
+            tensor(standard_normal(12, 1), &[3, 4]),
+            Some(tensor(vec![1.0; 3], &[3])),
+            Quantization::None,
+        )
+        .expect("freeze");
+        let x = Var::from_vec(standard_normal(8, 2), (2, 4), &Device::Cpu).expect("x");
+        let y = layer.forward(&x).expect("forward");
+        let grads = y.sum_all().and_then(|l| l.backward()).expect("backward");
+        let weight = layer.dequantize().expect("weight");
+        assert!(grads.get(&weight).is_none());
+        assert!(grads.get(layer.bias().expect("bias")).is_none());
+        assert!(grads.get(&x).is_some());
+    }
+
+    #[test]
+    fn f64_input_uses_the_same_weights() {
+        let layer = FrozenLinear::new(
+            tensor(standard_normal(16 * 64, 3), &[16, 64]),
+            None,
+            Quantization::Nf4,
+        )
+        .expect("quantize");
+        let x = tensor(standard_normal(2 * 64, 4), &[2, 64]);
+        let y32 = layer
+            .forward(&x)
+            .expect("f32 forward")
+            .to_dtype(DType::F64)
+            .expect("f64");
+        let y64 = layer
+            .forward(&x.to_dtype(DType::F64).expect("f64"))
+            .expect("f64 forward");
+        let diff = (y32 - y64)
+            .and_then(|d| d.abs()?.max_all()?.to_scalar::<f64>())
+            .expect("diff");
+        assert!(diff < 1e-4, "f32 and f64 paths differ by {diff}");
+    }
+
+    #[test]
+    fn rejects_mismatched_shapes() {
+        let err = FrozenLinear::new(tensor(vec![0.0; 6], &[6]), None, Quantization::Nf4)
+            .expect_err("1-d weight");
+        assert_eq!(
+            err.to_string(),
+            "frozen linear weight: expected shape [out, in], found [6]"
+        );
+        let err = FrozenLinear::new(
+            tensor(vec![0.0; 6], &[2, 3]),
+            Some(tensor(vec![0.0; 3], &[3])),
+            Quantization::None,
+        )
+        .expect_err("bias");
+        assert_eq!(
+            err.to_string(),
+            "frozen linear bias: expected shape [2], found [3]"
+        );
+        let layer = FrozenLinear::new(tensor(vec![0.0; 6], &[2, 3]), None, Quantization::Nf4)
+            .expect("layer");
+        let err = layer
+            .forward(&tensor(vec![0.0; 4], &[2, 2]))
+            .expect_err("input");
+        assert_eq!(
+            err.to_string(),
+            "frozen linear input: expected shape [.., 3], found [2, 2]"
+        );
+    }
+
+    #[test]
+    fn quantization_names_are_the_recipe_names() {
+        assert_eq!(
+            serde_json::to_string(&Quantization::Nf4).expect("json"),
+            "\"nf4\""
+        );
+        assert_eq!(
+            serde_json::from_str::<Quantization>("\"none\"").expect("json"),
+            Quantization::None
+        );
+    }
+}

@@ -1,0 +1,160 @@
+use std::path::{Path, PathBuf};
+
+use candle_core::{DType, Device, Tensor};
+use rapha_engine::adapter::{ADAPTER_CONFIG, ADAPTER_WEIGHTS};
+use rapha_engine::{Mode, Model, ModelSource, PeftAdapter, Pretrained, Quantization, merge_into_base};
+
+use crate::random_model;
+use crate::util::{max_abs, max_abs_diff, tiny, values};
+
+/// `tests/fixtures/peft/llama3-rslora`, written by PEFT (`tests/fixtures/peft/make_peft.py`).
+fn peft_fixture() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/peft/llama3-rslora")
+}
+
+/// The PEFT script's input ids and its expected logits (`logits` or `merged_logits`).
+fn expected(name: &str) -> (Vec<u32>, Vec<f64>) {
+    let meta: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(peft_fixture().join("expected.json")).unwrap()).unwrap();
+    let ids: Vec<u32> = meta["input_ids"][0].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as u32).collect();
+    let tensors = candle_core::safetensors::load(peft_fixture().join("expected.safetensors"), &Device::Cpu).unwrap();
+    (ids, values(&tensors[name]))
+}
+
+fn logits(model: &Model, ids: &[u32]) -> Vec<f64> {
+    let t = ids.len();
+    let input = Tensor::from_vec(ids.to_vec(), (1, t), model.device()).unwrap();
+    let positions = Tensor::from_vec((0..t as u32).collect::<Vec<_>>(), (1, t), model.device()).unwrap();
+    let hidden = model.forward(&input, &positions, None, None, &Mode::Eval).unwrap();
+    values(&model.lm_head(&hidden).unwrap())
+}
+
+fn assert_close(got: &[f64], want: &[f64], what: &str) {
+    let diff = max_abs_diff(got, want);
+    assert!(diff <= 1e-4 * max_abs(want), "{what}: max |Δ| {diff} over max |ref| {}", max_abs(want));
+}
+
+/// An adapter PEFT trained elsewhere (rsLoRA, three targets, one layer) loads, applies to the
+/// full-precision base, and reproduces PEFT's logits.
+#[test]
+fn a_peft_adapter_reproduces_peft_logits() {
+    let adapter = PeftAdapter::load(&peft_fixture(), &Device::Cpu).unwrap();
+    assert_eq!(adapter.lora.rank, 4);
+    assert!(adapter.lora.rslora);
+    assert_eq!(adapter.lora.scale(), 3.0, "alpha 6 / sqrt(4)");
+    assert_eq!(adapter.modules.len(), 3);
+    let source = ModelSource::HfDir(tiny("llama3"));
+    let mut model = Model::load(&source, Quantization::None, Some(&adapter.lora), 0).unwrap();
+    adapter.apply(&mut model).unwrap();
+    assert_eq!(model.adapters().count(), 3, "layer 0 must lose the adapters it was built with");
+    let (ids, want) = expected("logits");
+    assert_close(&logits(&model, &ids), &want, "adapted logits");
+}
+
+/// Merging writes an HF directory that loads without any adapter and gives PEFT's
+/// `merge_and_unload` logits; the tokenizer files come along.
+#[test]
+fn merging_into_the_base_gives_peft_merged_logits() {
+    let adapter = PeftAdapter::load(&peft_fixture(), &Device::Cpu).unwrap();
+    let out = tempfile::tempdir().unwrap();
+    merge_into_base(&ModelSource::HfDir(tiny("llama3")), &adapter, out.path()).unwrap();
+    for file in ["config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", "chat_template.jinja"] {
+        assert!(out.path().join(file).is_file(), "{file} missing from the merged directory");
+    }
+    let merged = Pretrained::load(&ModelSource::HfDir(out.path().to_path_buf())).unwrap();
+    assert!(merged.tokenizer.has_chat_template());
+    let model = Model::new(merged.config, merged.weights, Quantization::None, None, 0).unwrap();
+    let (ids, want) = expected("merged_logits");
+    assert_close(&logits(&model, &ids), &want, "merged logits");
+
+    let err = merge_into_base(&ModelSource::Gguf(PathBuf::from("base.gguf")), &adapter, out.path()).unwrap_err();
+    assert!(err.to_string().starts_with("adapter base.gguf: merging needs a Hugging Face model directory"), "{err}");
+}
+
+/// What we save loads back bit for bit, with PEFT's config fields and names.
+#[test]
+fn a_saved_adapter_round_trips() {
+    let lora = random_model::lora(4, 0.05);
+    let model = random_model::model(Some(&lora), Quantization::Nf4);
+    random_model::randomize_b(&model, 4);
+    let saved = PeftAdapter::from_model(&model, &lora, Some("HuggingFaceTB/SmolLM2-135M-Instruct".to_owned())).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    saved.save(dir.path()).unwrap();
+
+    let config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join(ADAPTER_CONFIG)).unwrap()).unwrap();
+    assert_eq!(config["peft_type"], "LORA");
+    assert_eq!(config["task_type"], "CAUSAL_LM");
+    assert_eq!(config["r"], 4);
+    assert_eq!(config["lora_alpha"], 8);
+    assert_eq!(config["use_rslora"], false);
+    assert_eq!(config["bias"], "none");
+    assert_eq!(config["base_model_name_or_path"], "HuggingFaceTB/SmolLM2-135M-Instruct");
+    assert_eq!(
+        config["target_modules"],
+        serde_json::json!(["down_proj", "gate_proj", "k_proj", "o_proj", "q_proj", "up_proj", "v_proj"])
+    );
+    let names = candle_core::safetensors::load(dir.path().join(ADAPTER_WEIGHTS), &Device::Cpu).unwrap();
+    assert_eq!(names.len(), 2 * 7 * 2);
+    let a = &names["base_model.model.model.layers.1.mlp.down_proj.lora_A.weight"];
+    assert_eq!((a.dims(), a.dtype()), (&[4usize, 64][..], DType::F32));
+    assert_eq!(names["base_model.model.model.layers.0.self_attn.k_proj.lora_B.weight"].dims(), &[16, 4]);
+
+    let loaded = PeftAdapter::load(dir.path(), &Device::Cpu).unwrap();
+    assert_eq!(loaded.lora, lora);
+    assert_eq!(loaded.weights_bytes().unwrap(), saved.weights_bytes().unwrap());
+
+    let mut fresh = random_model::model(None, Quantization::Nf4);
+    loaded.apply(&mut fresh).unwrap();
+    let ids = [5u32, 6, 7, 8];
+    assert_eq!(logits(&fresh, &ids), logits(&model, &ids));
+}
+
+/// Half-precision adapters are widened; malformed ones are refused by tensor name.
+#[test]
+fn foreign_adapters_are_converted_or_refused_by_name() {
+    let source = peft_fixture();
+    let tensors = candle_core::safetensors::load(source.join(ADAPTER_WEIGHTS), &Device::Cpu).unwrap();
+    let write = |dir: &Path, tensors: &std::collections::HashMap<String, Tensor>| {
+        std::fs::copy(source.join(ADAPTER_CONFIG), dir.join(ADAPTER_CONFIG)).unwrap();
+        candle_core::safetensors::save(tensors, dir.join(ADAPTER_WEIGHTS)).unwrap();
+    };
+
+    let half = tempfile::tempdir().unwrap();
+    let f16: std::collections::HashMap<String, Tensor> =
+        tensors.iter().map(|(k, v)| (k.clone(), v.to_dtype(DType::F16).unwrap())).collect();
+    write(half.path(), &f16);
+    let widened = PeftAdapter::load(half.path(), &Device::Cpu).unwrap();
+    let original = PeftAdapter::load(&source, &Device::Cpu).unwrap();
+    for (name, pair) in &original.modules {
+        let got = values(&widened.modules[name].a);
+        assert_eq!(widened.modules[name].a.dtype(), DType::F32);
+        assert!(max_abs_diff(&got, &values(&pair.a)) < 1e-3, "{name}");
+    }
+
+    let wrong = tempfile::tempdir().unwrap();
+    let mut bad = tensors.clone();
+    let name = "base_model.model.model.layers.1.self_attn.q_proj.lora_A.weight";
+    bad.insert(name.to_owned(), Tensor::zeros((4, 63), DType::F32, &Device::Cpu).unwrap());
+    write(wrong.path(), &bad);
+    let adapter = PeftAdapter::load(wrong.path(), &Device::Cpu).unwrap();
+    let config = rapha_engine::HfModelDir::open(&tiny("llama3")).unwrap().config().unwrap();
+    assert_eq!(
+        adapter.validate_for(&config).unwrap_err().to_string(),
+        "adapter `model.layers.1.self_attn.q_proj` lora_A: expected shape [4, 64], found [4, 63]"
+    );
+
+    let extra = tempfile::tempdir().unwrap();
+    let mut bad = tensors.clone();
+    bad.insert("base_model.model.lm_head.lora_A.weight".to_owned(), Tensor::zeros((4, 64), DType::F32, &Device::Cpu).unwrap());
+    write(extra.path(), &bad);
+    let err = PeftAdapter::load(extra.path(), &Device::Cpu).unwrap_err().to_string();
+    assert!(err.contains("unsupported tensor `base_model.model.lm_head.lora_A.weight`"), "{err}");
+
+    let lonely = tempfile::tempdir().unwrap();
+    let mut bad = tensors;
+    bad.remove("base_model.model.model.layers.1.mlp.down_proj.lora_B.weight");
+    write(lonely.path(), &bad);
+    let err = PeftAdapter::load(lonely.path(), &Device::Cpu).unwrap_err().to_string();
+    assert!(err.ends_with("module `model.layers.1.mlp.down_proj` has `lora_A` but no `lora_B`"), "{err}");
+}

@@ -1,0 +1,264 @@
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use candle_core::{D, DType, Tensor};
+use rapha_engine::batch::Batch;
+use rapha_engine::{
+    Checkpoint, Decay, Example, Finish, Mode, Model, Observer, Quantization, Silent, StepReport, TrainConfig, Trainer,
+};
+
+use crate::random_model::{self, examples};
+
+fn config(dir: Option<&Path>) -> TrainConfig {
+    TrainConfig {
+        max_steps: 6,
+        learning_rate: 5e-3,
+        warmup_steps: 2,
+        decay: Decay::Cosine,
+        micro_batch_size: 3,
+        grad_accum_steps: 2,
+        max_seq_len: 10,
+        max_grad_norm: Some(1.0),
+        seed: 5,
+        checkpoint_every: dir.map(|_| 3),
+        checkpoint_dir: dir.map(Path::to_path_buf),
+        adamw: rapha_engine::AdamWConfig { weight_decay: 0.01, ..Default::default() },
+        ..TrainConfig::default()
+    }
+}
+
+/// Raises the stop flag once `at` steps are done, as a Ctrl-C handler would.
+struct StopAt<'a> {
+    at: u64,
+    flag: &'a AtomicBool,
+    losses: Vec<f64>,
+}
+
+impl Observer for StopAt<'_> {
+    fn on_step(&mut self, report: &StepReport) {
+        self.losses.push(report.loss);
+        if report.step == self.at {
+            self.flag.store(true, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Train 6 steps straight; train 3, stop, drop everything, resume from the checkpoint in a
+/// fresh model and trainer, train 3 more: the losses and the final adapter bytes are equal.
+/// NF4 base, dropout on, gradient accumulation, warmup, clipping and weight decay all play.
+#[test]
+fn resume_repeats_an_uninterrupted_run_bit_for_bit() {
+    let lora = random_model::lora(4, 0.1);
+    let data = examples(11, 1);
+
+    let straight_dir = tempfile::tempdir().unwrap();
+    let model = random_model::model(Some(&lora), Quantization::Nf4);
+    let mut trainer = Trainer::new(&model, &lora, data.clone(), Vec::new(), config(Some(straight_dir.path()))).unwrap();
+    let straight = trainer.run(&mut Silent, &AtomicBool::new(false)).unwrap();
+    assert_eq!(straight.finish, Finish::Completed);
+    assert_eq!(straight.losses.len(), 6);
+    let straight_adapter = trainer.adapter().unwrap().weights_bytes().unwrap();
+    drop(trainer);
+
+    let dir = tempfile::tempdir().unwrap();
+    let flag = AtomicBool::new(false);
+    let first_half = {
+        let model = random_model::model(Some(&lora), Quantization::Nf4);
+        let mut trainer = Trainer::new(&model, &lora, data.clone(), Vec::new(), config(Some(dir.path()))).unwrap();
+        let mut stop = StopAt { at: 3, flag: &flag, losses: Vec::new() };
+        let summary = trainer.run(&mut stop, &flag).unwrap();
+        assert_eq!(summary.finish, Finish::Stopped);
+        assert_eq!(summary.steps, 3);
+        assert_eq!(summary.last_checkpoint.as_deref(), Some(dir.path().join("checkpoint-3").as_path()));
+        stop.losses
+    };
+    let model = random_model::model(Some(&lora), Quantization::Nf4);
+    let mut trainer = Trainer::new(&model, &lora, data, Vec::new(), config(Some(dir.path()))).unwrap();
+    assert_eq!(trainer.resume_latest().unwrap(), Some(3));
+    let second_half = trainer.run(&mut Silent, &AtomicBool::new(false)).unwrap();
+    assert_eq!(second_half.steps, 6);
+
+    let resumed: Vec<f64> = first_half.iter().chain(&second_half.losses).copied().collect();
+    let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+    assert_eq!(bits(&resumed), bits(&straight.losses), "resumed {resumed:?}\nstraight {:?}", straight.losses);
+    assert_eq!(trainer.adapter().unwrap().weights_bytes().unwrap(), straight_adapter, "final adapters differ");
+    // The loss moved: the run trained something.
+    assert_ne!(straight.losses[0], straight.losses[5]);
+}
+
+/// A checkpoint of one run is refused by a run with another seed.
+#[test]
+fn resume_refuses_a_checkpoint_of_another_run() {
+    let lora = random_model::lora(2, 0.0);
+    let dir = tempfile::tempdir().unwrap();
+    let model = random_model::model(Some(&lora), Quantization::None);
+    let mut trainer =
+        Trainer::new(&model, &lora, examples(4, 2), Vec::new(), TrainConfig { max_steps: 1, ..config(Some(dir.path())) })
+            .unwrap();
+    trainer.run(&mut Silent, &AtomicBool::new(false)).unwrap();
+    let other = TrainConfig { seed: 6, max_steps: 1, ..config(Some(dir.path())) };
+    let mut trainer = Trainer::new(&model, &lora, examples(4, 2), Vec::new(), other).unwrap();
+    let err = trainer.resume(&dir.path().join("checkpoint-1")).unwrap_err().to_string();
+    assert!(err.contains("written by a run with other settings or data"), "{err}");
+}
+
+/// Mean cross-entropy over the completion tokens of `rows`, from the full logits, in f64:
+/// an independent reading of "causal-LM loss on completion tokens".
+fn reference_loss(model: &Model, rows: &[&Example]) -> (f64, usize) {
+    let mut sum = 0.0;
+    let mut count = 0;
+    for ex in rows {
+        let ids: Vec<u32> = ex.prompt.iter().chain(&ex.completion).copied().collect();
+        let t = ids.len();
+        let input = Tensor::from_vec(ids.clone(), (1, t), model.device()).unwrap();
+        let positions = Tensor::from_vec((0..t as u32).collect::<Vec<_>>(), (1, t), model.device()).unwrap();
+        let hidden = model.forward(&input, &positions, None, None, &Mode::Eval).unwrap();
+        let logits = model.lm_head(&hidden).unwrap().squeeze(0).unwrap().to_dtype(DType::F64).unwrap();
+        let log_probs = candle_nn::ops::log_softmax(&logits, D::Minus1).unwrap().to_vec2::<f64>().unwrap();
+        for j in ex.prompt.len()..t {
+            sum -= log_probs[j - 1][ids[j] as usize];
+            count += 1;
+        }
+    }
+    (sum, count)
+}
+
+/// The first step's loss (before any update) is the mean over the completion tokens of the
+/// whole accumulated batch, and splitting the same rows into more micro-batches changes
+/// neither that loss nor the update beyond rounding.
+#[test]
+fn step_loss_is_the_token_mean_over_the_accumulated_batch() {
+    let lora = random_model::lora(4, 0.0);
+    let data = examples(8, 3);
+    let run = |micro: usize, accum: usize| {
+        let model = random_model::model(Some(&lora), Quantization::None);
+        random_model::randomize_b(&model, 9);
+        let cfg = TrainConfig {
+            micro_batch_size: micro,
+            grad_accum_steps: accum,
+            max_steps: 1,
+            warmup_steps: 0,
+            max_seq_len: 64,
+            ..config(None)
+        };
+        let mut trainer = Trainer::new(&model, &lora, data.clone(), Vec::new(), cfg).unwrap();
+        // Reproduce the batcher's order: the same seed shuffles the same way, so the first
+        // 4 rows of the epoch are the first micro-batches of either split.
+        let mut order = rapha_engine::Batcher::new(
+            data.clone(),
+            rapha_engine::BatchConfig { micro_batch_size: 4, max_seq_len: 64, pad_id: 0, shuffle_seed: Some(5) },
+            model.device(),
+        )
+        .unwrap();
+        let first = order.next_batch().unwrap();
+        let rows: Vec<&Example> = first_rows(&first, &data);
+        let (sum, count) = reference_loss(&model, &rows);
+        let report = trainer.step().unwrap();
+        let adapter = trainer.adapter().unwrap();
+        (report, sum / count as f64, adapter)
+    };
+    let (one, reference, adapter_one) = run(4, 1);
+    assert!((one.loss - reference).abs() < 1e-5 * reference, "step loss {} vs reference {reference}", one.loss);
+    let (two, _, adapter_two) = run(2, 2);
+    assert!((one.loss - two.loss).abs() < 1e-6 * one.loss, "{} vs {}", one.loss, two.loss);
+    assert_eq!(one.scored_tokens, two.scored_tokens);
+    for (name, pair) in &adapter_one.modules {
+        let other = &adapter_two.modules[name];
+        let diff = (&pair.a - &other.a).unwrap().abs().unwrap().max_all().unwrap().to_vec0::<f32>().unwrap();
+        assert!(diff < 1e-5, "{name}: lora_A differs by {diff}");
+    }
+}
+
+/// The examples of `batch`, found by their token rows (prompts are unique in these tests).
+fn first_rows<'a>(batch: &Batch, data: &'a [Example]) -> Vec<&'a Example> {
+    batch
+        .input_ids
+        .to_vec2::<u32>()
+        .unwrap()
+        .iter()
+        .map(|row| data.iter().find(|ex| row.starts_with(&ex.prompt) && row[ex.prompt.len()..].starts_with(&ex.completion)).expect("row"))
+        .collect()
+}
+
+/// Gradient checkpointing and a chunked loss give the loss of the plain path and the same
+/// updates, to rounding.
+#[test]
+fn checkpointing_and_loss_chunks_match_the_plain_path() {
+    let lora = random_model::lora(4, 0.2);
+    let data = examples(9, 4);
+    let run = |checkpointing: bool, chunk: Option<usize>| {
+        let model = random_model::model(Some(&lora), Quantization::Nf4);
+        random_model::randomize_b(&model, 3);
+        let cfg = TrainConfig {
+            gradient_checkpointing: checkpointing,
+            loss_chunk_tokens: chunk,
+            max_steps: 3,
+            ..config(None)
+        };
+        let mut trainer = Trainer::new(&model, &lora, data.clone(), Vec::new(), cfg).unwrap();
+        let summary = trainer.run(&mut Silent, &AtomicBool::new(false)).unwrap();
+        (summary.losses, trainer.adapter().unwrap())
+    };
+    let (plain, plain_adapter) = run(false, None);
+    for (checkpointing, chunk) in [(true, None), (false, Some(3)), (true, Some(2))] {
+        let (losses, adapter) = run(checkpointing, chunk);
+        for (a, b) in plain.iter().zip(&losses) {
+            assert!((a - b).abs() < 1e-5 * a.abs(), "checkpointing {checkpointing}, chunk {chunk:?}: {plain:?} vs {losses:?}");
+        }
+        for (name, pair) in &plain_adapter.modules {
+            let other = &adapter.modules[name];
+            for (x, y) in [(&pair.a, &other.a), (&pair.b, &other.b)] {
+                let diff = (x - y).unwrap().abs().unwrap().max_all().unwrap().to_vec0::<f32>().unwrap();
+                assert!(diff < 1e-4, "checkpointing {checkpointing}, chunk {chunk:?}: `{name}` differs by {diff}");
+            }
+        }
+    }
+}
+
+/// A NaN stops training with an error naming the step and the last good checkpoint, which
+/// stays on disk intact.
+#[test]
+fn non_finite_loss_stops_and_keeps_the_last_checkpoint() {
+    let lora = random_model::lora(2, 0.0);
+    let dir = tempfile::tempdir().unwrap();
+    let model = random_model::model(Some(&lora), Quantization::None);
+    let cfg = TrainConfig { max_steps: 4, checkpoint_every: Some(1), ..config(Some(dir.path())) };
+    let mut trainer = Trainer::new(&model, &lora, examples(6, 5), Vec::new(), cfg).unwrap();
+    trainer.step().unwrap();
+    trainer.save_checkpoint().unwrap();
+    trainer.step().unwrap();
+    let good = trainer.save_checkpoint().unwrap();
+    let (_, adapter) = model.adapters().next().unwrap();
+    let nan = Tensor::full(f32::NAN, adapter.a().dims(), model.device()).unwrap();
+    adapter.a().set(&nan).unwrap();
+
+    let err = trainer.run(&mut Silent, &AtomicBool::new(false)).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!("training diverged at step 3: loss is `NaN`; the last good checkpoint is kept at {}", good.display())
+    );
+    assert_eq!(trainer.step_count(), 2, "no update was applied");
+    let saved = Checkpoint::load(&good, model.device()).unwrap();
+    assert_eq!(saved.step, 2);
+    for (name, pair) in &saved.adapter.modules {
+        let finite = pair.a.to_vec2::<f32>().unwrap().iter().flatten().all(|v| v.is_finite());
+        assert!(finite, "{name} in the kept checkpoint is not finite");
+    }
+}
+
+/// Evaluation runs on schedule and computes the token-mean validation loss.
+#[test]
+fn evaluation_reports_the_validation_loss() {
+    let lora = random_model::lora(2, 0.0);
+    let val = examples(5, 8);
+    let model = random_model::model(Some(&lora), Quantization::None);
+    let cfg = TrainConfig { max_steps: 3, eval_every: Some(2), max_seq_len: 64, ..config(None) };
+    let mut trainer = Trainer::new(&model, &lora, examples(6, 6), val.clone(), cfg).unwrap();
+    let summary = trainer.run(&mut Silent, &AtomicBool::new(false)).unwrap();
+    let steps: Vec<u64> = summary.evals.iter().map(|&(s, _)| s).collect();
+    assert_eq!(steps, vec![2, 3]);
+    let rows: Vec<&Example> = val.iter().collect();
+    let (sum, count) = reference_loss(&model, &rows);
+    let final_eval = summary.evals[1].1;
+    assert!((final_eval - sum / count as f64).abs() < 1e-5, "{final_eval} vs {}", sum / count as f64);
+}

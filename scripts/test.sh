@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Set up everything the test suite needs on a fresh machine, then run it.
+# This is README's test command and what .ci/run calls.
+#
+# - the wasm32-wasip2 target (the task plugins are WASI components);
+# - the SmolLM2-135M-Instruct GGUF into models/ (downloaded once, cached);
+# - `cargo test` over the whole workspace. With CI=true, compiler warnings in the
+#   workspace's own crates fail the run (read from cargo's JSON messages, so the
+#   build fingerprint is the same as a local build's).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/rapha-host/target}"
+
+rustup target add wasm32-wasip2 >/dev/null
+scripts/fetch-model.sh
+
+if [ "${CI:-}" = "true" ]; then
+    cargo test --workspace --locked --no-run --message-format=json-diagnostic-rendered-ansi \
+        | python3 scripts/deny-warnings.py
+fi
+cargo test --workspace --locked "$@"
