@@ -103,11 +103,15 @@ impl Config {
 
     /// Parse and validate a `config.json`.
     pub fn from_json_file(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
-        let raw: RawConfig = serde_json::from_str(&text)
-            .map_err(|source| Error::Json { path: path.to_path_buf(), source })?;
-        raw.into_config().map_err(|e| e.with_origin(path))
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let raw: RawConfig = serde_json::from_str(&text).map_err(|source| Error::Json {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        raw.into_config(path)
     }
 
     /// Check the invariants every model built from a config relies on.
@@ -126,29 +130,58 @@ impl Config {
                 return Err(ConfigError::new(field, "a positive integer", "0"));
             }
         }
-        if self.num_attention_heads % self.num_key_value_heads != 0 {
+        if !self
+            .num_attention_heads
+            .is_multiple_of(self.num_key_value_heads)
+        {
             return Err(ConfigError::new(
                 "num_key_value_heads",
-                format!("a divisor of `num_attention_heads` ({})", self.num_attention_heads),
+                format!(
+                    "a divisor of `num_attention_heads` ({})",
+                    self.num_attention_heads
+                ),
                 self.num_key_value_heads,
             ));
         }
-        if self.head_dim % 2 != 0 {
-            return Err(ConfigError::new("head_dim", "an even number (RoPE rotates pairs)", self.head_dim));
+        if !self.head_dim.is_multiple_of(2) {
+            return Err(ConfigError::new(
+                "head_dim",
+                "an even number (RoPE rotates pairs)",
+                self.head_dim,
+            ));
         }
         if !(self.rms_norm_eps.is_finite() && self.rms_norm_eps > 0.0) {
-            return Err(ConfigError::new("rms_norm_eps", "a positive number", self.rms_norm_eps));
+            return Err(ConfigError::new(
+                "rms_norm_eps",
+                "a positive number",
+                self.rms_norm_eps,
+            ));
         }
         if !(self.rope_theta.is_finite() && self.rope_theta > 1.0) {
-            return Err(ConfigError::new("rope_theta", "a number above 1", self.rope_theta));
+            return Err(ConfigError::new(
+                "rope_theta",
+                "a number above 1",
+                self.rope_theta,
+            ));
         }
-        if let RopeScaling::Llama3 { factor, low_freq_factor, high_freq_factor, original_max_position_embeddings } =
-            self.rope_scaling
+        if let RopeScaling::Llama3 {
+            factor,
+            low_freq_factor,
+            high_freq_factor,
+            original_max_position_embeddings,
+        } = self.rope_scaling
         {
             if !(factor.is_finite() && factor >= 1.0) {
-                return Err(ConfigError::new("rope_scaling.factor", "a number of at least 1", factor));
+                return Err(ConfigError::new(
+                    "rope_scaling.factor",
+                    "a number of at least 1",
+                    factor,
+                ));
             }
-            if !(low_freq_factor > 0.0 && high_freq_factor > low_freq_factor && high_freq_factor.is_finite()) {
+            if !(low_freq_factor > 0.0
+                && high_freq_factor > low_freq_factor
+                && high_freq_factor.is_finite())
+            {
                 return Err(ConfigError::new(
                     "rope_scaling.high_freq_factor",
                     format!("a number above `low_freq_factor` ({low_freq_factor}) above 0"),
@@ -156,11 +189,19 @@ impl Config {
                 ));
             }
             if original_max_position_embeddings == 0 {
-                return Err(ConfigError::new("rope_scaling.original_max_position_embeddings", "a positive integer", 0));
+                return Err(ConfigError::new(
+                    "rope_scaling.original_max_position_embeddings",
+                    "a positive integer",
+                    0,
+                ));
             }
         }
         if self.sliding_window == Some(0) {
-            return Err(ConfigError::new("sliding_window", "a positive integer or null", 0));
+            return Err(ConfigError::new(
+                "sliding_window",
+                "a positive integer or null",
+                0,
+            ));
         }
         Ok(self)
     }
@@ -175,12 +216,24 @@ pub(crate) struct ConfigError {
 }
 
 impl ConfigError {
-    pub(crate) fn new(field: impl Into<String>, expected: impl Into<String>, found: impl std::fmt::Display) -> Self {
-        Self { field: field.into(), expected: expected.into(), found: format!("`{found}`") }
+    pub(crate) fn new(
+        field: impl Into<String>,
+        expected: impl Into<String>,
+        found: impl std::fmt::Display,
+    ) -> Self {
+        Self {
+            field: field.into(),
+            expected: expected.into(),
+            found: format!("`{found}`"),
+        }
     }
 
     pub(crate) fn missing(field: impl Into<String>, expected: impl Into<String>) -> Self {
-        Self { field: field.into(), expected: expected.into(), found: "nothing".to_owned() }
+        Self {
+            field: field.into(),
+            expected: expected.into(),
+            found: "nothing".to_owned(),
+        }
     }
 
     /// Attach the file (or GGUF) the config came from.
@@ -285,14 +338,23 @@ impl TokenIds {
 }
 
 impl RawConfig {
-    /// Validate and resolve defaults as transformers does for each architecture.
-    pub(crate) fn into_config(self) -> std::result::Result<Config, ConfigError> {
+    /// Validate and resolve defaults as transformers does for each architecture;
+    /// `origin` (the file it was read from) is named in errors.
+    pub fn into_config(self, origin: &Path) -> Result<Config> {
+        self.resolve().map_err(|e| e.with_origin(origin))
+    }
+
+    fn resolve(self) -> std::result::Result<Config, ConfigError> {
         let architecture = match self.model_type.as_str() {
             "llama" => Architecture::Llama,
             "qwen2" => Architecture::Qwen2,
             "mistral" => Architecture::Mistral,
             other => {
-                return Err(ConfigError::new("model_type", "one of `llama`, `qwen2`, `mistral`", other));
+                return Err(ConfigError::new(
+                    "model_type",
+                    "one of `llama`, `qwen2`, `mistral`",
+                    other,
+                ));
             }
         };
         if let Some(act) = &self.hidden_act
@@ -301,7 +363,11 @@ impl RawConfig {
             return Err(ConfigError::new("hidden_act", "`silu`", act));
         }
         if self.mlp_bias == Some(true) {
-            return Err(ConfigError::new("mlp_bias", "false (MLP biases are not supported)", "true"));
+            return Err(ConfigError::new(
+                "mlp_bias",
+                "false (MLP biases are not supported)",
+                "true",
+            ));
         }
         if architecture == Architecture::Qwen2 && self.use_sliding_window == Some(true) {
             return Err(ConfigError::new(
@@ -311,20 +377,30 @@ impl RawConfig {
             ));
         }
         if self.num_attention_heads == 0 {
-            return Err(ConfigError::new("num_attention_heads", "a positive integer", 0));
+            return Err(ConfigError::new(
+                "num_attention_heads",
+                "a positive integer",
+                0,
+            ));
         }
         let head_dim = match self.head_dim {
             Some(d) => d,
-            None if self.hidden_size % self.num_attention_heads == 0 => self.hidden_size / self.num_attention_heads,
+            None if self.hidden_size.is_multiple_of(self.num_attention_heads) => {
+                self.hidden_size / self.num_attention_heads
+            }
             None => {
                 return Err(ConfigError::new(
                     "hidden_size",
-                    format!("a multiple of `num_attention_heads` ({}) when `head_dim` is absent", self.num_attention_heads),
+                    format!(
+                        "a multiple of `num_attention_heads` ({}) when `head_dim` is absent",
+                        self.num_attention_heads
+                    ),
                     self.hidden_size,
                 ));
             }
         };
-        let (rope_theta, rope_scaling) = resolve_rope(self.rope_theta, self.rope_scaling, self.rope_parameters)?;
+        let (rope_theta, rope_scaling) =
+            resolve_rope(self.rope_theta, self.rope_scaling, self.rope_parameters)?;
         let attention_bias = self.attention_bias.unwrap_or(false);
         let (qkv_bias, o_bias) = match architecture {
             Architecture::Llama => (attention_bias, attention_bias),
@@ -358,7 +434,10 @@ impl RawConfig {
             o_bias,
             sliding_window,
             bos_token_id: self.bos_token_id,
-            eos_token_ids: self.eos_token_id.map(TokenIds::into_vec).unwrap_or_default(),
+            eos_token_ids: self
+                .eos_token_id
+                .map(TokenIds::into_vec)
+                .unwrap_or_default(),
         }
         .validate()
     }
@@ -372,28 +451,46 @@ fn resolve_rope(
     rope_parameters: Option<RawRopeParameters>,
 ) -> std::result::Result<(f64, RopeScaling), ConfigError> {
     let params = rope_parameters.or(rope_scaling);
-    let theta = params.as_ref().and_then(|p| p.rope_theta).or(rope_theta).unwrap_or(10_000.0);
+    let theta = params
+        .as_ref()
+        .and_then(|p| p.rope_theta)
+        .or(rope_theta)
+        .unwrap_or(10_000.0);
     let Some(params) = params else {
         return Ok((theta, RopeScaling::Default));
     };
-    let kind = params.rope_type.clone().or_else(|| params.kind.clone()).unwrap_or_else(|| "default".to_owned());
+    let kind = params
+        .rope_type
+        .clone()
+        .or_else(|| params.kind.clone())
+        .unwrap_or_else(|| "default".to_owned());
     let scaling = match kind.as_str() {
         "default" => RopeScaling::Default,
         "llama3" => {
             let field = |name: &str, value: Option<f64>| {
-                value.ok_or_else(|| ConfigError::missing(format!("rope_scaling.{name}"), "a number"))
+                value
+                    .ok_or_else(|| ConfigError::missing(format!("rope_scaling.{name}"), "a number"))
             };
             RopeScaling::Llama3 {
                 factor: field("factor", params.factor)?,
                 low_freq_factor: field("low_freq_factor", params.low_freq_factor)?,
                 high_freq_factor: field("high_freq_factor", params.high_freq_factor)?,
-                original_max_position_embeddings: params.original_max_position_embeddings.ok_or_else(|| {
-                    ConfigError::missing("rope_scaling.original_max_position_embeddings", "a positive integer")
-                })?,
+                original_max_position_embeddings: params
+                    .original_max_position_embeddings
+                    .ok_or_else(|| {
+                        ConfigError::missing(
+                            "rope_scaling.original_max_position_embeddings",
+                            "a positive integer",
+                        )
+                    })?,
             }
         }
         other => {
-            return Err(ConfigError::new("rope_scaling.rope_type", "`default` or `llama3`", other));
+            return Err(ConfigError::new(
+                "rope_scaling.rope_type",
+                "`default` or `llama3`",
+                other,
+            ));
         }
     };
     Ok((theta, scaling))
@@ -414,7 +511,7 @@ mod tests {
 
     #[test]
     fn llama_config_resolves_head_dim_and_defaults() {
-        let config = raw(SMOL).into_config().expect("valid");
+        let config = raw(SMOL).into_config(Path::new("c.json")).expect("valid");
         assert_eq!(config.head_dim, 64);
         assert_eq!(config.kv_groups(), 3);
         assert_eq!(config.rope_scaling, RopeScaling::Default);
@@ -429,23 +526,27 @@ mod tests {
             r#""rope_parameters":{"rope_theta":500000.0,"rope_type":"llama3","factor":8.0,
                "low_freq_factor":1.0,"high_freq_factor":4.0,"original_max_position_embeddings":8192}"#,
         );
-        let config = raw(&json).into_config().expect("valid");
+        let config = raw(&json).into_config(Path::new("c.json")).expect("valid");
         assert_eq!(config.rope_theta, 500000.0);
-        assert!(matches!(config.rope_scaling, RopeScaling::Llama3 { factor: 8.0, .. }));
+        assert!(matches!(
+            config.rope_scaling,
+            RopeScaling::Llama3 { factor: 8.0, .. }
+        ));
     }
 
     #[test]
     fn qwen2_has_qkv_bias_without_o_bias() {
-        let config = raw(&SMOL.replace(r#""llama""#, r#""qwen2""#)).into_config().expect("valid");
+        let config = raw(&SMOL.replace(r#""llama""#, r#""qwen2""#))
+            .into_config(Path::new("c.json"))
+            .expect("valid");
         assert!(config.qkv_bias && !config.o_bias);
     }
 
     #[test]
     fn rejects_kv_heads_that_do_not_divide_heads() {
         let err = raw(&SMOL.replace(r#""num_key_value_heads":3"#, r#""num_key_value_heads":4"#))
-            .into_config()
-            .expect_err("invalid")
-            .with_origin(Path::new("config.json"));
+            .into_config(Path::new("config.json"))
+            .expect_err("invalid");
         assert_eq!(
             err.to_string(),
             "config.json: `num_key_value_heads`: expected a divisor of `num_attention_heads` (9), found `4`"
@@ -454,8 +555,16 @@ mod tests {
 
     #[test]
     fn rejects_unknown_rope_type_by_name() {
-        let json = SMOL.replace(r#""rope_theta":100000.0"#, r#""rope_scaling":{"type":"yarn","factor":4.0}"#);
-        let err = raw(&json).into_config().expect_err("unsupported").with_origin(Path::new("c.json"));
-        assert_eq!(err.to_string(), "c.json: `rope_scaling.rope_type`: expected `default` or `llama3`, found `yarn`");
+        let json = SMOL.replace(
+            r#""rope_theta":100000.0"#,
+            r#""rope_scaling":{"type":"yarn","factor":4.0}"#,
+        );
+        let err = raw(&json)
+            .into_config(Path::new("c.json"))
+            .expect_err("unsupported");
+        assert_eq!(
+            err.to_string(),
+            "c.json: `rope_scaling.rope_type`: expected `default` or `llama3`, found `yarn`"
+        );
     }
 }

@@ -53,14 +53,21 @@ impl std::fmt::Debug for GgufFile {
 impl GgufFile {
     /// Open `path`, validate its header, then parse it with candle's reader.
     pub fn open(path: &Path) -> Result<Self> {
-        let io = |source| Error::Io { path: path.to_path_buf(), source };
+        let io = |source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        };
         let file = File::open(path).map_err(io)?;
         let len = file.metadata().map_err(io)?.len();
         let mut reader = BufReader::new(file);
         validate_header(&mut reader, len).map_err(|e| e.into_error(path))?;
         reader.seek(SeekFrom::Start(0)).map_err(io)?;
-        let content = Content::read(&mut reader).context_with(|| format!("{}: reading gguf", path.display()))?;
-        Ok(Self { path: path.to_path_buf(), content })
+        let content = Content::read(&mut reader)
+            .context_with(|| format!("{}: reading gguf", path.display()))?;
+        Ok(Self {
+            path: path.to_path_buf(),
+            content,
+        })
     }
 
     /// The file this was read from.
@@ -78,18 +85,28 @@ impl GgufFile {
     }
 
     fn invalid(&self, field: impl Into<String>, message: impl Into<String>) -> Error {
-        Error::Gguf { path: self.path.clone(), field: field.into(), message: message.into() }
+        Error::Gguf {
+            path: self.path.clone(),
+            field: field.into(),
+            message: message.into(),
+        }
     }
 
     fn required(&self, key: &str) -> Result<&Value> {
-        self.metadata(key).ok_or_else(|| self.invalid(format!("metadata `{key}`"), "missing"))
+        self.metadata(key)
+            .ok_or_else(|| self.invalid(format!("metadata `{key}`"), "missing"))
     }
 
     fn usize_key(&self, key: &str) -> Result<usize> {
         let value = self.required(key)?;
         value_to_u64(value)
             .and_then(|v| usize::try_from(v).ok())
-            .ok_or_else(|| self.invalid(format!("metadata `{key}`"), format!("expected an unsigned integer, found `{value:?}`")))
+            .ok_or_else(|| {
+                self.invalid(
+                    format!("metadata `{key}`"),
+                    format!("expected an unsigned integer, found `{value:?}`"),
+                )
+            })
     }
 
     fn f64_key(&self, key: &str) -> Result<f64> {
@@ -97,7 +114,10 @@ impl GgufFile {
         match value {
             Value::F32(v) => Ok(f64::from(*v)),
             Value::F64(v) => Ok(*v),
-            other => Err(self.invalid(format!("metadata `{key}`"), format!("expected a float, found `{other:?}`"))),
+            other => Err(self.invalid(
+                format!("metadata `{key}`"),
+                format!("expected a float, found `{other:?}`"),
+            )),
         }
     }
 
@@ -107,7 +127,12 @@ impl GgufFile {
             Some(value) => value_to_u64(value)
                 .and_then(|v| u32::try_from(v).ok())
                 .map(Some)
-                .ok_or_else(|| self.invalid(format!("metadata `{key}`"), format!("expected a token id, found `{value:?}`"))),
+                .ok_or_else(|| {
+                    self.invalid(
+                        format!("metadata `{key}`"),
+                        format!("expected a token id, found `{value:?}`"),
+                    )
+                }),
         }
     }
 
@@ -117,13 +142,21 @@ impl GgufFile {
         let arch = match self.required("general.architecture")? {
             Value::String(s) => s.as_str(),
             other => {
-                return Err(self.invalid("metadata `general.architecture`", format!("expected a string, found `{other:?}`")));
+                return Err(self.invalid(
+                    "metadata `general.architecture`",
+                    format!("expected a string, found `{other:?}`"),
+                ));
             }
         };
         if arch != "llama" {
-            return Err(self.invalid("metadata `general.architecture`", format!("expected `llama`, found `{arch}`")));
+            return Err(self.invalid(
+                "metadata `general.architecture`",
+                format!("expected `llama`, found `{arch}`"),
+            ));
         }
-        if self.metadata("llama.rope.scaling.type").is_some() || self.content.tensor_infos.contains_key("rope_freqs.weight") {
+        if self.metadata("llama.rope.scaling.type").is_some()
+            || self.content.tensor_infos.contains_key("rope_freqs.weight")
+        {
             return Err(self.invalid(
                 "metadata `llama.rope.scaling.type`",
                 "rope scaling stored in GGUF is not supported; load the Hugging Face model directory instead",
@@ -131,7 +164,12 @@ impl GgufFile {
         }
         let vocab_size = match self.required("tokenizer.ggml.tokens")? {
             Value::Array(tokens) => tokens.len(),
-            _ => return Err(self.invalid("metadata `tokenizer.ggml.tokens`", "expected an array of strings")),
+            _ => {
+                return Err(self.invalid(
+                    "metadata `tokenizer.ggml.tokens`",
+                    "expected an array of strings",
+                ));
+            }
         };
         if let Some(declared) = self.metadata("llama.vocab_size").and_then(value_to_u64)
             && declared != vocab_size as u64
@@ -152,7 +190,9 @@ impl GgufFile {
             None if num_attention_heads != 0 => hidden_size / num_attention_heads,
             None => 0,
         };
-        if let Some(rope_dims) = self.metadata("llama.rope.dimension_count").and_then(value_to_u64)
+        if let Some(rope_dims) = self
+            .metadata("llama.rope.dimension_count")
+            .and_then(value_to_u64)
             && rope_dims != head_dim as u64
         {
             return Err(self.invalid(
@@ -185,27 +225,38 @@ impl GgufFile {
             bos_token_id: self.optional_token_id("tokenizer.ggml.bos_token_id")?,
             eos_token_ids: eos.into_iter().collect(),
         };
-        config.validate().map_err(|e: ConfigError| e.with_origin(&self.path))
+        config
+            .validate()
+            .map_err(|e: ConfigError| e.with_origin(&self.path))
     }
 
     /// Every tensor, dequantized to f32 under its Hugging Face name, with q/k rows
     /// un-permuted and every shape checked against `config`.
     pub fn weights(&self, config: &Config) -> Result<Weights> {
-        let file = File::open(&self.path).map_err(|source| Error::Io { path: self.path.clone(), source })?;
+        let file = File::open(&self.path).map_err(|source| Error::Io {
+            path: self.path.clone(),
+            source,
+        })?;
         let mut reader = BufReader::new(file);
         let mut tensors = BTreeMap::new();
         for name in self.content.tensor_infos.keys() {
-            let hf_name = hf_name(name).ok_or_else(|| self.invalid(format!("tensor `{name}`"), "not a llama tensor name"))?;
+            let hf_name = hf_name(name).ok_or_else(|| {
+                self.invalid(format!("tensor `{name}`"), "not a llama tensor name")
+            })?;
             let quantized = self
                 .content
                 .tensor(&mut reader, name, &Device::Cpu)
                 .context_with(|| format!("{}: gguf tensor `{name}`", self.path.display()))?;
-            let tensor = quantized
-                .dequantize(&Device::Cpu)
-                .context_with(|| format!("{}: dequantizing gguf tensor `{name}`", self.path.display()))?;
+            let tensor = quantized.dequantize(&Device::Cpu).context_with(|| {
+                format!("{}: dequantizing gguf tensor `{name}`", self.path.display())
+            })?;
             let tensor = match hf_name.rsplit('.').nth(1) {
-                Some("q_proj") => self.unpermute(name, tensor, config.num_attention_heads, config)?,
-                Some("k_proj") => self.unpermute(name, tensor, config.num_key_value_heads, config)?,
+                Some("q_proj") => {
+                    self.unpermute(name, tensor, config.num_attention_heads, config)?
+                }
+                Some("k_proj") => {
+                    self.unpermute(name, tensor, config.num_key_value_heads, config)?
+                }
                 _ => tensor,
             };
             tensors.insert(hf_name, tensor);
@@ -217,7 +268,13 @@ impl GgufFile {
 
     /// Undo llama.cpp's q/k row permutation: rows `[head, pair, half]` back to
     /// `[head, half, pair]` (transformers' `_reverse_permute_weights`).
-    fn unpermute(&self, name: &str, tensor: Tensor, heads: usize, config: &Config) -> Result<Tensor> {
+    fn unpermute(
+        &self,
+        name: &str,
+        tensor: Tensor,
+        heads: usize,
+        config: &Config,
+    ) -> Result<Tensor> {
         let expected = [heads * config.head_dim, config.hidden_size];
         if tensor.dims() != expected {
             return Err(self.invalid(
@@ -297,11 +354,18 @@ struct HeaderError {
 
 impl HeaderError {
     fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self { field: field.into(), message: message.into() }
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
     }
 
     fn into_error(self, path: &Path) -> Error {
-        Error::Gguf { path: path.to_path_buf(), field: self.field, message: self.message }
+        Error::Gguf {
+            path: path.to_path_buf(),
+            field: self.field,
+            message: self.message,
+        }
     }
 }
 
@@ -322,13 +386,20 @@ impl<R: Read + Seek> Cursor<'_, R> {
         if bytes > self.remaining() {
             return Err(HeaderError::new(
                 field(),
-                format!("needs {bytes} bytes at offset {}, only {} remain (truncated file?)", self.pos, self.remaining()),
+                format!(
+                    "needs {bytes} bytes at offset {}, only {} remain (truncated file?)",
+                    self.pos,
+                    self.remaining()
+                ),
             ));
         }
         Ok(())
     }
 
-    fn bytes<const N: usize>(&mut self, field: &dyn Fn() -> String) -> std::result::Result<[u8; N], HeaderError> {
+    fn bytes<const N: usize>(
+        &mut self,
+        field: &dyn Fn() -> String,
+    ) -> std::result::Result<[u8; N], HeaderError> {
         self.need(N as u64, field)?;
         let mut buf = [0u8; N];
         self.inner
@@ -346,9 +417,14 @@ impl<R: Read + Seek> Cursor<'_, R> {
         self.bytes::<8>(field).map(u64::from_le_bytes)
     }
 
-    fn skip(&mut self, bytes: u64, field: &dyn Fn() -> String) -> std::result::Result<(), HeaderError> {
+    fn skip(
+        &mut self,
+        bytes: u64,
+        field: &dyn Fn() -> String,
+    ) -> std::result::Result<(), HeaderError> {
         self.need(bytes, field)?;
-        let offset = i64::try_from(bytes).map_err(|_| HeaderError::new(field(), "length out of range"))?;
+        let offset =
+            i64::try_from(bytes).map_err(|_| HeaderError::new(field(), "length out of range"))?;
         self.inner
             .seek(SeekFrom::Current(offset))
             .map_err(|e| HeaderError::new(field(), format!("seek failed: {e}")))?;
@@ -356,13 +432,24 @@ impl<R: Read + Seek> Cursor<'_, R> {
         Ok(())
     }
 
-    fn string(&mut self, max: u64, field: &dyn Fn() -> String) -> std::result::Result<String, HeaderError> {
+    fn string(
+        &mut self,
+        max: u64,
+        field: &dyn Fn() -> String,
+    ) -> std::result::Result<String, HeaderError> {
         let len = self.u64(field)?;
         if len > max {
-            return Err(HeaderError::new(field(), format!("string length {len} exceeds {max}")));
+            return Err(HeaderError::new(
+                field(),
+                format!("string length {len} exceeds {max}"),
+            ));
         }
         self.need(len, field)?;
-        let mut buf = vec![0u8; usize::try_from(len).map_err(|_| HeaderError::new(field(), "length out of range"))?];
+        let mut buf = vec![
+            0u8;
+            usize::try_from(len)
+                .map_err(|_| HeaderError::new(field(), "length out of range"))?
+        ];
         self.inner
             .read_exact(&mut buf)
             .map_err(|e| HeaderError::new(field(), format!("read failed: {e}")))?;
@@ -372,7 +459,12 @@ impl<R: Read + Seek> Cursor<'_, R> {
 
     /// Skip one metadata value of GGUF type `ty`; returns it when it is an unsigned
     /// integer (for `general.alignment`).
-    fn value(&mut self, ty: u32, depth: usize, field: &dyn Fn() -> String) -> std::result::Result<Option<u64>, HeaderError> {
+    fn value(
+        &mut self,
+        ty: u32,
+        depth: usize,
+        field: &dyn Fn() -> String,
+    ) -> std::result::Result<Option<u64>, HeaderError> {
         if let Some(size) = scalar_size(ty) {
             let raw = match size {
                 1 => u64::from(self.bytes::<1>(field)?[0]),
@@ -390,7 +482,10 @@ impl<R: Read + Seek> Cursor<'_, R> {
             }
             9 => {
                 if depth >= MAX_ARRAY_DEPTH {
-                    return Err(HeaderError::new(field(), format!("arrays nested deeper than {MAX_ARRAY_DEPTH}")));
+                    return Err(HeaderError::new(
+                        field(),
+                        format!("arrays nested deeper than {MAX_ARRAY_DEPTH}"),
+                    ));
                 }
                 let elem = self.u32(field)?;
                 let count = self.u64(field)?;
@@ -398,7 +493,12 @@ impl<R: Read + Seek> Cursor<'_, R> {
                     Some(size) => size,
                     None if elem == 8 => 8,
                     None if elem == 9 => 12,
-                    None => return Err(HeaderError::new(field(), format!("unknown array element type {elem}"))),
+                    None => {
+                        return Err(HeaderError::new(
+                            field(),
+                            format!("unknown array element type {elem}"),
+                        ));
+                    }
                 };
                 self.need(count.saturating_mul(min_size), field)?;
                 match scalar_size(elem) {
@@ -410,7 +510,12 @@ impl<R: Read + Seek> Cursor<'_, R> {
                     }
                 }
             }
-            other => return Err(HeaderError::new(field(), format!("unknown value type {other}"))),
+            other => {
+                return Err(HeaderError::new(
+                    field(),
+                    format!("unknown value type {other}"),
+                ));
+            }
         }
         Ok(None)
     }
@@ -452,15 +557,28 @@ fn ggml_dtype(id: u32) -> Option<GgmlDType> {
 /// Walk the whole header of a GGUF v2/v3 file of `len` bytes and check every count,
 /// length, type, alignment and tensor data range against the file before anything
 /// else trusts them.
-fn validate_header<R: Read + Seek>(reader: &mut R, len: u64) -> std::result::Result<(), HeaderError> {
-    let mut cur = Cursor { inner: reader, pos: 0, len };
+fn validate_header<R: Read + Seek>(
+    reader: &mut R,
+    len: u64,
+) -> std::result::Result<(), HeaderError> {
+    let mut cur = Cursor {
+        inner: reader,
+        pos: 0,
+        len,
+    };
     let magic = cur.bytes::<4>(&|| "header `magic`".to_owned())?;
     if &magic != b"GGUF" {
-        return Err(HeaderError::new("header `magic`", format!("expected `GGUF`, found {magic:02x?}")));
+        return Err(HeaderError::new(
+            "header `magic`",
+            format!("expected `GGUF`, found {magic:02x?}"),
+        ));
     }
     let version = cur.u32(&|| "header `version`".to_owned())?;
     if version != 2 && version != 3 {
-        return Err(HeaderError::new("header `version`", format!("expected 2 or 3, found `{version}`")));
+        return Err(HeaderError::new(
+            "header `version`",
+            format!("expected 2 or 3, found `{version}`"),
+        ));
     }
     let tensor_count = cur.u64(&|| "header `tensor_count`".to_owned())?;
     let kv_count = cur.u64(&|| "header `metadata_kv_count`".to_owned())?;
@@ -470,13 +588,19 @@ fn validate_header<R: Read + Seek>(reader: &mut R, len: u64) -> std::result::Res
     if kv_count.saturating_mul(min_kv) > cur.remaining() {
         return Err(HeaderError::new(
             "header `metadata_kv_count`",
-            format!("{kv_count} entries cannot fit in the {} bytes left", cur.remaining()),
+            format!(
+                "{kv_count} entries cannot fit in the {} bytes left",
+                cur.remaining()
+            ),
         ));
     }
     if tensor_count.saturating_mul(min_tensor) > cur.remaining() {
         return Err(HeaderError::new(
             "header `tensor_count`",
-            format!("{tensor_count} tensors cannot fit in the {} bytes left", cur.remaining()),
+            format!(
+                "{tensor_count} tensors cannot fit in the {} bytes left",
+                cur.remaining()
+            ),
         ));
     }
 
@@ -493,9 +617,17 @@ fn validate_header<R: Read + Seek>(reader: &mut R, len: u64) -> std::result::Res
             alignment = match integer {
                 Some(a) if ty == 4 && a != 0 && a.is_power_of_two() => a,
                 Some(a) if ty == 4 => {
-                    return Err(HeaderError::new(field(), format!("expected a nonzero power of two, found `{a}`")));
+                    return Err(HeaderError::new(
+                        field(),
+                        format!("expected a nonzero power of two, found `{a}`"),
+                    ));
                 }
-                _ => return Err(HeaderError::new(field(), format!("expected a u32 (type 4), found type {ty}"))),
+                _ => {
+                    return Err(HeaderError::new(
+                        field(),
+                        format!("expected a u32 (type 4), found type {ty}"),
+                    ));
+                }
             };
         }
         if !keys.insert(key.clone()) {
@@ -510,7 +642,10 @@ fn validate_header<R: Read + Seek>(reader: &mut R, len: u64) -> std::result::Res
         let field = || format!("tensor `{name}`");
         let n_dims = cur.u32(&field)?;
         if n_dims == 0 || n_dims > MAX_DIMS {
-            return Err(HeaderError::new(field(), format!("expected 1 to {MAX_DIMS} dimensions, found `{n_dims}`")));
+            return Err(HeaderError::new(
+                field(),
+                format!("expected 1 to {MAX_DIMS} dimensions, found `{n_dims}`"),
+            ));
         }
         let mut dims = Vec::new();
         for _ in 0..n_dims {
@@ -522,19 +657,33 @@ fn validate_header<R: Read + Seek>(reader: &mut R, len: u64) -> std::result::Res
         let offset = cur.u64(&field)?;
         let elements = dims
             .iter()
-            .try_fold(1u64, |acc, &d| if d == 0 { None } else { acc.checked_mul(d) })
+            .try_fold(
+                1u64,
+                |acc, &d| if d == 0 { None } else { acc.checked_mul(d) },
+            )
             .filter(|&n| n <= len.saturating_mul(8))
-            .ok_or_else(|| HeaderError::new(field(), format!("dimensions {dims:?} are zero or larger than the file can hold")))?;
+            .ok_or_else(|| {
+                HeaderError::new(
+                    field(),
+                    format!("dimensions {dims:?} are zero or larger than the file can hold"),
+                )
+            })?;
         let block = dtype.block_size() as u64;
-        if dims[0] % block != 0 {
+        if !dims[0].is_multiple_of(block) {
             return Err(HeaderError::new(
                 field(),
-                format!("row length {} is not a multiple of the {dtype:?} block size {block}", dims[0]),
+                format!(
+                    "row length {} is not a multiple of the {dtype:?} block size {block}",
+                    dims[0]
+                ),
             ));
         }
         let bytes = elements / block * dtype.type_size() as u64;
         if offset % alignment != 0 {
-            return Err(HeaderError::new(field(), format!("data offset {offset} is not a multiple of the alignment {alignment}")));
+            return Err(HeaderError::new(
+                field(),
+                format!("data offset {offset} is not a multiple of the alignment {alignment}"),
+            ));
         }
         if !names.insert(name.clone()) {
             return Err(HeaderError::new(field(), "duplicate tensor name"));
@@ -544,13 +693,17 @@ fn validate_header<R: Read + Seek>(reader: &mut R, len: u64) -> std::result::Res
 
     let data_start = cur.pos.div_ceil(alignment) * alignment;
     for (name, offset, bytes) in tensors {
-        let end = data_start.checked_add(offset).and_then(|s| s.checked_add(bytes));
+        let end = data_start
+            .checked_add(offset)
+            .and_then(|s| s.checked_add(bytes));
         match end {
             Some(end) if end <= len => {}
             _ => {
                 return Err(HeaderError::new(
                     format!("tensor `{name}`"),
-                    format!("data [{offset}, +{bytes}) after byte {data_start} extends past the end of the {len}-byte file"),
+                    format!(
+                        "data [{offset}, +{bytes}) after byte {data_start} extends past the end of the {len}-byte file"
+                    ),
                 ));
             }
         }
@@ -564,8 +717,14 @@ mod tests {
 
     #[test]
     fn maps_llama_tensor_names_to_hugging_face() {
-        assert_eq!(hf_name("blk.12.attn_q.weight").as_deref(), Some("model.layers.12.self_attn.q_proj.weight"));
-        assert_eq!(hf_name("blk.0.ffn_norm.weight").as_deref(), Some("model.layers.0.post_attention_layernorm.weight"));
+        assert_eq!(
+            hf_name("blk.12.attn_q.weight").as_deref(),
+            Some("model.layers.12.self_attn.q_proj.weight")
+        );
+        assert_eq!(
+            hf_name("blk.0.ffn_norm.weight").as_deref(),
+            Some("model.layers.0.post_attention_layernorm.weight")
+        );
         assert_eq!(hf_name("output.weight").as_deref(), Some("lm_head.weight"));
         assert_eq!(hf_name("blk.x.attn_q.weight"), None);
         assert_eq!(hf_name("rope_freqs.weight"), None);
@@ -613,7 +772,12 @@ mod tests {
                 tensor_data_offset: 0,
             },
         };
-        let back = file.unpermute("blk.0.attn_q.weight", permuted, heads, &config).expect("unpermute");
-        assert_eq!(back.to_vec2::<f32>().expect("vec"), hf.to_vec2::<f32>().expect("vec"));
+        let back = file
+            .unpermute("blk.0.attn_q.weight", permuted, heads, &config)
+            .expect("unpermute");
+        assert_eq!(
+            back.to_vec2::<f32>().expect("vec"),
+            hf.to_vec2::<f32>().expect("vec")
+        );
     }
 }

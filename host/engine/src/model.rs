@@ -46,7 +46,11 @@ pub enum ModelSource {
 impl ModelSource {
     /// A directory is a Hugging Face model directory, anything else a GGUF file.
     pub fn from_path(path: &Path) -> Self {
-        if path.is_dir() { Self::HfDir(path.to_path_buf()) } else { Self::Gguf(path.to_path_buf()) }
+        if path.is_dir() {
+            Self::HfDir(path.to_path_buf())
+        } else {
+            Self::Gguf(path.to_path_buf())
+        }
     }
 
     /// The path.
@@ -77,14 +81,22 @@ impl Pretrained {
                 let config = file.config()?;
                 let weights = file.weights(&config)?;
                 let tokenizer = file.tokenizer()?;
-                Ok(Self { config, weights, tokenizer })
+                Ok(Self {
+                    config,
+                    weights,
+                    tokenizer,
+                })
             }
             ModelSource::HfDir(path) => {
                 let dir = HfModelDir::open(path)?;
                 let config = dir.config()?;
                 let weights = dir.weights(&config)?;
                 let tokenizer = dir.tokenizer(&config)?;
-                Ok(Self { config, weights, tokenizer })
+                Ok(Self {
+                    config,
+                    weights,
+                    tokenizer,
+                })
             }
         }
     }
@@ -112,7 +124,9 @@ impl LayerCache {
 impl KvCache {
     /// An empty cache for a model with `num_layers` layers.
     pub fn new(num_layers: usize) -> Self {
-        Self { layers: vec![LayerCache::default(); num_layers] }
+        Self {
+            layers: vec![LayerCache::default(); num_layers],
+        }
     }
 
     /// Number of cached positions (the same in every layer).
@@ -160,7 +174,8 @@ impl RmsNorm {
                 return candle_nn::ops::rms_norm(&x.contiguous()?, &self.weight, self.eps as f32);
             }
             let variance = x.sqr()?.mean_keepdim(D::Minus1)?;
-            x.broadcast_div(&(variance + self.eps)?.sqrt()?)?.broadcast_mul(&self.weight)
+            x.broadcast_div(&(variance + self.eps)?.sqrt()?)?
+                .broadcast_mul(&self.weight)
         };
         run().context_with(|| format!("rms norm of {:?}", x.shape()))
     }
@@ -180,12 +195,22 @@ pub struct Attention {
 }
 
 impl Attention {
-    fn forward(&self, x: &Tensor, inputs: &LayerInputs, cache: Option<&mut LayerCache>, mode: &Mode) -> Result<Tensor> {
+    fn forward(
+        &self,
+        x: &Tensor,
+        inputs: &LayerInputs,
+        cache: Option<&mut LayerCache>,
+        mode: &Mode,
+    ) -> Result<Tensor> {
         let (b, t, _) = x.dims3().context_with(|| format!("{}: input", self.name))?;
         let q = self.q_proj.forward(x, mode)?;
         let k = self.k_proj.forward(x, mode)?;
         let v = self.v_proj.forward(x, mode)?;
-        let heads = |x: Tensor, n: usize| x.reshape((b, t, n, self.head_dim))?.transpose(1, 2)?.contiguous();
+        let heads = |x: Tensor, n: usize| {
+            x.reshape((b, t, n, self.head_dim))?
+                .transpose(1, 2)?
+                .contiguous()
+        };
         let context = || format!("{}: heads", self.name);
         let q = heads(q, self.num_heads).context_with(context)?;
         let k = heads(k, self.num_kv_heads).context_with(context)?;
@@ -198,11 +223,15 @@ impl Attention {
                 let (k, v) = match &cache.kv {
                     None => (k, v),
                     Some((past_k, past_v)) => (
-                        Tensor::cat(&[past_k, &k], 2).context_with(|| format!("{}: cached keys", self.name))?,
-                        Tensor::cat(&[past_v, &v], 2).context_with(|| format!("{}: cached values", self.name))?,
+                        Tensor::cat(&[past_k, &k], 2)
+                            .context_with(|| format!("{}: cached keys", self.name))?,
+                        Tensor::cat(&[past_v, &v], 2)
+                            .context_with(|| format!("{}: cached values", self.name))?,
                     ),
                 };
-                cache.kv = Some((k.clone(), v.clone()));
+                // The cache serves decoding, where nothing is differentiated: detached
+                // copies keep each step's LoRA graph from living as long as the cache.
+                cache.kv = Some((k.detach(), v.detach()));
                 (k, v)
             }
         };
@@ -213,7 +242,9 @@ impl Attention {
             // `repeat_kv`), so folding the group into the query rows lets one batched
             // matmul per key/value head serve all its query heads without copying keys.
             let q = q.reshape((b, self.num_kv_heads, groups * t, self.head_dim))?;
-            let scores = q.matmul(&k.t()?)?.affine(1.0 / (self.head_dim as f64).sqrt(), 0.0)?;
+            let scores = q
+                .matmul(&k.t()?)?
+                .affine(1.0 / (self.head_dim as f64).sqrt(), 0.0)?;
             let scores = scores.reshape((b, self.num_heads, t, t_kv))?;
             let scores = match &inputs.mask {
                 Some(mask) => scores.broadcast_add(mask)?,
@@ -225,8 +256,11 @@ impl Attention {
                 candle_nn::ops::softmax_last_dim(&scores)?
             };
             let probs = probs.reshape((b, self.num_kv_heads, groups * t, t_kv))?;
-            let out = probs.matmul(&v)?.reshape((b, self.num_heads, t, self.head_dim))?;
-            out.transpose(1, 2)?.reshape((b, t, self.num_heads * self.head_dim))
+            let out = probs
+                .matmul(&v)?
+                .reshape((b, self.num_heads, t, self.head_dim))?;
+            out.transpose(1, 2)?
+                .reshape((b, t, self.num_heads * self.head_dim))
         };
         let out = run().context_with(|| format!("{}: attention", self.name))?;
         self.o_proj.forward(&out, mode)
@@ -246,7 +280,10 @@ impl Mlp {
     fn forward(&self, x: &Tensor, mode: &Mode) -> Result<Tensor> {
         let gate = self.gate_proj.forward(x, mode)?;
         let up = self.up_proj.forward(x, mode)?;
-        let hidden = gate.silu().and_then(|g| g * up).context_with(|| format!("{}: swiglu", self.name))?;
+        let hidden = gate
+            .silu()
+            .and_then(|g| g * up)
+            .context_with(|| format!("{}: swiglu", self.name))?;
         self.down_proj.forward(&hidden, mode)
     }
 }
@@ -264,7 +301,13 @@ impl DecoderLayer {
     /// Run the block on `x` `[b, t, hidden]`, appending this call's keys and values to
     /// `cache` when given. Pure in its inputs, so a training loop may run it again
     /// (activation recomputation) with the same `inputs` and `mode`.
-    pub fn forward(&self, x: &Tensor, inputs: &LayerInputs, cache: Option<&mut LayerCache>, mode: &Mode) -> Result<Tensor> {
+    pub fn forward(
+        &self,
+        x: &Tensor,
+        inputs: &LayerInputs,
+        cache: Option<&mut LayerCache>,
+        mode: &Mode,
+    ) -> Result<Tensor> {
         let residual = x;
         let h = self.input_layernorm.forward(x)?;
         let h = self.self_attn.forward(&h, inputs, cache, mode)?;
@@ -301,8 +344,15 @@ impl DecoderLayer {
 }
 
 /// Every LoRA target, in the order of the checkpoint's modules.
-const TARGETS: [Target; 7] =
-    [Target::QProj, Target::KProj, Target::VProj, Target::OProj, Target::GateProj, Target::UpProj, Target::DownProj];
+const TARGETS: [Target; 7] = [
+    Target::QProj,
+    Target::KProj,
+    Target::VProj,
+    Target::OProj,
+    Target::GateProj,
+    Target::UpProj,
+    Target::DownProj,
+];
 
 /// Parameters and bytes of the frozen base, as loaded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -325,7 +375,8 @@ impl Footprint {
 
     /// Bytes per parameter of the whole base.
     pub fn bytes_per_param(&self) -> f64 {
-        (self.linear_bytes + self.other_bytes) as f64 / (self.linear_params + self.other_params).max(1) as f64
+        (self.linear_bytes + self.other_bytes) as f64
+            / (self.linear_params + self.other_params).max(1) as f64
     }
 }
 
@@ -344,15 +395,32 @@ pub struct Model {
 impl Model {
     /// Read `source` and build the model; the tokenizer is dropped (use
     /// [`Pretrained::load`] and [`Model::new`] to keep it).
-    pub fn load(source: &ModelSource, quantization: Quantization, lora: Option<&LoraConfig>, seed: u64) -> Result<Self> {
+    pub fn load(
+        source: &ModelSource,
+        quantization: Quantization,
+        lora: Option<&LoraConfig>,
+        seed: u64,
+    ) -> Result<Self> {
         let pretrained = Pretrained::load(source)?;
-        Self::new(pretrained.config, pretrained.weights, quantization, lora, seed)
+        Self::new(
+            pretrained.config,
+            pretrained.weights,
+            quantization,
+            lora,
+            seed,
+        )
     }
 
     /// Build from validated weights: every projection is frozen with `quantization`, and
     /// the projections `lora` targets get fresh adapters (A from `seed` and the layer's
     /// name, B zero). Each f32 weight is released once its layer holds it.
-    pub fn new(config: Config, mut weights: Weights, quantization: Quantization, lora: Option<&LoraConfig>, seed: u64) -> Result<Self> {
+    pub fn new(
+        config: Config,
+        mut weights: Weights,
+        quantization: Quantization,
+        lora: Option<&LoraConfig>,
+        seed: u64,
+    ) -> Result<Self> {
         weights.validate(&config)?;
         let embed_tokens = weights.take("model.embed_tokens.weight")?;
         let device = embed_tokens.device().clone();
@@ -362,12 +430,21 @@ impl Model {
             let mut linear = |module: &str, target: Target, bias: bool| -> Result<LoraLinear> {
                 let name = format!("{prefix}.{module}.{}", target.peft_name());
                 let weight = weights.take(&format!("{name}.weight"))?;
-                let bias = if bias { Some(weights.take(&format!("{name}.bias"))?) } else { None };
+                let bias = if bias {
+                    Some(weights.take(&format!("{name}.bias"))?)
+                } else {
+                    None
+                };
                 let base = FrozenLinear::new(weight, bias, quantization)?;
                 let adapter = match lora {
-                    Some(lora) if lora.targets(target) => {
-                        Some(LoraAdapter::new(base.in_features(), base.out_features(), lora, &name, seed, &device)?)
-                    }
+                    Some(lora) if lora.targets(target) => Some(LoraAdapter::new(
+                        base.in_features(),
+                        base.out_features(),
+                        lora,
+                        &name,
+                        seed,
+                        &device,
+                    )?),
                     _ => None,
                 };
                 LoraLinear::new(base, adapter)
@@ -389,7 +466,10 @@ impl Model {
                 name: format!("{prefix}.mlp"),
             };
             layers.push(DecoderLayer {
-                input_layernorm: RmsNorm::new(weights.take(&format!("{prefix}.input_layernorm.weight"))?, config.rms_norm_eps),
+                input_layernorm: RmsNorm::new(
+                    weights.take(&format!("{prefix}.input_layernorm.weight"))?,
+                    config.rms_norm_eps,
+                ),
                 self_attn,
                 post_attention_layernorm: RmsNorm::new(
                     weights.take(&format!("{prefix}.post_attention_layernorm.weight"))?,
@@ -399,9 +479,21 @@ impl Model {
             });
         }
         let norm = RmsNorm::new(weights.take("model.norm.weight")?, config.rms_norm_eps);
-        let lm_head = if config.tie_word_embeddings { embed_tokens.clone() } else { weights.take("lm_head.weight")? };
+        let lm_head = if config.tie_word_embeddings {
+            embed_tokens.clone()
+        } else {
+            weights.take("lm_head.weight")?
+        };
         let rotary = RotaryEmbedding::new(&config, &device)?;
-        Ok(Self { config, embed_tokens, layers, norm, lm_head, rotary, quantization })
+        Ok(Self {
+            config,
+            embed_tokens,
+            layers,
+            norm,
+            lm_head,
+            rotary,
+            quantization,
+        })
     }
 
     /// An empty KV cache for this model.
@@ -442,7 +534,10 @@ impl Model {
         if let Some(cache) = &cache
             && cache.layers.len() != self.layers.len()
         {
-            return Err(Error::KvCache { expected_layers: self.layers.len(), found_layers: cache.layers.len() });
+            return Err(Error::KvCache {
+                expected_layers: self.layers.len(),
+                found_layers: cache.layers.len(),
+            });
         }
         let past = cache.as_ref().map_or(0, |c| c.seq_len());
         let inputs = self.layer_inputs(positions, key_mask, past)?;
@@ -459,16 +554,32 @@ impl Model {
         let run = || -> candle_core::Result<Tensor> {
             let (b, t) = input_ids.dims2()?;
             let ids = input_ids.flatten_all()?;
-            self.embed_tokens.index_select(&ids, 0)?.reshape((b, t, self.config.hidden_size))
+            self.embed_tokens
+                .index_select(&ids, 0)?
+                .reshape((b, t, self.config.hidden_size))
         };
         run().context_with(|| format!("model.embed_tokens: ids {:?}", input_ids.shape()))
     }
 
     /// Rotary angles and attention mask for `t` new tokens after `past` cached ones.
-    pub fn layer_inputs(&self, positions: &Tensor, key_mask: Option<&Tensor>, past: usize) -> Result<LayerInputs> {
+    pub fn layer_inputs(
+        &self,
+        positions: &Tensor,
+        key_mask: Option<&Tensor>,
+        past: usize,
+    ) -> Result<LayerInputs> {
         let (cos, sin) = self.rotary.cos_sin(positions)?;
-        let (b, t) = positions.dims2().context_with(|| "positions: expected [b, t]".to_owned())?;
-        let mask = attention_mask(b, t, past, key_mask, self.config.sliding_window, self.device())?;
+        let (b, t) = positions
+            .dims2()
+            .context_with(|| "positions: expected [b, t]".to_owned())?;
+        let mask = attention_mask(
+            b,
+            t,
+            past,
+            key_mask,
+            self.config.sliding_window,
+            self.device(),
+        )?;
         Ok(LayerInputs { cos, sin, mask })
     }
 
@@ -482,12 +593,21 @@ impl Model {
         &self.norm
     }
 
+    /// The LM head's weight `[vocab, hidden]` (the embedding when tied); frozen, so a
+    /// loss may form the hidden states' gradient `g · W` itself without candle also
+    /// building the weight's.
+    pub fn lm_head_weight(&self) -> &Tensor {
+        &self.lm_head
+    }
+
     /// Logits `[.., vocab]` of hidden states `[.., hidden]`.
     pub fn lm_head(&self, hidden: &Tensor) -> Result<Tensor> {
         let run = || -> candle_core::Result<Tensor> {
             let dims = hidden.dims();
             let rows = hidden.elem_count() / self.config.hidden_size;
-            let logits = hidden.reshape((rows, self.config.hidden_size))?.matmul(&self.lm_head.t()?)?;
+            let logits = hidden
+                .reshape((rows, self.config.hidden_size))?
+                .matmul(&self.lm_head.t()?)?;
             let mut out = dims[..dims.len() - 1].to_vec();
             out.push(self.config.vocab_size);
             logits.reshape(out)
@@ -514,7 +634,10 @@ impl Model {
                     Target::QProj | Target::KProj | Target::VProj | Target::OProj => "self_attn",
                     Target::GateProj | Target::UpProj | Target::DownProj => "mlp",
                 };
-                (format!("model.layers.{index}.{module}.{}", target.peft_name()), layer.linear(target))
+                (
+                    format!("model.layers.{index}.{module}.{}", target.peft_name()),
+                    layer.linear(target),
+                )
             })
         })
     }
@@ -523,7 +646,11 @@ impl Model {
     pub fn adapters(&self) -> impl Iterator<Item = (&str, &LoraAdapter)> {
         self.layers
             .iter()
-            .flat_map(|layer| TARGETS.iter().filter_map(move |&target| layer.linear(target).adapter()))
+            .flat_map(|layer| {
+                TARGETS
+                    .iter()
+                    .filter_map(move |&target| layer.linear(target).adapter())
+            })
             .map(|adapter| (adapter.name(), adapter))
     }
 
@@ -534,13 +661,23 @@ impl Model {
             linear_params += linear.base().num_params();
             linear_bytes += linear.base().stored_bytes();
         }
-        let f32_tensors = self.layers.iter().flat_map(|l| [&l.input_layernorm.weight, &l.post_attention_layernorm.weight]);
+        let f32_tensors = self.layers.iter().flat_map(|l| {
+            [
+                &l.input_layernorm.weight,
+                &l.post_attention_layernorm.weight,
+            ]
+        });
         let mut other_params: usize = f32_tensors.map(Tensor::elem_count).sum();
         other_params += self.embed_tokens.elem_count() + self.norm.weight.elem_count();
         if !self.config.tie_word_embeddings {
             other_params += self.lm_head.elem_count();
         }
-        Footprint { linear_params, linear_bytes, other_params, other_bytes: other_params * DType::F32.size_in_bytes() }
+        Footprint {
+            linear_params,
+            linear_bytes,
+            other_params,
+            other_bytes: other_params * DType::F32.size_in_bytes(),
+        }
     }
 }
 
@@ -581,7 +718,9 @@ fn attention_mask(
         // 1 → 0, 0 → f32::MIN, without ever adding two f32::MIN (which overflows).
         (allowed.affine(-1.0, 1.0)? * f64::from(f32::MIN))?.contiguous()
     };
-    run().map(Some).context_with(|| format!("attention mask: key mask must be [{b}, {t_kv}]"))
+    run()
+        .map(Some)
+        .context_with(|| format!("attention mask: key mask must be [{b}, {t_kv}]"))
 }
 
 #[cfg(test)]
@@ -591,18 +730,33 @@ mod tests {
     #[test]
     fn mask_combines_causality_window_and_padding() {
         let keys = Tensor::new(&[[0u32, 1, 1, 1]], &Device::Cpu).expect("keys");
-        let mask = attention_mask(1, 2, 2, Some(&keys), Some(2), &Device::Cpu).expect("mask").expect("some");
-        let allowed: Vec<Vec<bool>> =
-            mask.squeeze(0).and_then(|m| m.squeeze(0)).and_then(|m| m.to_vec2::<f32>()).expect("values")
-                .into_iter()
-                .map(|row| row.into_iter().map(|v| v == 0.0).collect())
-                .collect();
+        let mask = attention_mask(1, 2, 2, Some(&keys), Some(2), &Device::Cpu)
+            .expect("mask")
+            .expect("some");
+        let allowed: Vec<Vec<bool>> = mask
+            .squeeze(0)
+            .and_then(|m| m.squeeze(0))
+            .and_then(|m| m.to_vec2::<f32>())
+            .expect("values")
+            .into_iter()
+            .map(|row| row.into_iter().map(|v| v == 0.0).collect())
+            .collect();
         // Query 0 sits at key index 2: window 2 keeps keys 1 and 2; query 1 keys 2 and 3.
-        assert_eq!(allowed, vec![vec![false, true, true, false], vec![false, false, true, true]]);
+        assert_eq!(
+            allowed,
+            vec![
+                vec![false, true, true, false],
+                vec![false, false, true, true]
+            ]
+        );
     }
 
     #[test]
     fn single_new_token_without_padding_needs_no_mask() {
-        assert!(attention_mask(3, 1, 9, None, None, &Device::Cpu).expect("mask").is_none());
+        assert!(
+            attention_mask(3, 1, 9, None, None, &Device::Cpu)
+                .expect("mask")
+                .is_none()
+        );
     }
 }

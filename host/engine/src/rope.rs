@@ -22,7 +22,8 @@ impl RotaryEmbedding {
     /// Frequencies for `config` (base `rope_theta`, optional Llama 3 rescaling).
     pub fn new(config: &Config, device: &Device) -> Result<Self> {
         let inv_freq = inverse_frequencies(config);
-        let inv_freq = Tensor::from_vec(inv_freq, config.head_dim / 2, device).context_with(|| "rope: inverse frequencies".to_owned())?;
+        let inv_freq = Tensor::from_vec(inv_freq, config.head_dim / 2, device)
+            .context_with(|| "rope: inverse frequencies".to_owned())?;
         Ok(Self { inv_freq })
     }
 
@@ -68,11 +69,17 @@ impl RotaryEmbedding {
 fn inverse_frequencies(config: &Config) -> Vec<f32> {
     let dim = config.head_dim;
     // transformers computes these in float32: `base ** (arange(0, dim, 2).float() / dim)`.
-    let base: Vec<f32> =
-        (0..dim / 2).map(|i| 1.0 / (config.rope_theta as f32).powf((2 * i) as f32 / dim as f32)).collect();
+    let base: Vec<f32> = (0..dim / 2)
+        .map(|i| 1.0 / (config.rope_theta as f32).powf((2 * i) as f32 / dim as f32))
+        .collect();
     match config.rope_scaling {
         RopeScaling::Default => base,
-        RopeScaling::Llama3 { factor, low_freq_factor, high_freq_factor, original_max_position_embeddings } => {
+        RopeScaling::Llama3 {
+            factor,
+            low_freq_factor,
+            high_freq_factor,
+            original_max_position_embeddings,
+        } => {
             let original = original_max_position_embeddings as f64;
             let low_freq_wavelen = original / low_freq_factor;
             let high_freq_wavelen = original / high_freq_factor;
@@ -80,10 +87,19 @@ fn inverse_frequencies(config: &Config) -> Vec<f32> {
                 .map(|f| {
                     let f = f64::from(f);
                     let wavelen = 2.0 * std::f64::consts::PI / f;
-                    let scaled = if wavelen > low_freq_wavelen { f / factor } else { f };
-                    let smooth = (original / wavelen - low_freq_factor) / (high_freq_factor - low_freq_factor);
-                    let medium = !(wavelen < high_freq_wavelen) && !(wavelen > low_freq_wavelen);
-                    let out = if medium { (1.0 - smooth) * scaled / factor + smooth * scaled } else { scaled };
+                    let scaled = if wavelen > low_freq_wavelen {
+                        f / factor
+                    } else {
+                        f
+                    };
+                    let smooth = (original / wavelen - low_freq_factor)
+                        / (high_freq_factor - low_freq_factor);
+                    let medium = (high_freq_wavelen..=low_freq_wavelen).contains(&wavelen);
+                    let out = if medium {
+                        (1.0 - smooth) * scaled / factor + smooth * scaled
+                    } else {
+                        scaled
+                    };
                     out as f32
                 })
                 .collect()
@@ -156,7 +172,10 @@ mod tests {
         let fused = RotaryEmbedding::apply(&x, &cos, &sin).expect("fused");
         let var = candle_core::Var::from_tensor(&x).expect("var");
         let composite = RotaryEmbedding::apply(var.as_tensor(), &cos, &sin).expect("composite");
-        let diff = (fused - composite).and_then(|d| d.abs()).and_then(|d| d.max_all()).and_then(|d| d.to_scalar::<f32>());
+        let diff = (fused - composite)
+            .and_then(|d| d.abs())
+            .and_then(|d| d.max_all())
+            .and_then(|d| d.to_scalar::<f32>());
         assert!(diff.expect("diff") < 1e-6);
     }
 }

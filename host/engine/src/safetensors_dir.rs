@@ -45,10 +45,15 @@ impl HfModelDir {
         if !config.is_file() {
             return Err(Error::Io {
                 path: config,
-                source: std::io::Error::new(std::io::ErrorKind::NotFound, "a model directory needs `config.json`"),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    "a model directory needs `config.json`",
+                ),
             });
         }
-        Ok(Self { dir: dir.to_path_buf() })
+        Ok(Self {
+            dir: dir.to_path_buf(),
+        })
     }
 
     /// The directory.
@@ -81,11 +86,14 @@ impl HfModelDir {
             let index_data: ShardIndex = read_json(&index)?;
             let mut by_file: BTreeMap<PathBuf, Vec<String>> = BTreeMap::new();
             for (name, _) in expected_shapes(config) {
-                let shard = index_data.weight_map.get(&name).ok_or_else(|| Error::Tensor {
-                    origin: index.clone(),
-                    tensor: name.clone(),
-                    message: "missing from `weight_map`".to_owned(),
-                })?;
+                let shard = index_data
+                    .weight_map
+                    .get(&name)
+                    .ok_or_else(|| Error::Tensor {
+                        origin: index.clone(),
+                        tensor: name.clone(),
+                        message: "missing from `weight_map`".to_owned(),
+                    })?;
                 by_file.entry(self.dir.join(shard)).or_default().push(name);
             }
             for (file, names) in by_file {
@@ -108,29 +116,55 @@ impl HfModelDir {
     /// `tokenizer.json` with the special tokens and chat template of
     /// `tokenizer_config.json` / `chat_template.jinja`; `config` adds its EOS ids.
     pub fn tokenizer(&self, config: &Config) -> Result<Tokenizer> {
-        Tokenizer::from_hf_dir(&self.dir, config)
+        Tokenizer::from_hf_dir(&self.dir, &config.eos_token_ids)
     }
 }
 
 /// Read and deserialize a JSON file.
 pub(crate) fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T> {
-    let text = std::fs::read_to_string(path).map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
-    serde_json::from_str(&text).map_err(|source| Error::Json { path: path.to_path_buf(), source })
+    let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    serde_json::from_str(&text).map_err(|source| Error::Json {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 /// Read `names` from one safetensors file into `out` as f32.
-fn read_shard(path: &Path, names: impl Iterator<Item = String>, out: &mut BTreeMap<String, Tensor>) -> Result<()> {
-    let bytes = std::fs::read(path).map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
-    let file = safetensors::SafeTensors::deserialize(&bytes)
-        .map_err(|source| Error::Safetensors { path: path.to_path_buf(), source })?;
+fn read_shard(
+    path: &Path,
+    names: impl Iterator<Item = String>,
+    out: &mut BTreeMap<String, Tensor>,
+) -> Result<()> {
+    let bytes = std::fs::read(path).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let file =
+        safetensors::SafeTensors::deserialize(&bytes).map_err(|source| Error::Safetensors {
+            path: path.to_path_buf(),
+            source,
+        })?;
     for name in names {
-        let tensor_error = |message: String| Error::Tensor { origin: path.to_path_buf(), tensor: name.clone(), message };
-        let view = file.tensor(&name).map_err(|e| tensor_error(e.to_string()))?;
+        let tensor_error = |message: String| Error::Tensor {
+            origin: path.to_path_buf(),
+            tensor: name.clone(),
+            message,
+        };
+        let view = file
+            .tensor(&name)
+            .map_err(|e| tensor_error(e.to_string()))?;
         let dtype = match view.dtype() {
             safetensors::Dtype::F32 => DType::F32,
             safetensors::Dtype::F16 => DType::F16,
             safetensors::Dtype::BF16 => DType::BF16,
-            other => return Err(tensor_error(format!("expected dtype f32, f16 or bf16, found {other:?}"))),
+            other => {
+                return Err(tensor_error(format!(
+                    "expected dtype f32, f16 or bf16, found {other:?}"
+                )));
+            }
         };
         let tensor = Tensor::from_raw_buffer(view.data(), dtype, view.shape(), &Device::Cpu)
             .and_then(|t| t.to_dtype(DType::F32))

@@ -17,13 +17,12 @@ use std::path::{Path, PathBuf};
 use minijinja::value::{Kwargs, Value as JinjaValue};
 use minijinja::{Environment, ErrorKind};
 use serde::{Deserialize, Serialize};
+use tokenizers::SplitDelimiterBehavior;
+use tokenizers::pre_tokenizers::PreTokenizerWrapper;
 use tokenizers::pre_tokenizers::byte_level::ByteLevel;
 use tokenizers::pre_tokenizers::sequence::Sequence;
 use tokenizers::pre_tokenizers::split::{Split, SplitPattern};
-use tokenizers::pre_tokenizers::PreTokenizerWrapper;
-use tokenizers::SplitDelimiterBehavior;
 
-use crate::config::Config;
 use crate::error::{CandleContext, Error, Result};
 use crate::gguf::{GgufFile, value_to_u64};
 use crate::safetensors_dir::read_json;
@@ -44,7 +43,10 @@ pub struct Message {
 impl Message {
     /// A message from `role`.
     pub fn new(role: impl Into<String>, content: impl Into<String>) -> Self {
-        Self { role: role.into(), content: content.into() }
+        Self {
+            role: role.into(),
+            content: content.into(),
+        }
     }
 }
 
@@ -65,6 +67,7 @@ pub struct Tokenizer {
     special: SpecialTokens,
     eos_token_ids: Vec<u32>,
     chat: Option<Environment<'static>>,
+    chat_template: Option<String>,
 }
 
 /// Name of the compiled chat template inside its environment.
@@ -75,8 +78,12 @@ impl Tokenizer {
     pub(crate) fn from_gguf(file: &GgufFile) -> Result<Self> {
         use candle_core::quantized::tokenizer::TokenizerFromGguf;
         let origin = file.path().to_path_buf();
-        let mut inner = tokenizers::Tokenizer::from_gguf(file.content())
-            .context_with(|| format!("{}: building the tokenizer from gguf metadata", origin.display()))?;
+        let mut inner = tokenizers::Tokenizer::from_gguf(file.content()).context_with(|| {
+            format!(
+                "{}: building the tokenizer from gguf metadata",
+                origin.display()
+            )
+        })?;
         let string = |key: &str| match file.metadata(key) {
             Some(candle_core::quantized::gguf_file::Value::String(s)) => Some(s.clone()),
             _ => None,
@@ -86,9 +93,14 @@ impl Tokenizer {
             file.metadata("tokenizer.ggml.add_space_prefix"),
             Some(candle_core::quantized::gguf_file::Value::Bool(true))
         );
-        inner.with_pre_tokenizer(Some(byte_level_pre_tokenizer(&pre, add_prefix_space).map_err(|source| {
-            Error::Tokenizer { context: format!("{}: pre-tokenizer `{pre}`", origin.display()), source }
-        })?));
+        inner.with_pre_tokenizer(Some(
+            byte_level_pre_tokenizer(&pre, add_prefix_space).map_err(|source| {
+                Error::Tokenizer {
+                    context: format!("{}: pre-tokenizer `{pre}`", origin.display()),
+                    source,
+                }
+            })?,
+        ));
 
         let token = |key: &str| -> Option<String> {
             let id = u32::try_from(file.metadata(key).and_then(value_to_u64)?).ok()?;
@@ -104,14 +116,21 @@ impl Tokenizer {
         Self::new(origin, inner, special, &[], template)
     }
 
-    /// Build from a Hugging Face model directory; `config`'s EOS ids join the
-    /// tokenizer's own EOS token as stop tokens.
-    pub(crate) fn from_hf_dir(dir: &Path, config: &Config) -> Result<Self> {
+    /// Read the tokenizer files of a Hugging Face model directory (`tokenizer.json`,
+    /// `tokenizer_config.json`, `chat_template.jinja`); `extra_eos_ids` (a config's or
+    /// generation config's) join the tokenizer's own EOS token as stop tokens.
+    pub fn from_hf_dir(dir: &Path, extra_eos_ids: &[u32]) -> Result<Self> {
         let path = dir.join("tokenizer.json");
-        let inner = tokenizers::Tokenizer::from_file(&path)
-            .map_err(|source| Error::Tokenizer { context: path.display().to_string(), source })?;
+        let inner = tokenizers::Tokenizer::from_file(&path).map_err(|source| Error::Tokenizer {
+            context: path.display().to_string(),
+            source,
+        })?;
         let config_path = dir.join("tokenizer_config.json");
-        let raw: RawTokenizerConfig = if config_path.is_file() { read_json(&config_path)? } else { RawTokenizerConfig::default() };
+        let raw: RawTokenizerConfig = if config_path.is_file() {
+            read_json(&config_path)?
+        } else {
+            RawTokenizerConfig::default()
+        };
         let special = SpecialTokens {
             bos: raw.bos_token.and_then(RawToken::into_content),
             eos: raw.eos_token.and_then(RawToken::into_content),
@@ -120,11 +139,14 @@ impl Tokenizer {
         };
         let jinja = dir.join("chat_template.jinja");
         let template = if jinja.is_file() {
-            Some(std::fs::read_to_string(&jinja).map_err(|source| Error::Io { path: jinja, source })?)
+            Some(std::fs::read_to_string(&jinja).map_err(|source| Error::Io {
+                path: jinja,
+                source,
+            })?)
         } else {
             raw.chat_template.and_then(RawChatTemplate::into_default)
         };
-        Self::new(dir.to_path_buf(), inner, special, &config.eos_token_ids, template)
+        Self::new(dir.to_path_buf(), inner, special, extra_eos_ids, template)
     }
 
     fn new(
@@ -134,19 +156,36 @@ impl Tokenizer {
         extra_eos: &[u32],
         template: Option<String>,
     ) -> Result<Self> {
-        let mut eos_token_ids: Vec<u32> = special.eos.as_deref().and_then(|t| inner.token_to_id(t)).into_iter().collect();
+        let mut eos_token_ids: Vec<u32> = special
+            .eos
+            .as_deref()
+            .and_then(|t| inner.token_to_id(t))
+            .into_iter()
+            .collect();
         for &id in extra_eos {
             if !eos_token_ids.contains(&id) {
                 eos_token_ids.push(id);
             }
         }
-        let chat = match template {
-            Some(source) => Some(
-                chat_environment(source).map_err(|source| Error::ChatTemplate { origin: origin.clone(), source })?,
-            ),
+        let chat = match template.clone() {
+            Some(source) => {
+                Some(
+                    chat_environment(source).map_err(|source| Error::ChatTemplate {
+                        origin: origin.clone(),
+                        source,
+                    })?,
+                )
+            }
             None => None,
         };
-        Ok(Self { origin, inner, special, eos_token_ids, chat })
+        Ok(Self {
+            origin,
+            inner,
+            special,
+            eos_token_ids,
+            chat,
+            chat_template: template,
+        })
     }
 
     /// Token ids of `text`; `add_special_tokens` runs the post-processor (e.g. a BOS).
@@ -154,7 +193,10 @@ impl Tokenizer {
         let encoding = self
             .inner
             .encode(text, add_special_tokens)
-            .map_err(|source| Error::Tokenizer { context: "encoding".to_owned(), source })?;
+            .map_err(|source| Error::Tokenizer {
+                context: "encoding".to_owned(),
+                source,
+            })?;
         Ok(encoding.get_ids().to_vec())
     }
 
@@ -162,14 +204,25 @@ impl Tokenizer {
     pub fn decode(&self, ids: &[u32], skip_special_tokens: bool) -> Result<String> {
         self.inner
             .decode(ids, skip_special_tokens)
-            .map_err(|source| Error::Tokenizer { context: "decoding".to_owned(), source })
+            .map_err(|source| Error::Tokenizer {
+                context: "decoding".to_owned(),
+                source,
+            })
     }
 
     /// Render `messages` with the model's chat template, ending with the assistant
     /// header when `add_generation_prompt` is set.
-    pub fn apply_chat_template(&self, messages: &[Message], add_generation_prompt: bool) -> Result<String> {
-        let env = self.chat.as_ref().ok_or_else(|| Error::NoChatTemplate { origin: self.origin.clone() })?;
-        let template = env.get_template(TEMPLATE).expect("the chat template was added when the tokenizer was built");
+    pub fn apply_chat_template(
+        &self,
+        messages: &[Message],
+        add_generation_prompt: bool,
+    ) -> Result<String> {
+        let env = self.chat.as_ref().ok_or_else(|| Error::NoChatTemplate {
+            origin: self.origin.clone(),
+        })?;
+        let template = env
+            .get_template(TEMPLATE)
+            .expect("the chat template was added when the tokenizer was built");
         let context = minijinja::context! {
             messages => messages,
             add_generation_prompt => add_generation_prompt,
@@ -178,13 +231,25 @@ impl Tokenizer {
             unk_token => self.special.unk,
             pad_token => self.special.pad,
         };
-        template.render(context).map_err(|source| Error::ChatTemplate { origin: self.origin.clone(), source })
+        template
+            .render(context)
+            .map_err(|source| Error::ChatTemplate {
+                origin: self.origin.clone(),
+                source,
+            })
     }
 
     /// [`Self::apply_chat_template`] then [`Self::encode`] without special tokens, as
     /// transformers' `apply_chat_template(..., tokenize=True)` does.
-    pub fn encode_chat(&self, messages: &[Message], add_generation_prompt: bool) -> Result<Vec<u32>> {
-        self.encode(&self.apply_chat_template(messages, add_generation_prompt)?, false)
+    pub fn encode_chat(
+        &self,
+        messages: &[Message],
+        add_generation_prompt: bool,
+    ) -> Result<Vec<u32>> {
+        self.encode(
+            &self.apply_chat_template(messages, add_generation_prompt)?,
+            false,
+        )
     }
 
     /// Id of `token`, if it is in the vocabulary.
@@ -194,12 +259,18 @@ impl Tokenizer {
 
     /// BOS token id, if the model has one.
     pub fn bos_token_id(&self) -> Option<u32> {
-        self.special.bos.as_deref().and_then(|t| self.inner.token_to_id(t))
+        self.special
+            .bos
+            .as_deref()
+            .and_then(|t| self.inner.token_to_id(t))
     }
 
     /// Padding token id, if the model names one.
     pub fn pad_token_id(&self) -> Option<u32> {
-        self.special.pad.as_deref().and_then(|t| self.inner.token_to_id(t))
+        self.special
+            .pad
+            .as_deref()
+            .and_then(|t| self.inner.token_to_id(t))
     }
 
     /// Tokens that end generation: the tokenizer's EOS and the config's.
@@ -212,6 +283,40 @@ impl Tokenizer {
         self.inner.get_vocab_size(true)
     }
 
+    /// Write `tokenizer.json` and `tokenizer_config.json` (special tokens and chat
+    /// template) into `dir`, the files a Hugging Face model directory carries, so a model
+    /// read from GGUF can be exported as one.
+    pub fn save_hf(&self, dir: &Path) -> Result<()> {
+        let path = dir.join("tokenizer.json");
+        self.inner
+            .save(&path, false)
+            .map_err(|source| Error::Tokenizer {
+                context: format!("writing {}", path.display()),
+                source,
+            })?;
+        let mut config = serde_json::Map::new();
+        config.insert(
+            "tokenizer_class".to_owned(),
+            "PreTrainedTokenizerFast".into(),
+        );
+        for (key, token) in [
+            ("bos_token", &self.special.bos),
+            ("eos_token", &self.special.eos),
+            ("unk_token", &self.special.unk),
+            ("pad_token", &self.special.pad),
+        ] {
+            if let Some(token) = token {
+                config.insert(key.to_owned(), token.clone().into());
+            }
+        }
+        if let Some(template) = &self.chat_template {
+            config.insert("chat_template".to_owned(), template.clone().into());
+        }
+        let path = dir.join("tokenizer_config.json");
+        let text = serde_json::to_string_pretty(&config).expect("a JSON map always serializes");
+        std::fs::write(&path, text + "\n").map_err(|source| Error::Io { path, source })
+    }
+
     /// Whether a chat template is available.
     pub fn has_chat_template(&self) -> bool {
         self.chat.is_some()
@@ -221,11 +326,22 @@ impl Tokenizer {
 /// transformers' byte-level pre-tokenizer for a GGUF `tokenizer.ggml.pre`: a Llama 3
 /// split for the names it maps to `_LLAMA3_SPLIT`, GPT-2's own regex otherwise. candle's
 /// default adds a prefix space, which transformers does not.
-fn byte_level_pre_tokenizer(pre: &str, add_prefix_space: bool) -> std::result::Result<PreTokenizerWrapper, tokenizers::Error> {
+fn byte_level_pre_tokenizer(
+    pre: &str,
+    add_prefix_space: bool,
+) -> std::result::Result<PreTokenizerWrapper, tokenizers::Error> {
     Ok(match pre {
         "llama3" | "llama-v3" | "llama-bpe" | "smaug-bpe" => {
-            let split = Split::new(SplitPattern::Regex(LLAMA3_SPLIT.to_owned()), SplitDelimiterBehavior::Isolated, false)?;
-            Sequence::new(vec![split.into(), ByteLevel::new(false, true, false).into()]).into()
+            let split = Split::new(
+                SplitPattern::Regex(LLAMA3_SPLIT.to_owned()),
+                SplitDelimiterBehavior::Isolated,
+                false,
+            )?;
+            Sequence::new(vec![
+                split.into(),
+                ByteLevel::new(false, true, false).into(),
+            ])
+            .into()
         }
         _ => ByteLevel::new(add_prefix_space, true, true).into(),
     })
@@ -238,9 +354,12 @@ fn chat_environment(source: String) -> std::result::Result<Environment<'static>,
     env.set_lstrip_blocks(true);
     env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
     env.add_filter("tojson", tojson);
-    env.add_function("raise_exception", |message: String| -> std::result::Result<String, minijinja::Error> {
-        Err(minijinja::Error::new(ErrorKind::InvalidOperation, message))
-    });
+    env.add_function(
+        "raise_exception",
+        |message: String| -> std::result::Result<String, minijinja::Error> {
+            Err(minijinja::Error::new(ErrorKind::InvalidOperation, message))
+        },
+    );
     env.add_template_owned(TEMPLATE, source)?;
     Ok(env)
 }
@@ -257,11 +376,22 @@ fn tojson(value: JinjaValue, kwargs: Kwargs) -> std::result::Result<String, mini
         .map_err(|e| minijinja::Error::new(ErrorKind::InvalidOperation, format!("tojson: {e}")))?;
     let (item, key) = match separators.as_deref() {
         Some([item, key]) => (item.clone(), key.clone()),
-        Some(_) => return Err(minijinja::Error::new(ErrorKind::InvalidOperation, "tojson: `separators` takes two strings")),
+        Some(_) => {
+            return Err(minijinja::Error::new(
+                ErrorKind::InvalidOperation,
+                "tojson: `separators` takes two strings",
+            ));
+        }
         None if indent.is_some() => (",".to_owned(), ": ".to_owned()),
         None => (", ".to_owned(), ": ".to_owned()),
     };
-    let style = JsonStyle { ensure_ascii: ensure_ascii.unwrap_or(false), indent, sort_keys: sort_keys.unwrap_or(false), item, key };
+    let style = JsonStyle {
+        ensure_ascii: ensure_ascii.unwrap_or(false),
+        indent,
+        sort_keys: sort_keys.unwrap_or(false),
+        item,
+        key,
+    };
     let mut out = String::new();
     style.write(&json, 0, &mut out);
     Ok(out)
@@ -389,7 +519,10 @@ impl RawChatTemplate {
     fn into_default(self) -> Option<String> {
         match self {
             Self::One(s) => Some(s),
-            Self::Named(list) => list.into_iter().find(|t| t.name == "default").map(|t| t.template),
+            Self::Named(list) => list
+                .into_iter()
+                .find(|t| t.name == "default")
+                .map(|t| t.template),
         }
     }
 }
@@ -400,7 +533,10 @@ mod tests {
 
     fn render(template: &str, value: serde_json::Value) -> String {
         let env = chat_environment(template.to_owned()).expect("template compiles");
-        env.get_template(TEMPLATE).expect("added").render(minijinja::context! { v => value }).expect("renders")
+        env.get_template(TEMPLATE)
+            .expect("added")
+            .render(minijinja::context! { v => value })
+            .expect("renders")
     }
 
     #[test]
@@ -408,23 +544,44 @@ mod tests {
         // python3 -c 'import json; print(json.dumps({"b": [1, "é<"], "a": None}, ensure_ascii=False))'
         let v = serde_json::json!({"b": [1, "é<"], "a": null});
         // minijinja maps iterate in key order, so "a" comes first.
-        assert_eq!(render("{{ v | tojson }}", v.clone()), r#"{"a": null, "b": [1, "é<"]}"#);
+        assert_eq!(
+            render("{{ v | tojson }}", v.clone()),
+            r#"{"a": null, "b": [1, "é<"]}"#
+        );
         // json.dumps(..., indent=2)
-        assert_eq!(render("{{ v | tojson(indent=2) }}", v.clone()), "{\n  \"a\": null,\n  \"b\": [\n    1,\n    \"é<\"\n  ]\n}");
+        assert_eq!(
+            render("{{ v | tojson(indent=2) }}", v.clone()),
+            "{\n  \"a\": null,\n  \"b\": [\n    1,\n    \"é<\"\n  ]\n}"
+        );
         // json.dumps(..., ensure_ascii=True)
-        assert_eq!(render("{{ v | tojson(ensure_ascii=true) }}", v), r#"{"a": null, "b": [1, "\u00e9<"]}"#);
+        assert_eq!(
+            render("{{ v | tojson(ensure_ascii=true) }}", v),
+            r#"{"a": null, "b": [1, "\u00e9<"]}"#
+        );
     }
 
     #[test]
     fn raise_exception_fails_the_render_with_its_message() {
-        let env = chat_environment("{{ raise_exception('only user and assistant roles') }}".to_owned()).expect("compiles");
-        let err = env.get_template(TEMPLATE).expect("added").render(()).expect_err("raises");
-        assert!(err.to_string().contains("only user and assistant roles"), "{err}");
+        let env =
+            chat_environment("{{ raise_exception('only user and assistant roles') }}".to_owned())
+                .expect("compiles");
+        let err = env
+            .get_template(TEMPLATE)
+            .expect("added")
+            .render(())
+            .expect_err("raises");
+        assert!(
+            err.to_string().contains("only user and assistant roles"),
+            "{err}"
+        );
     }
 
     #[test]
     fn python_string_methods_and_block_trimming_work() {
-        let out = render("{% if v.startswith('a') %}\n  {{ v.strip() }}\n{% endif %}", serde_json::json!("a b "));
+        let out = render(
+            "{% if v.startswith('a') %}\n  {{ v.strip() }}\n{% endif %}",
+            serde_json::json!("a b "),
+        );
         assert_eq!(out, "  a b\n");
     }
 
@@ -434,8 +591,11 @@ mod tests {
         let pre = byte_level_pre_tokenizer("llama-bpe", false).expect("builds");
         let mut s = PreTokenizedString::from("12345 ok");
         pre.pre_tokenize(&mut s).expect("splits");
-        let pieces: Vec<_> =
-            s.get_splits(OffsetReferential::Original, OffsetType::Byte).into_iter().map(|(p, _, _)| p.to_owned()).collect();
+        let pieces: Vec<_> = s
+            .get_splits(OffsetReferential::Original, OffsetType::Byte)
+            .into_iter()
+            .map(|(p, _, _)| p.to_owned())
+            .collect();
         assert_eq!(pieces, ["123", "45", "Ġok"]);
     }
 }

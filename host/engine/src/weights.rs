@@ -32,7 +32,9 @@ impl Weights {
 
     /// Tensors by name, in name order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &Tensor)> {
-        self.tensors.iter().map(|(name, tensor)| (name.as_str(), tensor))
+        self.tensors
+            .iter()
+            .map(|(name, tensor)| (name.as_str(), tensor))
     }
 
     /// Number of tensors.
@@ -47,16 +49,24 @@ impl Weights {
 
     /// The tensor called `name`.
     pub fn get(&self, name: &str) -> Result<&Tensor> {
-        self.tensors.get(name).ok_or_else(|| self.error(name, "missing"))
+        self.tensors
+            .get(name)
+            .ok_or_else(|| self.error(name, "missing"))
     }
 
     /// Remove and return the tensor called `name`.
     pub(crate) fn take(&mut self, name: &str) -> Result<Tensor> {
-        self.tensors.remove(name).ok_or_else(|| self.error(name, "missing"))
+        self.tensors
+            .remove(name)
+            .ok_or_else(|| self.error(name, "missing"))
     }
 
     fn error(&self, name: &str, message: impl Into<String>) -> Error {
-        Error::Tensor { origin: self.origin.clone(), tensor: name.to_owned(), message: message.into() }
+        Error::Tensor {
+            origin: self.origin.clone(),
+            tensor: name.to_owned(),
+            message: message.into(),
+        }
     }
 
     /// Check that every tensor the architecture needs is present, in f32, with the
@@ -66,10 +76,16 @@ impl Weights {
         for (name, shape) in expected_shapes(config) {
             let tensor = self.get(&name)?;
             if tensor.dtype() != DType::F32 {
-                return Err(self.error(&name, format!("expected dtype f32, found {:?}", tensor.dtype())));
+                return Err(self.error(
+                    &name,
+                    format!("expected dtype f32, found {:?}", tensor.dtype()),
+                ));
             }
             if tensor.dims() != shape.as_slice() {
-                return Err(self.error(&name, format!("expected shape {shape:?}, found {:?}", tensor.dims())));
+                return Err(self.error(
+                    &name,
+                    format!("expected shape {shape:?}, found {:?}", tensor.dims()),
+                ));
             }
         }
         Ok(())
@@ -80,10 +96,17 @@ impl Weights {
 /// config that claims billions of layers (a damaged file) fails at the first missing
 /// tensor instead of listing them all first.
 pub fn expected_shapes(config: &Config) -> impl Iterator<Item = (String, Vec<usize>)> + '_ {
-    let (h, i, v) = (config.hidden_size, config.intermediate_size, config.vocab_size);
+    let (h, i, v) = (
+        config.hidden_size,
+        config.intermediate_size,
+        config.vocab_size,
+    );
     let q = config.num_attention_heads * config.head_dim;
     let kv = config.num_key_value_heads * config.head_dim;
-    let mut top = vec![("model.embed_tokens.weight".to_owned(), vec![v, h]), ("model.norm.weight".to_owned(), vec![h])];
+    let mut top = vec![
+        ("model.embed_tokens.weight".to_owned(), vec![v, h]),
+        ("model.norm.weight".to_owned(), vec![h]),
+    ];
     if !config.tie_word_embeddings {
         top.push(("lm_head.weight".to_owned(), vec![v, h]));
     }

@@ -4,32 +4,46 @@ use candle_core::{DType, Tensor};
 
 /// `host/engine/tests/data/<name>`.
 pub fn data(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(name)
 }
 
 /// `host/engine/tests/fixtures/tiny/<name>`: a model directory written by
 /// `tests/fixtures/make_tiny.py`.
 pub fn tiny(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tiny").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/tiny")
+        .join(name)
 }
 
 /// The real model fetched by `scripts/fetch-model.sh`, if present. Under CI (`CI=true`)
 /// a missing model is a failure; elsewhere the caller skips with a notice.
 pub fn smollm2_gguf() -> Option<PathBuf> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/SmolLM2-135M-Instruct.Q4_1.gguf");
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/SmolLM2-135M-Instruct.Q4_1.gguf");
     if path.is_file() {
         return Some(path);
     }
     if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("{} is missing: CI must run scripts/fetch-model.sh first", path.display());
+        panic!(
+            "{} is missing: CI must run scripts/fetch-model.sh first",
+            path.display()
+        );
     }
-    eprintln!("notice: skipping a real-model test: {} not found (run scripts/fetch-model.sh)", path.display());
+    eprintln!(
+        "notice: skipping a real-model test: {} not found (run scripts/fetch-model.sh)",
+        path.display()
+    );
     None
 }
 
 /// All values of a tensor as f64.
 pub fn values(t: &Tensor) -> Vec<f64> {
-    t.to_dtype(DType::F64).and_then(|t| t.flatten_all()).and_then(|t| t.to_vec1::<f64>()).expect("tensor values")
+    t.to_dtype(DType::F64)
+        .and_then(|t| t.flatten_all())
+        .and_then(|t| t.to_vec1::<f64>())
+        .expect("tensor values")
 }
 
 /// Euclidean norm.
@@ -40,7 +54,10 @@ pub fn l2(v: &[f64]) -> f64 {
 /// Largest absolute difference.
 pub fn max_abs_diff(a: &[f64], b: &[f64]) -> f64 {
     assert_eq!(a.len(), b.len(), "lengths differ");
-    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f64::max)
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f64::max)
 }
 
 /// Largest absolute value.
@@ -63,5 +80,10 @@ pub fn kl_divergence(p_logits: &[f64], q_logits: &[f64]) -> f64 {
 
 /// Index of the largest value.
 pub fn argmax(v: &[f64]) -> usize {
-    v.iter().enumerate().fold((0, f64::NEG_INFINITY), |best, (i, &x)| if x > best.1 { (i, x) } else { best }).0
+    v.iter()
+        .enumerate()
+        .fold((0, f64::NEG_INFINITY), |best, (i, &x)| {
+            if x > best.1 { (i, x) } else { best }
+        })
+        .0
 }
