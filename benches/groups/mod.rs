@@ -1,1 +1,2 @@
 pub mod plugin_call;
+pub mod nf4_linear;

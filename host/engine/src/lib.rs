@@ -18,6 +18,7 @@ pub mod checkpoint;
 pub mod config;
 pub mod double_quant;
 mod error;
+mod gemv;
 pub mod generate;
 pub mod gguf;
 pub mod lora;

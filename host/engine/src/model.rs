@@ -388,6 +388,9 @@ pub struct Model {
     layers: Vec<DecoderLayer>,
     norm: RmsNorm,
     lm_head: Tensor,
+    /// The same weight (shared storage) as a frozen linear: a generation step's few rows go
+    /// through its fused kernel, several times faster than candle's matmul for 4 rows.
+    lm_head_few_rows: FrozenLinear,
     rotary: RotaryEmbedding,
     quantization: Quantization,
 }
@@ -485,12 +488,14 @@ impl Model {
             weights.take("lm_head.weight")?
         };
         let rotary = RotaryEmbedding::new(&config, &device)?;
+        let lm_head_few_rows = FrozenLinear::new(lm_head.clone(), None, Quantization::None)?;
         Ok(Self {
             config,
             embed_tokens,
             layers,
             norm,
             lm_head,
+            lm_head_few_rows,
             rotary,
             quantization,
         })
@@ -602,9 +607,12 @@ impl Model {
 
     /// Logits `[.., vocab]` of hidden states `[.., hidden]`.
     pub fn lm_head(&self, hidden: &Tensor) -> Result<Tensor> {
+        let rows = hidden.elem_count() / self.config.hidden_size;
+        if rows <= crate::gemv::MAX_ROWS && hidden.dtype() == DType::F32 {
+            return self.lm_head_few_rows.forward(hidden);
+        }
         let run = || -> candle_core::Result<Tensor> {
             let dims = hidden.dims();
-            let rows = hidden.elem_count() / self.config.hidden_size;
             let logits = hidden
                 .reshape((rows, self.config.hidden_size))?
                 .matmul(&self.lm_head.t()?)?;

@@ -7,7 +7,9 @@
 //! `grad_x = grad_y · W`, the same way, a tile of columns at a time. The autograd graph
 //! therefore holds the packed weight and nothing bigger, and the weight receives no gradient
 //! — which is what bitsandbytes' `MatMul4Bit` does in PyTorch. A full-precision weight goes
-//! through the same op on the CPU, so its gradient is not computed either.
+//! through the same op on the CPU, so its gradient is not computed either. A forward pass
+//! of a few rows (a generation step) skips the tiles: `gemv` decodes each weight
+//! row once and dots it with every input row.
 
 use std::sync::Arc;
 
@@ -17,6 +19,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{CandleContext, Error, Result};
+use crate::gemv;
 use crate::nf4::{Float, Nf4Matrix};
 
 /// How a frozen linear weight is stored.
@@ -293,9 +296,12 @@ fn tile_width(total: usize, align: usize) -> usize {
     width.clamp(align, 256.max(align))
 }
 
-/// Where the tiles of `W` come from.
-enum TileSource<'a> {
+/// Where the tiles (or, for a few input rows, the rows) of `W` come from.
+#[derive(Clone, Copy)]
+pub(crate) enum TileSource<'a> {
+    /// Packed NF4 codes and scales.
     Nf4(&'a Nf4Matrix),
+    /// A row-major f32 matrix, read in place.
     Full(&'a [f32]),
 }
 
@@ -339,8 +345,44 @@ impl FrozenMatMul {
         }
     }
 
-    /// `x` [m, k] row-major → [m, n] row-major.
+    /// Calls `f` with the weight's values: the f32 weight is read in place, under its
+    /// storage's read lock.
+    fn with_source<R>(&self, f: impl FnOnce(TileSource<'_>) -> R) -> candle_core::Result<R> {
+        match &self.weight {
+            FrozenWeight::Nf4(w) => Ok(f(TileSource::Nf4(w))),
+            FrozenWeight::Full(w) => {
+                let guard = w.storage_and_layout();
+                match (&*guard.0, guard.1.contiguous_offsets()) {
+                    (candle_core::Storage::Cpu(CpuStorage::F32(data)), Some((start, end))) => {
+                        Ok(f(TileSource::Full(&data[start..end])))
+                    }
+                    _ => candle_core::bail!(
+                        "{}: expected a contiguous f32 weight on the cpu",
+                        self.name()
+                    ),
+                }
+            }
+        }
+    }
+
+    /// `x` [m, k] row-major → [m, n] row-major, f32: a forward pass of at most
+    /// [`gemv::MAX_ROWS`] rows (a generation step) goes through the fused kernel of
+    /// [`gemv`], anything else through [`Self::compute`].
+    fn compute_f32(&self, x: &[f32], m: usize) -> candle_core::Result<Vec<f32>> {
+        if self.transposed || m > gemv::MAX_ROWS {
+            return self.compute(x, m);
+        }
+        let (rows, cols) = self.weight_dims();
+        self.with_source(|source| gemv::matmul_transposed(source, rows, cols, x, m))
+    }
+
+    /// `x` [m, k] row-major → [m, n] row-major, a tile of `W` at a time.
     fn compute<T: Float>(&self, x: &[T], m: usize) -> candle_core::Result<Vec<T>> {
+        self.with_source(|source| self.compute_tiles(source, x, m))
+    }
+
+    /// The body of [`Self::compute`].
+    fn compute_tiles<T: Float>(&self, source: TileSource<'_>, x: &[T], m: usize) -> Vec<T> {
         let (rows, cols) = self.weight_dims();
         let (k, n) = if self.transposed {
             (rows, cols)
@@ -349,25 +391,8 @@ impl FrozenMatMul {
         };
         let mut out = vec![T::default(); m * n];
         if m == 0 || n == 0 {
-            return Ok(out);
+            return out;
         }
-        // The f32 weight is read in place, under its storage's read lock.
-        let guard;
-        let source = match &self.weight {
-            FrozenWeight::Nf4(w) => TileSource::Nf4(w),
-            FrozenWeight::Full(w) => {
-                guard = w.storage_and_layout();
-                match (&*guard.0, guard.1.contiguous_offsets()) {
-                    (candle_core::Storage::Cpu(CpuStorage::F32(data)), Some((start, end))) => {
-                        TileSource::Full(&data[start..end])
-                    }
-                    _ => candle_core::bail!(
-                        "{}: expected a contiguous f32 weight on the cpu",
-                        self.name()
-                    ),
-                }
-            }
-        };
         // Forward: tiles of weight rows (output columns). Backward: tiles of weight columns
         // (also output columns), aligned to 64 so each row of a tile is whole NF4 blocks
         // when `in` is a multiple of 64.
@@ -420,7 +445,7 @@ impl FrozenMatMul {
                     );
                 }
             });
-        Ok(out)
+        out
     }
 }
 
@@ -456,7 +481,7 @@ impl CustomOp1 for FrozenMatMul {
             candle_core::bail!("{}: expected a contiguous input", self.name());
         };
         let out = match storage {
-            CpuStorage::F32(data) => CpuStorage::F32(self.compute(&data[start..end], m)?),
+            CpuStorage::F32(data) => CpuStorage::F32(self.compute_f32(&data[start..end], m)?),
             CpuStorage::F64(data) => CpuStorage::F64(self.compute(&data[start..end], m)?),
             other => candle_core::bail!(
                 "{}: expected f32 or f64 input, found {:?}",
@@ -551,6 +576,34 @@ mod tests {
             let want = reference_linear(&x, &deq, with_bias.then_some(&b[..]), 6, inp, out);
             let got = flat(&y);
             assert_close(&got, &want, 1e-5, &format!("nf4 [{out}, {inp}]"));
+        }
+    }
+
+    #[test]
+    fn few_and_many_rows_take_different_paths_to_the_same_result() {
+        // At most `gemv::MAX_ROWS` rows go through the fused kernel, more through tiles and
+        // gemm; both must match the reference, with bias, for either kind of weight.
+        let (out, inp) = (45, 192);
+        let w = standard_normal(out * inp, 11);
+        let b = standard_normal(out, 12);
+        for quantization in [Quantization::Nf4, Quantization::None] {
+            let layer = FrozenLinear::new(
+                tensor(w.clone(), &[out, inp]),
+                Some(tensor(b.clone(), &[out])),
+                quantization,
+            )
+            .expect("freeze");
+            let weight = flat(&layer.dequantize().expect("weight"));
+            for rows in [1, gemv::MAX_ROWS, gemv::MAX_ROWS + 1] {
+                let x = standard_normal(rows * inp, rows as u64);
+                let got = flat(
+                    &layer
+                        .forward(&tensor(x.clone(), &[rows, inp]))
+                        .expect("forward"),
+                );
+                let want = reference_linear(&x, &weight, Some(&b), rows, inp, out);
+                assert_close(&got, &want, 1e-5, &format!("{quantization} × {rows} rows"));
+            }
         }
     }
 
