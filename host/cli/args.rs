@@ -13,14 +13,32 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "DIR", default_value = "./work")]
     pub work: PathBuf,
 
+    /// Log format on stderr: `human` lines, or one JSON object per event.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Human)]
+    pub log_format: LogFormat,
+
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
 }
 
+/// How log events are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// One readable line per event.
+    Human,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
 /// The commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Train an adapter as a recipe says, evaluate it against the base model, and export
+    /// what may leave through the egress gate.
+    Run(RunArgs),
+    /// Report which kernel protections this machine offers a run.
+    Doctor(DoctorArgs),
     /// Inspect, check and score task plugins (WASI components).
     #[command(subcommand)]
     Plugin(PluginCommand),
@@ -41,6 +59,18 @@ pub enum PluginCommand {
     Check(CheckArgs),
     /// Score predictions against a dataset: a table on the terminal, JSON to a file.
     Score(ScoreArgs),
+    /// Print the plugin contract (the WIT package `rapha:task`) that this binary hosts, or
+    /// write its files to a folder, for authors building plugins outside this repository.
+    Wit(WitArgs),
+}
+
+/// `rapha-host plugin wit`
+#[derive(Debug, Args)]
+pub struct WitArgs {
+    /// Write the package's `.wit` files into this folder (created if absent; existing files
+    /// with the same names are refused) instead of printing them.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
 }
 
 /// `rapha-host plugin info`
@@ -81,4 +111,25 @@ pub struct ScoreArgs {
     /// Where to write the scores as JSON [default: `<work>/scores/<plugin id>.json`].
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
+}
+
+/// `rapha-host run`
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The recipe (TOML); see `recipes/` for one per task.
+    #[arg(value_name = "RECIPE")]
+    pub recipe: PathBuf,
+
+    /// Continue the stopped run in the recipe's work folder from its latest checkpoint.
+    /// Refused if the recipe, model, plugin or data changed since (by sha256).
+    #[arg(long)]
+    pub resume: bool,
+}
+
+/// `rapha-host doctor`
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// Exit with 1 unless this machine can run `sandbox = "strict"`.
+    #[arg(long)]
+    pub strict: bool,
 }

@@ -1,17 +1,27 @@
 //! `rapha-host`: the command-line entry point.
 //!
 //! Exit codes: 0 success; 1 failure (the error chain is printed as `error: …`, and a
-//! failed `plugin check` lists its problems first); 2 a usage error.
+//! failed `plugin check` lists its problems first); 2 a usage error; 130 a run stopped by
+//! Ctrl-C or SIGTERM after writing its checkpoint.
 
 mod args;
+mod atomic;
+mod doctor;
+mod plot;
+mod jsonl;
 mod plugin;
+mod progress;
+mod recipe;
+mod report;
+mod run;
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
-use crate::args::{Cli, Command};
+use crate::args::{Cli, Command, LogFormat};
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -24,21 +34,28 @@ fn main() -> ExitCode {
             return if usage { ExitCode::from(2) } else { ExitCode::SUCCESS };
         }
     };
-    tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_env("RAPHA_LOG").unwrap_or_else(|_| EnvFilter::new("warn")))
-        .with_writer(std::io::stderr)
-        .init();
-    match run(cli) {
+    // A run reports its progress in bars on a terminal, and in info lines anywhere else.
+    let bars = matches!(cli.command, Command::Run(_)) && std::io::stderr().is_terminal() && cli.log_format == LogFormat::Human;
+    let default = if bars { "warn" } else { "warn,rapha_host=info" };
+    let filter = EnvFilter::try_from_env("RAPHA_LOG").unwrap_or_else(|_| EnvFilter::new(default));
+    let subscriber = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match cli.log_format {
+        LogFormat::Human => subscriber.init(),
+        LogFormat::Json => subscriber.json().init(),
+    }
+    match dispatch(cli, bars) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {error:#}");
-            ExitCode::FAILURE
+            if error.is::<run::Interrupted>() { ExitCode::from(130) } else { ExitCode::FAILURE }
         }
     }
 }
 
-fn run(cli: Cli) -> anyhow::Result<()> {
+fn dispatch(cli: Cli, bars: bool) -> anyhow::Result<()> {
     match cli.command {
+        Command::Run(args) => run::run(&args, bars),
+        Command::Doctor(args) => doctor::run(&args),
         Command::Plugin(command) => plugin::run(&cli.work, command),
     }
 }

@@ -1,6 +1,10 @@
 //! End-to-end tests: the built `rapha-host` binary, run the way a user runs it.
 
+// `rapha-host doctor`: the kernel protections a run would get.
+mod doctor;
 // `rapha-host plugin info | check | score` on the shipped and the test plugins.
 mod plugins;
+// `rapha-host run`: small real runs checked file by file, their refusals, hostile plugins.
+mod run;
 // A fresh work folder per test and a command around the built binary.
 mod util;

@@ -155,3 +155,20 @@ fn a_missing_required_flag_is_a_usage_error() {
     let output = dir.command().args(["plugin", "check", MISBEHAVE]).fails_with(2);
     assert!(output.stderr.contains("--data <JSONL>"), "{}", output.stderr);
 }
+
+#[test]
+fn plugin_wit_writes_the_contract_this_binary_hosts_and_never_overwrites() {
+    let dir = Dir::new();
+    let out = dir.path().join("contract");
+    let stdout = dir.command().args(["plugin", "wit", "--out"]).args([&out]).stdout();
+    assert!(stdout.starts_with("wrote 2 files of `rapha:task@0.1.0`"), "{stdout}");
+    for name in ["task.wit", "types.wit"] {
+        let written = std::fs::read_to_string(out.join(name)).expect("written");
+        let source = std::fs::read_to_string(crate::util::root().join("wit").join(name)).expect("source");
+        assert_eq!(written, source, "{name}");
+    }
+    let again = dir.command().args(["plugin", "wit", "--out"]).args([&out]).fails_with(1);
+    assert!(again.stderr.contains("an existing file is never replaced"), "{}", again.stderr);
+    let printed = dir.command().args(["plugin", "wit"]).stdout();
+    assert!(printed.contains("// ---- task.wit ----\npackage rapha:task@0.1.0;"), "{printed}");
+}

@@ -133,3 +133,47 @@ pub fn dataset(task: &str) -> PathBuf {
         root().join("tests/data/plugins").join(format!("{task}.jsonl"))
     }
 }
+
+impl Cmd {
+    /// Start without waiting; stdout and stderr go to the files `out` and `err`, so a long
+    /// run never blocks on a full pipe while the test watches its work folder.
+    pub fn spawn(&mut self, out: &Path, err: &Path) -> Spawned {
+        let file = |path: &Path| {
+            fs::File::create(path).unwrap_or_else(|error| panic!("cannot create `{}`: {error}", path.display()))
+        };
+        let child = self
+            .cmd
+            .stdout(file(out))
+            .stderr(file(err))
+            .spawn()
+            .expect("rapha-host starts");
+        Spawned { child, out: out.to_owned(), err: err.to_owned() }
+    }
+}
+
+/// A command started by [`Cmd::spawn`].
+pub struct Spawned {
+    pub child: process::Child,
+    out: PathBuf,
+    err: PathBuf,
+}
+
+impl Spawned {
+    /// Send `signal` (a name `kill -s` knows, e.g. `INT`).
+    pub fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .args(["-s", signal, &self.child.id().to_string()])
+            .status()
+            .expect("`kill` runs");
+        assert!(status.success(), "kill -s {signal} {} failed: {status}", self.child.id());
+    }
+
+    /// Wait for the exit; what it printed and returned.
+    pub fn wait(mut self) -> Output {
+        let status = self.child.wait().expect("wait for rapha-host");
+        let read = |path: &Path| {
+            fs::read_to_string(path).unwrap_or_else(|error| panic!("cannot read `{}`: {error}", path.display()))
+        };
+        Output { code: status.code(), stdout: read(&self.out), stderr: read(&self.err) }
+    }
+}

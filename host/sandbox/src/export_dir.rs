@@ -113,7 +113,8 @@ impl ExportDir {
     pub fn finish(mut self, inputs: ManifestInputs, metrics: serde_json::Value, sandbox: serde_json::Value) -> Result<Manifest> {
         self.scan()?;
         let manifest = Manifest { format: MANIFEST_FORMAT, files: self.written.clone(), inputs, metrics, sandbox };
-        let bytes = serde_json::to_vec_pretty(&manifest).expect("a manifest always serialises");
+        let mut bytes = serde_json::to_vec_pretty(&manifest).expect("a manifest always serialises");
+        bytes.push(b'\n');
         self.export(MANIFEST_NAME, &bytes, &[])?;
         self.scan()?;
         Ok(manifest)

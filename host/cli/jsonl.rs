@@ -1,0 +1,154 @@
+//! JSONL files, read as a stream: one JSON object per line, blank lines ignored, and
+//! the file's sha256 computed over exactly the bytes read.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+
+/// One non-blank line.
+#[derive(Debug)]
+pub struct Line {
+    /// 1-based line number in the file.
+    pub number: u64,
+    /// The line without its end-of-line characters.
+    pub text: String,
+}
+
+impl Line {
+    /// The line as a JSON object, or an error naming the file, line and column.
+    pub fn object(&self, file: &Path) -> anyhow::Result<Map<String, Value>> {
+        match serde_json::from_str::<Value>(&self.text) {
+            Ok(Value::Object(object)) => Ok(object),
+            Ok(other) => bail!(
+                "{}:{}: expected a JSON object per line, found {}",
+                file.display(),
+                self.number,
+                json_kind(&other)
+            ),
+            Err(error) => bail!(
+                "{}:{}:{}: expected a JSON object per line, found invalid JSON ({})",
+                file.display(),
+                self.number,
+                error.column(),
+                error_category(&error)
+            ),
+        }
+    }
+}
+
+/// The lines of a JSONL file, read one at a time.
+pub struct Reader {
+    path: PathBuf,
+    inner: BufReader<File>,
+    hasher: Sha256,
+    number: u64,
+}
+
+impl Reader {
+    /// Open `path` for reading.
+    pub fn open(path: &Path) -> anyhow::Result<Reader> {
+        let file = File::open(path).with_context(|| format!("cannot open `{}`", path.display()))?;
+        Ok(Reader { path: path.to_owned(), inner: BufReader::new(file), hasher: Sha256::new(), number: 0 })
+    }
+
+    /// The next non-blank line, or `None` at the end of the file.
+    pub fn next_line(&mut self) -> anyhow::Result<Option<Line>> {
+        loop {
+            let mut bytes = Vec::new();
+            let read = self
+                .inner
+                .read_until(b'\n', &mut bytes)
+                .with_context(|| format!("cannot read `{}`", self.path.display()))?;
+            if read == 0 {
+                return Ok(None);
+            }
+            self.hasher.update(&bytes);
+            self.number += 1;
+            let text = String::from_utf8(bytes)
+                .map_err(|_| anyhow::anyhow!("{}:{}: expected UTF-8 text", self.path.display(), self.number))?;
+            let text = text.trim_end_matches(['\n', '\r']);
+            if !text.trim().is_empty() {
+                return Ok(Some(Line { number: self.number, text: text.to_owned() }));
+            }
+        }
+    }
+
+    /// Read to the end and return the sha256 of the whole file, lowercase hex.
+    pub fn finish(mut self) -> anyhow::Result<String> {
+        while self.next_line()?.is_some() {}
+        Ok(hex::encode(self.hasher.finalize()))
+    }
+}
+
+/// A record or prediction id as text: a JSON string as is, a number as written.
+pub fn id_of(object: &Map<String, Value>, file: &Path, line: &Line) -> anyhow::Result<String> {
+    match object.get("id") {
+        Some(Value::String(id)) if !id.is_empty() => Ok(id.clone()),
+        Some(Value::Number(id)) => Ok(id.to_string()),
+        Some(other) => bail!(
+            "{}:{}: `id`: expected a non-empty string or a number, found {}",
+            file.display(),
+            line.number,
+            json_kind(other)
+        ),
+        None => bail!("{}:{}: `id`: expected a field, found none", file.display(), line.number),
+    }
+}
+
+/// What kind of JSON value this is, in words (never the value itself: it may be patient text).
+pub fn json_kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(id) if id.is_empty() => "an empty string",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// serde_json's category of a parse error, without the text it quotes.
+fn error_category(error: &serde_json::Error) -> &'static str {
+    match error.classify() {
+        serde_json::error::Category::Eof => "the line ends early",
+        serde_json::error::Category::Syntax => "a syntax error",
+        serde_json::error::Category::Data => "a data error",
+        serde_json::error::Category::Io => "a read error",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blank_lines_are_skipped_numbered_and_hashed() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("d.jsonl");
+        let bytes = b"{\"id\":1}\n\n  \n{\"id\":\"b\"}\r\n";
+        std::fs::write(&path, bytes).expect("write");
+        let mut reader = Reader::open(&path).expect("open");
+        let first = reader.next_line().expect("read").expect("a line");
+        let second = reader.next_line().expect("read").expect("a line");
+        assert_eq!((first.number, second.number), (1, 4));
+        assert_eq!(second.text, "{\"id\":\"b\"}");
+        assert!(reader.next_line().expect("read").is_none());
+        assert_eq!(reader.finish().expect("hash"), hex::encode(Sha256::digest(bytes)));
+    }
+
+    #[test]
+    fn errors_name_file_line_and_column_but_not_the_text() {
+        let line = Line { number: 7, text: "{\"note\": \"Mrs Smith\" oops}".to_owned() };
+        let message = line.object(Path::new("train.jsonl")).expect_err("invalid").to_string();
+        assert!(message.starts_with("train.jsonl:7:22: expected a JSON object per line"), "{message}");
+        assert!(!message.contains("Smith"), "{message}");
+        let array = Line { number: 2, text: "[1]".to_owned() };
+        let message = array.object(Path::new("t.jsonl")).expect_err("not an object").to_string();
+        assert_eq!(message, "t.jsonl:2: expected a JSON object per line, found an array");
+    }
+}

@@ -1,0 +1,276 @@
+//! Recipes: what one training run does, as a TOML file.
+//!
+//! A recipe is read in two steps, as ripgrep turns `LowArgs` into `HiArgs`: serde reads it
+//! into [`raw::RawRecipe`] (unknown keys refused, the span of every value kept, the meaning
+//! and default of every key documented there), then [`validate`] checks values and paths
+//! into a [`Recipe`], whose fields the run uses as they are. Every rejection names the
+//! file, the line and column, the key and what it expects (see [`RecipeError`]).
+
+mod document;
+mod error;
+mod raw;
+mod schema;
+mod validate;
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+use self::document::Document;
+pub use self::error::{Position, RecipeError};
+use self::raw::RawRecipe;
+
+/// A validated recipe. Every path is the recipe's own text joined onto the recipe's folder
+/// (not canonicalised), so messages show paths the operator recognises.
+#[derive(Debug, Clone)]
+pub struct Recipe {
+    /// The recipe path as given.
+    pub file: PathBuf,
+    /// The sha256 of the recipe's bytes, lowercase hex: `--resume` refuses a changed recipe.
+    pub sha256: String,
+    /// `[plugin]`
+    pub plugin: PluginSettings,
+    /// `[model]`
+    pub model: ModelSettings,
+    /// `[data]`
+    pub data: DataSettings,
+    /// `[lora]`
+    pub lora: rapha_engine::LoraConfig,
+    /// `[train]`
+    pub train: TrainSettings,
+    /// `[eval]`
+    pub eval: EvalSettings,
+    /// `[paths]`
+    pub paths: PathSettings,
+    /// `[privacy]`
+    pub privacy: PrivacySettings,
+    /// Where each table and key's value is written (`train.select_metric` → 14:17), for
+    /// [`Recipe::error_at`].
+    positions: BTreeMap<String, Position>,
+}
+
+/// `[plugin]`: the task plugin and the limits of each call into it.
+#[derive(Debug, Clone)]
+pub struct PluginSettings {
+    /// The component file; it exists.
+    pub path: PathBuf,
+    /// The pinned sha256 (64 lowercase hex digits), checked by the run, not here.
+    pub sha256: Option<String>,
+    /// Wall-time limit of one call.
+    pub deadline: Duration,
+    /// Fuel of one call.
+    pub fuel: u64,
+    /// Linear memory of one instance, in bytes.
+    pub memory_bytes: usize,
+    /// Replaces the plugin's system message when set.
+    pub system_prompt: Option<String>,
+}
+
+/// `[model]`: the base model.
+#[derive(Debug, Clone)]
+pub struct ModelSettings {
+    /// A `.gguf` file or a folder holding `config.json`; it exists.
+    pub path: PathBuf,
+    /// How the frozen weights are held.
+    pub quantization: rapha_engine::Quantization,
+}
+
+/// `[data]`: the splits, which exist as files.
+#[derive(Debug, Clone)]
+pub struct DataSettings {
+    /// Training records (JSONL).
+    pub train: PathBuf,
+    /// Validation records: evaluation during training and early stopping.
+    pub val: PathBuf,
+    /// Test records: the final base-versus-adapter table.
+    pub test: PathBuf,
+    /// Rejected records or malformed lines that may be skipped before the run stops.
+    pub max_rejected: u64,
+}
+
+/// How long training runs.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Length {
+    /// Passes over the training records (positive, finite, fractions allowed).
+    Epochs(f64),
+    /// Optimizer steps (at least 1).
+    MaxSteps(u64),
+}
+
+/// What picks the best checkpoint and drives early stopping.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SelectMetric {
+    /// The validation loss; lower is better.
+    EvalLoss,
+    /// A metric the plugin should declare (`[a-z0-9_-]{1,48}`); the run checks that it does,
+    /// with [`Recipe::error_at`], and uses its declared direction.
+    Plugin(String),
+}
+
+/// `[train]`
+#[derive(Debug, Clone)]
+pub struct TrainSettings {
+    /// Epochs or optimizer steps.
+    pub length: Length,
+    /// Records per micro-batch (1 to 1024).
+    pub batch_size: usize,
+    /// Micro-batches per optimizer step (1 to 1024).
+    pub grad_accum: usize,
+    /// Peak learning rate (positive, finite).
+    pub lr: f64,
+    /// Steps of linear warmup.
+    pub warmup_steps: u64,
+    /// Decay after warmup.
+    pub schedule: rapha_engine::Decay,
+    /// Longest tokenized example (8 to 32768).
+    pub max_seq_len: usize,
+    /// Seed of initialisation, dropout and data order.
+    pub seed: u64,
+    /// Compute threads; `None` for one per available core.
+    pub threads: Option<usize>,
+    /// Optimizer steps between evaluations (at least 1).
+    pub eval_every: u64,
+    /// Optimizer steps between checkpoints (at least 1).
+    pub checkpoint_every: u64,
+    /// Evaluations without improvement before stopping; `None` never stops early.
+    pub patience: Option<u64>,
+    /// What picks the best checkpoint.
+    pub select_metric: SelectMetric,
+    /// AdamW's decoupled weight decay (non-negative, finite).
+    pub weight_decay: f64,
+    /// Largest global gradient norm; `None` for no clipping.
+    pub max_grad_norm: Option<f64>,
+    /// Recompute activations in the backward pass.
+    pub gradient_checkpointing: bool,
+}
+
+/// `[eval]`
+#[derive(Debug, Clone)]
+pub struct EvalSettings {
+    /// Validation records generated and scored at each evaluation (at least 1).
+    pub records: usize,
+    /// Test records in the final table; `None` for all of them.
+    pub test_records: Option<usize>,
+    /// Longest completion in tokens (1 to 4096); `None` for the plugin's hint.
+    pub max_new_tokens: Option<u32>,
+}
+
+/// `[paths]`: neither needs to exist; they are apart (not equal, neither inside the other).
+#[derive(Debug, Clone)]
+pub struct PathSettings {
+    /// Checkpoints, predictions, logs: stays on this machine.
+    pub work: PathBuf,
+    /// What passes the egress gate.
+    pub export: PathBuf,
+}
+
+/// `[privacy]`
+#[derive(Debug, Clone)]
+pub struct PrivacySettings {
+    /// Kernel protection the run demands.
+    pub sandbox: rapha_sandbox::lockdown::SandboxMode,
+    /// Fewest training records the run accepts (at least 1).
+    pub min_records: u64,
+}
+
+impl Recipe {
+    /// Read, parse and validate the recipe at `path`.
+    pub fn load(path: &Path) -> Result<Recipe, RecipeError> {
+        let bytes = fs::read(path).map_err(|source| RecipeError::Read {
+            file: path.to_owned(),
+            source,
+        })?;
+        let text = std::str::from_utf8(&bytes).map_err(|error| {
+            let valid = std::str::from_utf8(&bytes[..error.valid_up_to()])
+                .expect("the prefix up to the error is UTF-8");
+            RecipeError::NotText {
+                file: path.to_owned(),
+                position: Some(Position::of_offset(valid, valid.len())),
+            }
+        })?;
+        Self::parse(text, path)
+    }
+
+    /// Parse and validate recipe `text`; `file` names it in messages, and relative paths
+    /// are resolved against its folder.
+    pub fn parse(text: &str, file: &Path) -> Result<Recipe, RecipeError> {
+        let document = Document::parse(text).map_err(|error| RecipeError::Syntax {
+            file: file.to_owned(),
+            position: error
+                .span()
+                .map(|span| Position::of_offset(text, span.start)),
+            message: one_line(error.message()),
+        })?;
+        if let Some(unknown) = document.first_unknown() {
+            let table = unknown.path.split_once('.').map(|(table, _)| table);
+            return Err(RecipeError::UnknownKey {
+                file: file.to_owned(),
+                position: Some(document.position(unknown.span.start)),
+                known: table.map_or_else(|| schema::TABLES.to_vec(), schema::keys_of),
+                key: unknown.path,
+            });
+        }
+        let raw = RawRecipe::deserialize(toml::de::Deserializer::from(document.root()))
+            .map_err(|error| type_error(&document, file, &error))?;
+        let sha256 = hex::encode(Sha256::digest(text.as_bytes()));
+        validate::validate(raw, &document, file, sha256)
+    }
+
+    /// An error located at `key`'s value (or at the file when the key is absent), for
+    /// checks that need more than the recipe (e.g. `select_metric` against the plugin's
+    /// declared metrics). `found` is shown as given, so put values in backticks.
+    pub fn error_at(&self, key: &str, expected: &str, found: &str) -> RecipeError {
+        RecipeError::Invalid {
+            file: self.file.clone(),
+            position: self.positions.get(key).copied(),
+            key: key.to_owned(),
+            expected: expected.to_owned(),
+            found: found.to_owned(),
+        }
+    }
+}
+
+/// What serde refused once unknown keys are out of the way: a value of the wrong TOML type,
+/// reported with what its key expects. Anything else keeps the toml crate's words.
+fn type_error(document: &Document<'_>, file: &Path, error: &toml::de::Error) -> RecipeError {
+    let position = error.span().map(|span| document.position(span.start));
+    let located = error.span().and_then(|span| document.locate(&span));
+    let expected = located
+        .as_ref()
+        .and_then(|located| match schema::key(&located.path) {
+            Some(key) => Some(key.expected),
+            None if schema::TABLES.contains(&located.path.as_str()) => Some("a table"),
+            None => None,
+        });
+    match (located, expected) {
+        (Some(located), Some(expected)) => RecipeError::Invalid {
+            file: file.to_owned(),
+            position,
+            key: located.path,
+            expected: expected.to_owned(),
+            found: located.found,
+        },
+        _ => RecipeError::Syntax {
+            file: file.to_owned(),
+            position,
+            message: one_line(error.message()),
+        },
+    }
+}
+
+/// The toml crate's messages may span lines; ours are one line each.
+fn one_line(message: &str) -> String {
+    message
+        .split('\n')
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+#[cfg(test)]
+mod tests;

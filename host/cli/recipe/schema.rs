@@ -1,0 +1,115 @@
+//! Every key a recipe may hold and what it expects, in one list.
+//!
+//! The list serves three messages that must agree: an unknown key names the keys its
+//! table has, a value of the wrong TOML type and a value out of range both say what the
+//! key expects. [`super::raw`] documents each key at length; a test checks that a recipe
+//! setting every key here is accepted.
+
+/// One key of the schema.
+#[derive(Debug, Clone, Copy)]
+pub struct Key {
+    /// Table and key, such as `train.lr`.
+    pub path: &'static str,
+    /// What it accepts, as the message after "expected" says it.
+    pub expected: &'static str,
+}
+
+impl Key {
+    /// The key without its table, such as `lr`.
+    fn name(&self) -> &'static str {
+        self.path
+            .split_once('.')
+            .map_or(self.path, |(_, name)| name)
+    }
+
+    /// Whether the key belongs to `table`.
+    fn in_table(&self, table: &str) -> bool {
+        self.path
+            .split_once('.')
+            .is_some_and(|(owner, _)| owner == table)
+    }
+}
+
+macro_rules! keys {
+    ($($name:ident = $path:literal: $expected:expr;)*) => {
+        $(pub const $name: Key = Key { path: $path, expected: $expected };)*
+        /// Every key, in the order of the schema.
+        pub const KEYS: &[Key] = &[$($name),*];
+    };
+}
+
+const POSITIVE: &str = "a positive integer";
+const COUNT: &str = "a non-negative integer";
+const POSITIVE_FINITE: &str = "a positive finite number";
+const BOOLEAN: &str = "`true` or `false`";
+
+keys! {
+    PLUGIN_PATH = "plugin.path": "the task plugin: a WebAssembly component file (.wasm)";
+    PLUGIN_SHA256 = "plugin.sha256": "the plugin's sha256: 64 lowercase hex digits";
+    PLUGIN_DEADLINE_MS = "plugin.deadline_ms": "an integer from 1 to 600000 (milliseconds)";
+    PLUGIN_FUEL = "plugin.fuel": POSITIVE;
+    PLUGIN_MEMORY_MIB = "plugin.memory_mib": "an integer from 1 to 4096 (MiB)";
+    PLUGIN_SYSTEM_PROMPT = "plugin.system_prompt": "a system prompt of 1 to 4000 characters";
+
+    MODEL_PATH = "model.path": "the base model: a .gguf file or an HF model folder";
+    MODEL_QUANTIZATION = "model.quantization": "`nf4` or `none`";
+
+    DATA_TRAIN = "data.train": "the training records: a JSONL file";
+    DATA_VAL = "data.val": "the validation records: a JSONL file";
+    DATA_TEST = "data.test": "the test records: a JSONL file";
+    DATA_MAX_REJECTED = "data.max_rejected": COUNT;
+
+    LORA_RANK = "lora.rank": "an integer from 1 to 256";
+    LORA_ALPHA = "lora.alpha": POSITIVE_FINITE;
+    LORA_DROPOUT = "lora.dropout": "a number from 0 up to but not including 1";
+    LORA_TARGETS = "lora.targets": "a non-empty list of distinct projections among `q_proj`, \
+        `k_proj`, `v_proj`, `o_proj`, `gate_proj`, `up_proj`, `down_proj`";
+    LORA_RSLORA = "lora.rslora": BOOLEAN;
+
+    TRAIN_EPOCHS = "train.epochs": POSITIVE_FINITE;
+    TRAIN_MAX_STEPS = "train.max_steps": POSITIVE;
+    TRAIN_BATCH_SIZE = "train.batch_size": "an integer from 1 to 1024";
+    TRAIN_GRAD_ACCUM = "train.grad_accum": "an integer from 1 to 1024";
+    TRAIN_LR = "train.lr": POSITIVE_FINITE;
+    TRAIN_WARMUP_STEPS = "train.warmup_steps": COUNT;
+    TRAIN_SCHEDULE = "train.schedule": "`cosine` or `linear`";
+    TRAIN_MAX_SEQ_LEN = "train.max_seq_len": "an integer from 8 to 32768";
+    TRAIN_SEED = "train.seed": COUNT;
+    TRAIN_THREADS = "train.threads": "0 (every core) or a number of threads from 1 to 1024";
+    TRAIN_EVAL_EVERY = "train.eval_every": POSITIVE;
+    TRAIN_CHECKPOINT_EVERY = "train.checkpoint_every": POSITIVE;
+    TRAIN_PATIENCE = "train.patience": "a non-negative integer (0: never stop early)";
+    TRAIN_SELECT_METRIC = "train.select_metric": "`eval_loss` or a plugin metric name \
+        of 1 to 48 characters among `a-z`, `0-9`, `_` and `-`";
+    TRAIN_WEIGHT_DECAY = "train.weight_decay": "a non-negative finite number";
+    TRAIN_MAX_GRAD_NORM = "train.max_grad_norm": "a non-negative finite number (0: no clipping)";
+    TRAIN_GRADIENT_CHECKPOINTING = "train.gradient_checkpointing": BOOLEAN;
+
+    EVAL_RECORDS = "eval.records": POSITIVE;
+    EVAL_TEST_RECORDS = "eval.test_records": "a non-negative integer (0: every test record)";
+    EVAL_MAX_NEW_TOKENS = "eval.max_new_tokens": "0 (the plugin's hint) or an integer from 1 to 4096";
+
+    PATHS_WORK = "paths.work": "the work folder: a path";
+    PATHS_EXPORT = "paths.export": "the export folder: a path";
+
+    PRIVACY_SANDBOX = "privacy.sandbox": "`strict` or `best-effort`";
+    PRIVACY_MIN_RECORDS = "privacy.min_records": POSITIVE;
+}
+
+/// The tables, in the order of the schema.
+pub const TABLES: &[&str] = &[
+    "plugin", "model", "data", "lora", "train", "eval", "paths", "privacy",
+];
+
+/// The key at `path`, if the schema has it.
+pub fn key(path: &str) -> Option<&'static Key> {
+    KEYS.iter().find(|key| key.path == path)
+}
+
+/// The names of `table`'s keys, in schema order.
+pub fn keys_of(table: &str) -> Vec<&'static str> {
+    KEYS.iter()
+        .filter(|key| key.in_table(table))
+        .map(Key::name)
+        .collect()
+}

@@ -1,0 +1,570 @@
+//! [`RawRecipe`] → [`Recipe`]: defaults filled in, ranges checked, units resolved, paths
+//! joined onto the recipe's folder and checked. The first problem is the one reported.
+
+use std::fs;
+use std::io;
+use std::ops::{Range, RangeInclusive};
+use std::path::{Component, Path, PathBuf};
+use std::time::Duration;
+
+use rapha_engine::{Decay, LoraConfig, Quantization, Target};
+use rapha_sandbox::lockdown::SandboxMode;
+use toml::Spanned;
+
+use super::document::Document;
+use super::error::RecipeError;
+use super::raw::{
+    RawData, RawEval, RawLora, RawModel, RawPaths, RawPlugin, RawPrivacy, RawRecipe, RawTrain,
+};
+use super::schema::{self, Key};
+use super::{
+    DataSettings, EvalSettings, Length, ModelSettings, PathSettings, PluginSettings,
+    PrivacySettings, Recipe, SelectMetric, TrainSettings,
+};
+
+/// The longest plugin metric name `select_metric` may give.
+const MAX_METRIC_NAME: usize = 48;
+
+/// Validate `raw`, read from `file` whose text is `document`.
+pub fn validate(
+    raw: RawRecipe,
+    document: &Document<'_>,
+    file: &Path,
+    sha256: String,
+) -> Result<Recipe, RecipeError> {
+    let check = Check {
+        document,
+        file,
+        folder: file.parent().unwrap_or(Path::new("")),
+    };
+    let (plugin, plugin_at) = split(raw.plugin);
+    let (model, model_at) = split(raw.model);
+    let (data, data_at) = split(raw.data);
+    let (paths, paths_at) = split(raw.paths);
+    Ok(Recipe {
+        file: file.to_owned(),
+        sha256,
+        plugin: check.plugin(plugin, plugin_at)?,
+        model: check.model(model, model_at)?,
+        data: check.data(data, data_at)?,
+        lora: check.lora(split(raw.lora).0)?,
+        train: check.train(split(raw.train).0)?,
+        eval: check.eval(split(raw.eval).0)?,
+        paths: check.paths(paths, paths_at)?,
+        privacy: check.privacy(split(raw.privacy).0)?,
+        positions: document.positions(),
+    })
+}
+
+/// A table's keys (all absent when the table is) and the span of its header.
+fn split<T: Default>(table: Option<Spanned<T>>) -> (T, Option<Range<usize>>) {
+    match table {
+        Some(table) => {
+            let span = table.span();
+            (table.into_inner(), Some(span))
+        }
+        None => (T::default(), None),
+    }
+}
+
+/// What every check needs: the document for positions, the file for messages, and the
+/// folder that the recipe's paths are relative to.
+struct Check<'a> {
+    document: &'a Document<'a>,
+    file: &'a Path,
+    folder: &'a Path,
+}
+
+impl Check<'_> {
+    fn plugin(
+        &self,
+        raw: RawPlugin,
+        table: Option<Range<usize>>,
+    ) -> Result<PluginSettings, RecipeError> {
+        let path = self.required(raw.path.as_ref(), &schema::PLUGIN_PATH, table)?;
+        let path = self.existing_file(path, &schema::PLUGIN_PATH)?;
+        let sha256 = match &raw.sha256 {
+            Some(pin) if !is_sha256(pin.get_ref()) => {
+                return Err(self.invalid(
+                    &schema::PLUGIN_SHA256,
+                    pin.span(),
+                    format!("`{}`", pin.get_ref()),
+                ));
+            }
+            pin => pin.as_ref().map(|pin| pin.get_ref().clone()),
+        };
+        let memory_mib =
+            self.integer(&raw.memory_mib, &schema::PLUGIN_MEMORY_MIB, 256, 1..=4096)?;
+        let system_prompt = match &raw.system_prompt {
+            Some(prompt) if !(1..=4000).contains(&prompt.get_ref().chars().count()) => {
+                return Err(self.invalid(
+                    &schema::PLUGIN_SYSTEM_PROMPT,
+                    prompt.span(),
+                    format!("{} characters", prompt.get_ref().chars().count()),
+                ));
+            }
+            prompt => prompt.as_ref().map(|prompt| prompt.get_ref().clone()),
+        };
+        Ok(PluginSettings {
+            path,
+            sha256,
+            deadline: Duration::from_millis(self.integer(
+                &raw.deadline_ms,
+                &schema::PLUGIN_DEADLINE_MS,
+                10_000,
+                1..=600_000,
+            )?),
+            fuel: self.integer(&raw.fuel, &schema::PLUGIN_FUEL, 5_000_000_000, 1..=u64::MAX)?,
+            memory_bytes: to_usize(memory_mib) << 20,
+            system_prompt,
+        })
+    }
+
+    fn model(
+        &self,
+        raw: RawModel,
+        table: Option<Range<usize>>,
+    ) -> Result<ModelSettings, RecipeError> {
+        let path = self.required(raw.path.as_ref(), &schema::MODEL_PATH, table)?;
+        Ok(ModelSettings {
+            path: self.existing_model(path)?,
+            quantization: self.choice(
+                &raw.quantization,
+                &schema::MODEL_QUANTIZATION,
+                Quantization::Nf4,
+                &[("nf4", Quantization::Nf4), ("none", Quantization::None)],
+            )?,
+        })
+    }
+
+    fn data(&self, raw: RawData, table: Option<Range<usize>>) -> Result<DataSettings, RecipeError> {
+        let train = self.required(raw.train.as_ref(), &schema::DATA_TRAIN, table.clone())?;
+        let val = self.required(raw.val.as_ref(), &schema::DATA_VAL, table.clone())?;
+        let test = self.required(raw.test.as_ref(), &schema::DATA_TEST, table)?;
+        Ok(DataSettings {
+            train: self.existing_file(train, &schema::DATA_TRAIN)?,
+            val: self.existing_file(val, &schema::DATA_VAL)?,
+            test: self.existing_file(test, &schema::DATA_TEST)?,
+            max_rejected: self.integer(
+                &raw.max_rejected,
+                &schema::DATA_MAX_REJECTED,
+                0,
+                0..=u64::MAX,
+            )?,
+        })
+    }
+
+    fn lora(&self, raw: RawLora) -> Result<LoraConfig, RecipeError> {
+        let targets = match &raw.targets {
+            None => Target::ALL.to_vec(),
+            Some(list) if list.get_ref().is_empty() => {
+                return Err(self.invalid(&schema::LORA_TARGETS, list.span(), "`[]`"));
+            }
+            Some(list) => {
+                let mut targets = Vec::with_capacity(list.get_ref().len());
+                for name in list.get_ref() {
+                    let target = Target::ALL
+                        .into_iter()
+                        .find(|target| target.peft_name() == name.get_ref());
+                    match target {
+                        None => {
+                            return Err(self.invalid(
+                                &schema::LORA_TARGETS,
+                                name.span(),
+                                format!("`{}`", name.get_ref()),
+                            ));
+                        }
+                        Some(target) if targets.contains(&target) => {
+                            let found = format!("`{}` twice", name.get_ref());
+                            return Err(self.invalid(&schema::LORA_TARGETS, name.span(), found));
+                        }
+                        Some(target) => targets.push(target),
+                    }
+                }
+                targets
+            }
+        };
+        Ok(LoraConfig {
+            rank: to_usize(self.integer(&raw.rank, &schema::LORA_RANK, 16, 1..=256)?),
+            alpha: self.float(&raw.alpha, &schema::LORA_ALPHA, 32.0, |alpha| alpha > 0.0)?,
+            // f32 is what the engine computes dropout in; every value in [0, 1) survives the cast.
+            dropout: self.float(&raw.dropout, &schema::LORA_DROPOUT, 0.05, |dropout| {
+                (0.0..1.0).contains(&dropout)
+            })? as f32,
+            targets,
+            rslora: raw.rslora.is_some_and(Spanned::into_inner),
+        })
+    }
+
+    fn train(&self, raw: RawTrain) -> Result<TrainSettings, RecipeError> {
+        let length = match (&raw.epochs, &raw.max_steps) {
+            (Some(epochs), Some(max_steps)) => {
+                let (key, span) = if epochs.span().start > max_steps.span().start {
+                    (&schema::TRAIN_EPOCHS, epochs.span())
+                } else {
+                    (&schema::TRAIN_MAX_STEPS, max_steps.span())
+                };
+                let expected = Key {
+                    path: key.path,
+                    expected: "at most one of `train.epochs` and `train.max_steps`",
+                };
+                return Err(self.invalid(&expected, span, "both"));
+            }
+            (_, Some(_)) => Length::MaxSteps(self.integer(
+                &raw.max_steps,
+                &schema::TRAIN_MAX_STEPS,
+                1,
+                1..=u64::MAX,
+            )?),
+            (_, None) => Length::Epochs(self.float(
+                &raw.epochs,
+                &schema::TRAIN_EPOCHS,
+                1.0,
+                |epochs| epochs > 0.0,
+            )?),
+        };
+        let eval_every =
+            self.integer(&raw.eval_every, &schema::TRAIN_EVAL_EVERY, 50, 1..=u64::MAX)?;
+        let threads = self.integer(&raw.threads, &schema::TRAIN_THREADS, 0, 0..=1024)?;
+        let patience = self.integer(&raw.patience, &schema::TRAIN_PATIENCE, 0, 0..=u64::MAX)?;
+        let max_grad_norm = self.float(
+            &raw.max_grad_norm,
+            &schema::TRAIN_MAX_GRAD_NORM,
+            1.0,
+            |norm| norm >= 0.0,
+        )?;
+        Ok(TrainSettings {
+            length,
+            batch_size: to_usize(self.integer(
+                &raw.batch_size,
+                &schema::TRAIN_BATCH_SIZE,
+                4,
+                1..=1024,
+            )?),
+            grad_accum: to_usize(self.integer(
+                &raw.grad_accum,
+                &schema::TRAIN_GRAD_ACCUM,
+                1,
+                1..=1024,
+            )?),
+            lr: self.float(&raw.lr, &schema::TRAIN_LR, 2e-4, |lr| lr > 0.0)?,
+            warmup_steps: self.integer(
+                &raw.warmup_steps,
+                &schema::TRAIN_WARMUP_STEPS,
+                0,
+                0..=u64::MAX,
+            )?,
+            schedule: self.choice(
+                &raw.schedule,
+                &schema::TRAIN_SCHEDULE,
+                Decay::Cosine,
+                &[("cosine", Decay::Cosine), ("linear", Decay::Linear)],
+            )?,
+            max_seq_len: to_usize(self.integer(
+                &raw.max_seq_len,
+                &schema::TRAIN_MAX_SEQ_LEN,
+                512,
+                8..=32_768,
+            )?),
+            seed: self.integer(&raw.seed, &schema::TRAIN_SEED, 42, 0..=u64::MAX)?,
+            threads: (threads > 0).then(|| to_usize(threads)),
+            eval_every,
+            checkpoint_every: self.integer(
+                &raw.checkpoint_every,
+                &schema::TRAIN_CHECKPOINT_EVERY,
+                eval_every,
+                1..=u64::MAX,
+            )?,
+            patience: (patience > 0).then_some(patience),
+            select_metric: self.select_metric(raw.select_metric.as_ref())?,
+            weight_decay: self.float(
+                &raw.weight_decay,
+                &schema::TRAIN_WEIGHT_DECAY,
+                0.0,
+                |decay| decay >= 0.0,
+            )?,
+            max_grad_norm: (max_grad_norm > 0.0).then_some(max_grad_norm),
+            gradient_checkpointing: raw.gradient_checkpointing.is_some_and(Spanned::into_inner),
+        })
+    }
+
+    fn select_metric(&self, raw: Option<&Spanned<String>>) -> Result<SelectMetric, RecipeError> {
+        let Some(name) = raw else {
+            return Ok(SelectMetric::EvalLoss);
+        };
+        let text = name.get_ref();
+        if text == "eval_loss" {
+            return Ok(SelectMetric::EvalLoss);
+        }
+        let allowed =
+            |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-';
+        if text.is_empty() || text.len() > MAX_METRIC_NAME || !text.chars().all(allowed) {
+            return Err(self.invalid(
+                &schema::TRAIN_SELECT_METRIC,
+                name.span(),
+                format!("`{text}`"),
+            ));
+        }
+        Ok(SelectMetric::Plugin(text.clone()))
+    }
+
+    fn eval(&self, raw: RawEval) -> Result<EvalSettings, RecipeError> {
+        let test_records = self.integer(
+            &raw.test_records,
+            &schema::EVAL_TEST_RECORDS,
+            0,
+            0..=u64::MAX,
+        )?;
+        let max_new_tokens = self.integer(
+            &raw.max_new_tokens,
+            &schema::EVAL_MAX_NEW_TOKENS,
+            0,
+            0..=4096,
+        )?;
+        Ok(EvalSettings {
+            records: to_usize(self.integer(
+                &raw.records,
+                &schema::EVAL_RECORDS,
+                32,
+                1..=u64::MAX,
+            )?),
+            test_records: (test_records > 0).then(|| to_usize(test_records)),
+            max_new_tokens: (max_new_tokens > 0)
+                .then(|| u32::try_from(max_new_tokens).expect("at most 4096 was checked")),
+        })
+    }
+
+    fn paths(
+        &self,
+        raw: RawPaths,
+        table: Option<Range<usize>>,
+    ) -> Result<PathSettings, RecipeError> {
+        let work = self.required(raw.work.as_ref(), &schema::PATHS_WORK, table.clone())?;
+        let export = self.required(raw.export.as_ref(), &schema::PATHS_EXPORT, table)?;
+        let settings = PathSettings {
+            work: self.folder.join(work.get_ref()),
+            export: self.folder.join(export.get_ref()),
+        };
+        let (work_at, export_at) = (resolve(&settings.work), resolve(&settings.export));
+        let relation = if work_at == export_at {
+            Some("the same folder as `paths.work`")
+        } else if export_at.starts_with(&work_at) {
+            Some("inside `paths.work`")
+        } else if work_at.starts_with(&export_at) {
+            Some("it contains `paths.work`")
+        } else {
+            None
+        };
+        if let Some(relation) = relation {
+            let key = Key {
+                path: schema::PATHS_EXPORT.path,
+                expected: "a folder apart from `paths.work`: not the same, not inside it, not containing it",
+            };
+            return Err(self.invalid(
+                &key,
+                export.span(),
+                format!("`{}` ({relation})", export.get_ref()),
+            ));
+        }
+        Ok(settings)
+    }
+
+    fn privacy(&self, raw: RawPrivacy) -> Result<PrivacySettings, RecipeError> {
+        Ok(PrivacySettings {
+            sandbox: self.choice(
+                &raw.sandbox,
+                &schema::PRIVACY_SANDBOX,
+                SandboxMode::Strict,
+                &[
+                    ("strict", SandboxMode::Strict),
+                    ("best-effort", SandboxMode::BestEffort),
+                ],
+            )?,
+            min_records: self.integer(
+                &raw.min_records,
+                &schema::PRIVACY_MIN_RECORDS,
+                100,
+                1..=u64::MAX,
+            )?,
+        })
+    }
+
+    /// A required key's value, or an error at its table's header (at the file when the
+    /// table is absent too).
+    fn required<'v>(
+        &self,
+        value: Option<&'v Spanned<String>>,
+        key: &Key,
+        table: Option<Range<usize>>,
+    ) -> Result<&'v Spanned<String>, RecipeError> {
+        value.ok_or_else(|| RecipeError::MissingKey {
+            file: self.file.to_owned(),
+            position: table.map(|span| self.document.position(span.start)),
+            key: key.path.to_owned(),
+            expected: key.expected.to_owned(),
+        })
+    }
+
+    fn integer(
+        &self,
+        value: &Option<Spanned<u64>>,
+        key: &Key,
+        default: u64,
+        range: RangeInclusive<u64>,
+    ) -> Result<u64, RecipeError> {
+        match value {
+            None => Ok(default),
+            Some(value) if range.contains(value.get_ref()) => Ok(*value.get_ref()),
+            Some(value) => Err(self.invalid(key, value.span(), self.as_written(value.span()))),
+        }
+    }
+
+    /// A finite number that `accept`s, or the default.
+    fn float(
+        &self,
+        value: &Option<Spanned<f64>>,
+        key: &Key,
+        default: f64,
+        accept: impl Fn(f64) -> bool,
+    ) -> Result<f64, RecipeError> {
+        match value {
+            None => Ok(default),
+            Some(value) if value.get_ref().is_finite() && accept(*value.get_ref()) => {
+                Ok(*value.get_ref())
+            }
+            Some(value) => Err(self.invalid(key, value.span(), self.as_written(value.span()))),
+        }
+    }
+
+    /// One of the named `options`, or the default. The names are matched here, not by the
+    /// engine's serde names, so that the message is this module's.
+    fn choice<T: Copy>(
+        &self,
+        value: &Option<Spanned<String>>,
+        key: &Key,
+        default: T,
+        options: &[(&str, T)],
+    ) -> Result<T, RecipeError> {
+        let Some(value) = value else {
+            return Ok(default);
+        };
+        options
+            .iter()
+            .find(|(name, _)| name == value.get_ref())
+            .map(|(_, option)| *option)
+            .ok_or_else(|| self.invalid(key, value.span(), format!("`{}`", value.get_ref())))
+    }
+
+    /// The path joined onto the recipe's folder, which must be a file.
+    fn existing_file(&self, value: &Spanned<String>, key: &Key) -> Result<PathBuf, RecipeError> {
+        let path = self.folder.join(value.get_ref());
+        let problem = match fs::metadata(&path) {
+            Ok(metadata) if metadata.is_file() => return Ok(path),
+            Ok(_) => "a folder".to_owned(),
+            Err(error) => io_problem(&error),
+        };
+        let expected = Key {
+            path: key.path,
+            expected: "an existing file",
+        };
+        Err(self.invalid(
+            &expected,
+            value.span(),
+            format!("`{}` ({problem})", value.get_ref()),
+        ))
+    }
+
+    /// The model path joined onto the recipe's folder: a `.gguf` file, or a folder with
+    /// `config.json` (what makes it a Hugging Face model folder).
+    fn existing_model(&self, value: &Spanned<String>) -> Result<PathBuf, RecipeError> {
+        let path = self.folder.join(value.get_ref());
+        let problem = match fs::metadata(&path) {
+            Ok(metadata)
+                if metadata.is_file() && path.extension().is_some_and(|ext| ext == "gguf") =>
+            {
+                return Ok(path);
+            }
+            Ok(metadata) if metadata.is_file() => "not a .gguf file".to_owned(),
+            Ok(_) if path.join("config.json").is_file() => return Ok(path),
+            Ok(_) => "a folder without `config.json`".to_owned(),
+            Err(error) => io_problem(&error),
+        };
+        let expected = Key {
+            path: schema::MODEL_PATH.path,
+            expected: "an existing .gguf file or HF model folder",
+        };
+        Err(self.invalid(
+            &expected,
+            value.span(),
+            format!("`{}` ({problem})", value.get_ref()),
+        ))
+    }
+
+    fn invalid(&self, key: &Key, span: Range<usize>, found: impl Into<String>) -> RecipeError {
+        RecipeError::Invalid {
+            file: self.file.to_owned(),
+            position: Some(self.document.position(span.start)),
+            key: key.path.to_owned(),
+            expected: key.expected.to_owned(),
+            found: found.into(),
+        }
+    }
+
+    /// A number as the recipe writes it (`1e-3`, not `0.001`).
+    fn as_written(&self, span: Range<usize>) -> String {
+        format!("`{}`", self.document.source(span))
+    }
+}
+
+fn io_problem(error: &io::Error) -> String {
+    match error.kind() {
+        io::ErrorKind::NotFound => "no such file".to_owned(),
+        kind => kind.to_string(),
+    }
+}
+
+fn is_sha256(text: &str) -> bool {
+    text.len() == 64
+        && text
+            .bytes()
+            .all(|byte| matches!(byte, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+fn to_usize(value: u64) -> usize {
+    usize::try_from(value).expect("rapha-host runs on 64-bit targets, where usize holds a u64")
+}
+
+/// An absolute path with `.` and `..` resolved and symlinks followed as far as the path
+/// exists, so two spellings of one folder compare equal. `..` is resolved by name before
+/// the existing part is canonicalised, which differs from the kernel only when a symlink
+/// precedes the `..`; the export folder's own confinement does not rely on this check.
+fn resolve(path: &Path) -> PathBuf {
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
+    let mut normal = PathBuf::new();
+    for component in absolute.components() {
+        match component {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                normal.pop();
+            }
+            other => normal.push(other),
+        }
+    }
+    let mut existing = normal.as_path();
+    let mut rest = Vec::new();
+    loop {
+        if let Ok(canonical) = existing.canonicalize() {
+            return rest
+                .iter()
+                .rev()
+                .fold(canonical, |path, name| path.join(name));
+        }
+        match (existing.parent(), existing.file_name()) {
+            (Some(parent), Some(name)) => {
+                rest.push(name.to_owned());
+                existing = parent;
+            }
+            _ => return normal,
+        }
+    }
+}

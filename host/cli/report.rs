@@ -1,0 +1,339 @@
+//! The closing table of base-vs-adapter metrics, and `report.txt` for the export folder.
+//!
+//! `report.txt` leaves the building, so it is rendered from a fixed template whose
+//! every value is typed: numbers with bounded decimals (a long digit run would read
+//! as a record number to the egress gate), identifier-like strings the host controls,
+//! or enums. [`render_report`] also returns each rendered value, which the gate
+//! exempts from its identifier checks; its verbatim check still covers everything.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+/// Marks a delta that moved the metric the right way.
+const BETTER: &str = "▲";
+/// Marks a delta that moved the metric the wrong way.
+const WORSE: &str = "▼";
+/// Marks a delta of zero at the shown precision.
+const EQUAL: &str = "=";
+/// Shown for a value computed over fewer than 11 records (the small-cell rule).
+const SUPPRESSED: &str = "n<11";
+/// Shown for a delta that cannot be computed.
+const NO_DELTA: &str = "—";
+
+/// One metric in the base-vs-adapter comparison. `None` = suppressed by the small-cell rule.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetricRow {
+    pub name: String,
+    pub higher_is_better: bool,
+    pub base: Option<f64>,
+    pub adapter: Option<f64>,
+}
+
+/// The terminal table: metric | base | adapter | delta, with the delta signed and marked
+/// better/worse by `higher_is_better` (e.g. "+0.213 ▲" / "-0.050 ▼", "=" when equal), 4 decimals,
+/// columns aligned; a suppressed value shows as `n<11` and its delta as `—`. `records` = how many
+/// test records each value is computed over, in a title line.
+///
+/// ▲ means better and ▼ worse, whichever way the metric runs: a lower-is-better metric
+/// that fell shows a negative delta marked ▲. The title line says so.
+pub fn comparison_table(rows: &[MetricRow], records: usize) -> String {
+    let mut cells: Vec<[String; 4]> = vec![["metric".into(), "base".into(), "adapter".into(), "delta".into()]];
+    cells.extend(rows.iter().map(|row| {
+        [
+            row.name.escape_debug().to_string(),
+            value_cell(row.base),
+            value_cell(row.adapter),
+            delta_cell(row),
+        ]
+    }));
+    let width = |column: usize| cells.iter().map(|row| row[column].chars().count()).max().unwrap_or(0);
+    let widths = [width(0), width(1), width(2)];
+    let mut table = format!("base vs adapter, each over {records} test records ({BETTER} better, {WORSE} worse)\n");
+    for [name, base, adapter, delta] in &cells {
+        let line = format!(
+            "{name}{}  {}{base}  {}{adapter}  {delta}",
+            pad(name, widths[0]),
+            pad(base, widths[1]),
+            pad(adapter, widths[2]),
+        );
+        table.push_str(line.trim_end());
+        table.push('\n');
+    }
+    table
+}
+
+fn pad(cell: &str, width: usize) -> String {
+    " ".repeat(width.saturating_sub(cell.chars().count()))
+}
+
+fn value_cell(value: Option<f64>) -> String {
+    value.map_or_else(|| SUPPRESSED.to_owned(), |value| format!("{value:.4}"))
+}
+
+/// The signed delta at 4 decimals and its mark; equal when it rounds to zero.
+fn delta_cell(row: &MetricRow) -> String {
+    let (Some(base), Some(adapter)) = (row.base, row.adapter) else {
+        return NO_DELTA.to_owned();
+    };
+    let delta = adapter - base;
+    if !delta.is_finite() {
+        return NO_DELTA.to_owned();
+    }
+    let rounded = format!("{:.4}", delta.abs());
+    if rounded.bytes().all(|b| b == b'0' || b == b'.') {
+        return format!("{rounded} {EQUAL}");
+    }
+    let mark = if (delta > 0.0) == row.higher_is_better {
+        BETTER
+    } else {
+        WORSE
+    };
+    format!("{delta:+.4} {mark}")
+}
+
+/// Typed fields of report.txt. Nothing free-form: every value is a number, an identifier-like
+/// string the host controls (task id, versions, file names, hex hashes) or an enum.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReportFields {
+    pub task: String,
+    pub plugin_version: String,
+    pub plugin_sha256: String,
+    /// The model's file or folder name only; a full path is cut to its last component.
+    pub model: String,
+    /// `"nf4"` | `"none"`.
+    pub quantization: String,
+    pub bytes_per_param: f64,
+    /// e.g. `"r=16 alpha=32 targets=q_proj,k_proj"`.
+    pub lora: String,
+    pub steps: u64,
+    pub best_step: u64,
+    pub stopped_early: bool,
+    pub train_records: u64,
+    pub val_records: u64,
+    pub test_records: u64,
+    pub wall_seconds: f64,
+    pub tokens_per_second: f64,
+    pub final_train_loss: f64,
+    pub best_eval_loss: Option<f64>,
+    /// e.g. `"strict: landlock abi 7, tcp denied, seccomp socket filter"`.
+    pub sandbox: String,
+    pub rows: Vec<MetricRow>,
+    pub eval_records: usize,
+}
+
+/// Render report.txt from a fixed template. Returns the text and the rendered value of every
+/// typed field (the egress gate exempts exactly these strings from its identifier checks).
+///
+/// String fields are escaped (`escape_debug`) so that each stays on its line. The
+/// returned values are unique and longest first, so that the gate, which blanks them
+/// one after another, never blanks part of a longer value before the value itself.
+pub fn render_report(fields: &ReportFields) -> (String, Vec<String>) {
+    let model = Path::new(&fields.model)
+        .file_name()
+        .map_or_else(|| fields.model.clone(), |name| name.to_string_lossy().into_owned());
+    let text_field = |value: &str| value.escape_debug().to_string();
+    let lines: [(&str, String); 19] = [
+        ("task", text_field(&fields.task)),
+        ("plugin version", text_field(&fields.plugin_version)),
+        ("plugin sha256", text_field(&fields.plugin_sha256)),
+        ("model", text_field(&model)),
+        ("quantization", text_field(&fields.quantization)),
+        ("bytes per param", format!("{:.4}", fields.bytes_per_param)),
+        ("lora", text_field(&fields.lora)),
+        ("sandbox", text_field(&fields.sandbox)),
+        ("steps", fields.steps.to_string()),
+        ("best step", fields.best_step.to_string()),
+        (
+            "stopped early",
+            if fields.stopped_early { "yes" } else { "no" }.to_owned(),
+        ),
+        ("train records", fields.train_records.to_string()),
+        ("val records", fields.val_records.to_string()),
+        ("test records", fields.test_records.to_string()),
+        ("wall seconds", format!("{:.1}", fields.wall_seconds)),
+        ("tokens per second", format!("{:.1}", fields.tokens_per_second)),
+        ("final train loss", format!("{:.4}", fields.final_train_loss)),
+        (
+            "best eval loss",
+            fields
+                .best_eval_loss
+                .map_or_else(|| "none".to_owned(), |loss| format!("{loss:.4}")),
+        ),
+        ("eval records", fields.eval_records.to_string()),
+    ];
+    let label_width = lines.iter().map(|(label, _)| label.len()).max().unwrap_or(0);
+    let mut text = String::from("rapha-host run report\n\n");
+    for (label, value) in &lines {
+        writeln!(text, "{label:label_width$}  {value}").expect("writing to a String cannot fail");
+    }
+    text.push('\n');
+    text.push_str(&comparison_table(&fields.rows, fields.eval_records));
+
+    let mut values: Vec<String> = lines.into_iter().map(|(_, value)| value).collect();
+    for row in &fields.rows {
+        values.push(row.name.escape_debug().to_string());
+        values.extend(
+            [row.base, row.adapter]
+                .into_iter()
+                .flatten()
+                .map(|value| format!("{value:.4}")),
+        );
+        let delta = delta_cell(row);
+        if let Some((number, _mark)) = delta.split_once(' ') {
+            values.push(number.to_owned());
+        }
+    }
+    values.retain(|value| !value.is_empty());
+    values.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
+    values.dedup();
+    (text, values)
+}
+
+#[cfg(test)]
+mod tests {
+    use rapha_sandbox::VerbatimIndex;
+
+    use super::*;
+
+    fn row(name: &str, higher_is_better: bool, base: Option<f64>, adapter: Option<f64>) -> MetricRow {
+        MetricRow {
+            name: name.to_owned(),
+            higher_is_better,
+            base,
+            adapter,
+        }
+    }
+
+    fn fields() -> ReportFields {
+        ReportFields {
+            task: "fhir-extraction".into(),
+            plugin_version: "0.1.0".into(),
+            plugin_sha256: "0f3a9c1e5b7d2468ace13579bdf02468ace13579bdf02468ace13579bdf02468".into(),
+            model: "/srv/models/SmolLM2-135M-Instruct".into(),
+            quantization: "nf4".into(),
+            bytes_per_param: 0.515625,
+            lora: "r=16 alpha=32 targets=q_proj,k_proj,v_proj,o_proj".into(),
+            steps: 500,
+            best_step: 400,
+            stopped_early: true,
+            train_records: 1200,
+            val_records: 100,
+            test_records: 100,
+            wall_seconds: 523.4567,
+            tokens_per_second: 1234.56,
+            final_train_loss: 0.81234,
+            best_eval_loss: Some(0.70012),
+            sandbox: "strict: landlock abi 7, tcp denied, seccomp socket filter".into(),
+            rows: vec![
+                row("field_f1", true, Some(0.213), Some(0.426)),
+                row("error_rate", false, Some(0.5), Some(0.45)),
+                row("rare_code_recall", true, None, Some(0.1)),
+            ],
+            eval_records: 100,
+        }
+    }
+
+    /// Synthetic notes in the style of the training data; never real patient text.
+    const NOTES: &[&str] = &[
+        "Pt is a 67 y/o male with hx of T2DM, presents c/o chest pain radiating to the left arm. \
+         MRN 00482913. Seen on 03/04/2024, follow up with cardiology in two weeks.",
+        "Discharge summary: 54 year old woman admitted for community acquired pneumonia, treated \
+         with ceftriaxone and azithromycin, afebrile at discharge, steps up to 500 metres.",
+    ];
+
+    #[test]
+    fn table_marks_a_fall_in_a_lower_is_better_metric_as_better() {
+        let table = comparison_table(
+            &[
+                row("error_rate", false, Some(0.5), Some(0.45)),
+                row("latency", false, Some(0.2), Some(0.25)),
+            ],
+            120,
+        );
+        let expected = "\
+base vs adapter, each over 120 test records (▲ better, ▼ worse)
+metric        base  adapter  delta
+error_rate  0.5000   0.4500  -0.0500 ▲
+latency     0.2000   0.2500  +0.0500 ▼
+";
+        assert_eq!(table, expected, "\n{table}");
+    }
+
+    #[test]
+    fn table_marks_higher_is_better_equal_and_suppressed_values() {
+        let table = comparison_table(
+            &[
+                row("rouge1", true, Some(0.213), Some(0.426)),
+                row("exact", true, Some(0.7), Some(0.6)),
+                row("f1", true, Some(0.5), Some(0.50001)),
+                row("recall", true, None, Some(0.9)),
+            ],
+            10,
+        );
+        let expected = "\
+base vs adapter, each over 10 test records (▲ better, ▼ worse)
+metric    base  adapter  delta
+rouge1  0.2130   0.4260  +0.2130 ▲
+exact   0.7000   0.6000  -0.1000 ▼
+f1      0.5000   0.5000  0.0000 =
+recall    n<11   0.9000  —
+";
+        assert_eq!(table, expected, "\n{table}");
+    }
+
+    #[test]
+    fn rendered_report_passes_the_egress_text_check_with_its_fields() {
+        let (text, exempt) = render_report(&fields());
+        let verbatim = VerbatimIndex::new(8, NOTES.iter().copied());
+        rapha_sandbox::inspect::text(text.as_bytes(), &verbatim, &exempt)
+            .unwrap_or_else(|reason| panic!("report refused: {reason}\n{text}"));
+        assert!(text.contains("model              SmolLM2-135M-Instruct\n"), "{text}");
+        assert!(!text.contains("/srv/models"), "{text}");
+        assert!(text.contains("wall seconds       523.5\n"), "{text}");
+        assert!(text.contains("best eval loss     0.7001\n"), "{text}");
+        assert!(text.contains("rare_code_recall    n<11   0.1000  —\n"), "{text}");
+    }
+
+    #[test]
+    fn a_field_that_looks_like_an_identifier_passes_only_as_a_template_field() {
+        let mut fields = fields();
+        fields.train_records = 12_345_678;
+        let (text, exempt) = render_report(&fields);
+        let verbatim = VerbatimIndex::new(8, NOTES.iter().copied());
+        assert_eq!(
+            rapha_sandbox::inspect::text(text.as_bytes(), &verbatim, &[]),
+            Err("holds what looks like a record number".to_owned())
+        );
+        assert_eq!(
+            rapha_sandbox::inspect::text(text.as_bytes(), &verbatim, &exempt),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn a_copied_run_of_note_text_in_a_field_is_still_refused() {
+        let mut fields = fields();
+        fields.lora = "pt is a 67 y o male with hx of t2dm".into();
+        let (text, exempt) = render_report(&fields);
+        let verbatim = VerbatimIndex::new(8, NOTES.iter().copied());
+        let refusal = rapha_sandbox::inspect::text(text.as_bytes(), &verbatim, &exempt).expect_err("copied words");
+        assert!(refusal.starts_with("a run of 8 words copied"), "{refusal}");
+    }
+
+    #[test]
+    fn string_fields_stay_on_their_line_and_exempt_values_are_unique_longest_first() {
+        let mut fields = fields();
+        fields.task = "icd\ncoding".into();
+        let (text, exempt) = render_report(&fields);
+        assert!(text.contains("task               icd\\ncoding\n"), "{text}");
+        assert!(exempt.contains(&"icd\\ncoding".to_owned()));
+        assert!(
+            exempt.windows(2).all(|pair| pair[0].len() >= pair[1].len()),
+            "{exempt:?}"
+        );
+        let mut unique = exempt.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), exempt.len(), "{exempt:?}");
+    }
+}

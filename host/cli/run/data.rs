@@ -1,0 +1,233 @@
+//! The run's datasets: records read line by line from JSONL, each checked (a JSON
+//! object with a unique id), then formatted by the task plugin and tokenized with
+//! the model's chat template. A bad line or a record the plugin rejects stops the run,
+//! naming its file and line, unless the recipe's `max_rejected` allows skipping it;
+//! every skip is written to the audit log (by file, line and reason, never content).
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use rapha_engine::{Example, Message, Tokenizer};
+use rapha_sandbox::{AuditLog, Decision};
+use rapha_task_host::{FormattedExample, Role, TaskPlugin};
+
+use crate::jsonl::{self, Reader};
+
+/// Which split a dataset is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Split {
+    /// Trains the adapter.
+    Train,
+    /// Drives evaluation during training and early stopping.
+    Val,
+    /// The final base-vs-adapter comparison.
+    Test,
+}
+
+impl Split {
+    /// The recipe's name for it, also its role in the manifest.
+    pub fn name(self) -> &'static str {
+        match self {
+            Split::Train => "train",
+            Split::Val => "val",
+            Split::Test => "test",
+        }
+    }
+}
+
+/// One record as read: where it is, its id and its JSON text.
+#[derive(Debug, Clone)]
+pub struct Record {
+    /// 1-based line in its file.
+    pub line: u64,
+    /// Its `id`.
+    pub id: String,
+    /// The line, as given to the plugin.
+    pub json: String,
+}
+
+/// A record the plugin formatted, tokenized.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    /// The record.
+    pub record: Record,
+    /// Prompt and completion tokens.
+    pub example: Example,
+    /// The plugin's messages and completion, kept for the verbatim index of the gate.
+    pub formatted: FormattedExample,
+}
+
+/// A dataset file, read, formatted and tokenized.
+#[derive(Debug)]
+pub struct Dataset {
+    /// Which split.
+    pub split: Split,
+    /// The file.
+    pub path: PathBuf,
+    /// SHA-256 of the whole file.
+    pub sha256: String,
+    /// The records kept, in file order.
+    pub records: Vec<Prepared>,
+}
+
+/// The recipe's allowance of skipped lines and records, shared by all splits.
+pub struct Rejections<'a> {
+    allowed: u64,
+    used: u64,
+    audit: &'a AuditLog,
+}
+
+impl<'a> Rejections<'a> {
+    /// Allow `allowed` skips in total, each recorded in `audit`.
+    pub fn new(allowed: u64, audit: &'a AuditLog) -> Self {
+        Rejections { allowed, used: 0, audit }
+    }
+
+    /// How many were skipped.
+    pub fn used(&self) -> u64 {
+        self.used
+    }
+
+    /// Skip the line `file:line` for `error` if the allowance is not used up; otherwise
+    /// return the error, pointing at the allowance.
+    fn skip(&mut self, file: &Path, line: u64, error: anyhow::Error) -> anyhow::Result<()> {
+        if self.used >= self.allowed {
+            return Err(anyhow::anyhow!(
+                "{error:#}; stopping: the recipe's `data.max_rejected` is {} and {} lines or records were skipped before",
+                self.allowed,
+                self.used
+            ));
+        }
+        self.used += 1;
+        let subject = format!("{}:{line}", file.display());
+        tracing::warn!(%subject, "skipped ({} of {} allowed): {error:#}", self.used, self.allowed);
+        self.audit
+            .record("skip-record", &subject, Decision::Noted, &format!("{error:#}"))
+            .context("cannot record a skipped record")?;
+        Ok(())
+    }
+}
+
+/// Ids already seen in earlier splits, so a record cannot be in two of them.
+#[derive(Default)]
+pub struct SeenIds {
+    ids: HashMap<String, (Split, u64)>,
+}
+
+/// How records become token sequences: the plugin formats, the recipe may replace the
+/// system message, the model's chat template and tokenizer encode.
+pub struct Formatter<'a> {
+    /// The task plugin.
+    pub plugin: &'a mut TaskPlugin,
+    /// The model's tokenizer, with its chat template.
+    pub tokenizer: &'a Tokenizer,
+    /// The recipe's `plugin.system_prompt`, if set.
+    pub system_prompt: Option<&'a str>,
+}
+
+/// Read `path` as `split`: every line a JSON object with an `id` unique across the run's
+/// splits, formatted into a prompt and completion and tokenized. At most `limit` records
+/// are kept (the rest of the file is still read, for its hash and its checks).
+pub fn read(
+    split: Split,
+    path: &Path,
+    limit: Option<usize>,
+    formatter: &mut Formatter<'_>,
+    seen: &mut SeenIds,
+    rejections: &mut Rejections<'_>,
+) -> anyhow::Result<Dataset> {
+    let mut reader = Reader::open(path)?;
+    let mut records = Vec::new();
+    while let Some(line) = reader.next_line()? {
+        let object = match line.object(path) {
+            Ok(object) => object,
+            Err(error) => {
+                rejections.skip(path, line.number, error)?;
+                continue;
+            }
+        };
+        let id = match jsonl::id_of(&object, path, &line) {
+            Ok(id) => id,
+            Err(error) => {
+                rejections.skip(path, line.number, error)?;
+                continue;
+            }
+        };
+        if let Some((other, at)) = seen.ids.insert(id.clone(), (split, line.number)) {
+            bail!(
+                "{}:{}: duplicate record id `{id}`: expected ids unique across train, val and test, \
+                 found it already in {} at line {at}",
+                path.display(),
+                line.number,
+                other.name()
+            );
+        }
+        if limit.is_some_and(|limit| records.len() >= limit) {
+            continue;
+        }
+        let record = Record { line: line.number, id, json: line.text };
+        match formatter.prepare(record) {
+            Ok(prepared) => records.push(prepared),
+            Err(PrepareError::Rejected(error)) => rejections.skip(path, line.number, error)?,
+            Err(PrepareError::Fatal(error)) => {
+                return Err(error.context(format!("{}:{}", path.display(), line.number)));
+            }
+        }
+    }
+    let sha256 = reader.finish()?;
+    if records.is_empty() {
+        bail!("{}: expected at least one usable record, found none", path.display());
+    }
+    Ok(Dataset { split, path: path.to_owned(), sha256, records })
+}
+
+/// Why a record could not be prepared.
+enum PrepareError {
+    /// The plugin refused the record (its own `task-error`): skippable.
+    Rejected(anyhow::Error),
+    /// The plugin was stopped or broke its contract, or tokenization failed: not skippable.
+    Fatal(anyhow::Error),
+}
+
+impl Formatter<'_> {
+    fn prepare(&mut self, record: Record) -> Result<Prepared, PrepareError> {
+        let mut formatted = self.plugin.format_example(record.line, &record.json).map_err(|error| match error {
+            rapha_task_host::Error::Guest { .. } => PrepareError::Rejected(
+                anyhow::Error::new(error).context(format!("the plugin rejected record `{}`", record.id)),
+            ),
+            other => PrepareError::Fatal(other.into()),
+        })?;
+        if let Some(system) = self.system_prompt {
+            let message = rapha_task_host::Message { role: Role::System, content: system.to_owned() };
+            match formatted.messages.first_mut() {
+                Some(first) if first.role == Role::System => *first = message,
+                _ => formatted.messages.insert(0, message),
+            }
+        }
+        let tokenizer = self.tokenizer;
+        let fatal = |error: rapha_engine::Error| PrepareError::Fatal(error.into());
+        let prompt = tokenizer.encode_chat(&messages(&formatted), true).map_err(fatal)?;
+        let mut completion = tokenizer.encode(&formatted.completion, false).map_err(fatal)?;
+        let eos = *tokenizer.eos_token_ids().first().ok_or_else(|| {
+            PrepareError::Fatal(anyhow::anyhow!("the model's tokenizer declares no end-of-sequence token"))
+        })?;
+        completion.push(eos);
+        Ok(Prepared { record, example: Example { prompt, completion }, formatted })
+    }
+}
+
+/// The plugin's prompt messages in the chat template's terms.
+fn messages(formatted: &FormattedExample) -> Vec<Message> {
+    formatted
+        .messages
+        .iter()
+        .map(|message| {
+            let role = match message.role {
+                Role::System => "system",
+                Role::User => "user",
+            };
+            Message::new(role, message.content.clone())
+        })
+        .collect()
+}

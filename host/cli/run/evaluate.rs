@@ -1,0 +1,112 @@
+//! Evaluation on generated text: the model answers each record's prompt, the task plugin
+//! scores every answer against its record and aggregates the scores. The answers are
+//! patient-derived text, so they are written only to the work folder.
+
+use std::path::Path;
+
+use anyhow::Context;
+use rapha_engine::{FinishReason, GenerateConfig, Model, Tokenizer, generate};
+use rapha_task_host::{ExampleScore, Metric, TaskPlugin};
+use serde::{Deserialize, Serialize};
+
+use crate::atomic;
+use crate::progress::EvalBar;
+use crate::run::data::Prepared;
+
+/// One generated answer, as written to `predictions/*.jsonl` (the format `plugin score` reads).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Prediction {
+    /// The record's id.
+    pub id: String,
+    /// The answer, cut before any stop string.
+    pub prediction: String,
+    /// Why generation ended: `eos`, `stop` or `length`.
+    pub finish: String,
+}
+
+/// What an evaluation measured.
+#[derive(Debug, Clone)]
+pub struct Scored {
+    /// The plugin's aggregate metrics.
+    pub metrics: Vec<Metric>,
+    /// Records scored.
+    pub records: usize,
+}
+
+impl Scored {
+    /// The value of metric `name`, if the plugin returned it.
+    pub fn get(&self, name: &str) -> Option<f64> {
+        self.metrics.iter().find(|metric| metric.name == name).map(|metric| metric.value)
+    }
+}
+
+/// Generates answers with one model and decoding setting.
+pub struct Generator<'a> {
+    /// The model, with whatever adapter it holds now.
+    pub model: &'a Model,
+    /// Its tokenizer.
+    pub tokenizer: &'a Tokenizer,
+    /// Decoding.
+    pub config: GenerateConfig,
+    /// Prompts per generation batch.
+    pub batch: usize,
+}
+
+impl Generator<'_> {
+    /// Answer every record's prompt, in order, `batch` prompts at a time.
+    pub fn answer(&self, records: &[Prepared], bar: &EvalBar) -> anyhow::Result<Vec<Prediction>> {
+        let mut predictions = Vec::with_capacity(records.len());
+        for chunk in records.chunks(self.batch.max(1)) {
+            let prompts: Vec<Vec<u32>> = chunk.iter().map(|r| r.example.prompt.clone()).collect();
+            let generations = generate(self.model, self.tokenizer, &prompts, &self.config).context("generation failed")?;
+            for (record, generation) in chunk.iter().zip(generations) {
+                let finish = match generation.finish {
+                    FinishReason::Eos => "eos",
+                    FinishReason::Stop => "stop",
+                    FinishReason::Length => "length",
+                };
+                predictions.push(Prediction { id: record.record.id.clone(), prediction: generation.text, finish: finish.into() });
+            }
+            bar.inc(chunk.len() as u64);
+        }
+        Ok(predictions)
+    }
+}
+
+/// Score `predictions` (one per record, in order) with the plugin and aggregate.
+pub fn score(plugin: &mut TaskPlugin, records: &[Prepared], predictions: &[Prediction]) -> anyhow::Result<Scored> {
+    let mut scores: Vec<ExampleScore> = Vec::with_capacity(records.len());
+    for (record, prediction) in records.iter().zip(predictions) {
+        let score = plugin
+            .score(record.record.line, &prediction.prediction, &record.record.json)
+            .with_context(|| format!("scoring record `{}`", record.record.id))?;
+        scores.push(score);
+    }
+    let metrics = plugin.aggregate(&scores).context("aggregating the scores")?;
+    Ok(Scored { metrics, records: records.len() })
+}
+
+/// Write predictions as JSONL to `path`, atomically.
+pub fn save(path: &Path, predictions: &[Prediction]) -> anyhow::Result<()> {
+    let mut text = String::new();
+    for prediction in predictions {
+        text.push_str(&serde_json::to_string(prediction).expect("a prediction always serialises"));
+        text.push('\n');
+    }
+    atomic::write(path, text.as_bytes())
+}
+
+/// Read predictions written by [`save`], checking they belong to `records`, in order.
+pub fn load(path: &Path, records: &[Prepared]) -> anyhow::Result<Vec<Prediction>> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read `{}`", path.display()))?;
+    let predictions: Vec<Prediction> = text
+        .lines()
+        .enumerate()
+        .map(|(i, line)| {
+            serde_json::from_str(line).with_context(|| format!("{}:{}: expected a saved prediction", path.display(), i + 1))
+        })
+        .collect::<anyhow::Result<_>>()?;
+    let same = predictions.len() == records.len() && predictions.iter().zip(records).all(|(p, r)| p.id == r.record.id);
+    anyhow::ensure!(same, "`{}`: expected one prediction per evaluated record, in order", path.display());
+    Ok(predictions)
+}

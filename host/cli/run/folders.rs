@@ -1,0 +1,79 @@
+//! The run's two folders. The work folder keeps everything derived from patient text
+//! (checkpoints, predictions, logs, the audit log) and never leaves the machine; the
+//! export folder receives only what passes the egress gate. Both must exist before the
+//! lockdown, which grants access beneath existing paths only.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use rapha_sandbox::lockdown::Roots;
+
+use crate::recipe::Recipe;
+
+/// The folders, canonical.
+pub struct Folders {
+    /// Checkpoints, predictions, journal, logs, component cache, audit log.
+    pub work: PathBuf,
+    /// What leaves.
+    pub export: PathBuf,
+}
+
+impl Folders {
+    /// Create the folders. A fresh run needs a work folder without a run in it; `--resume`
+    /// needs one with a run. The export folder must be absent or empty either way.
+    pub fn prepare(recipe: &Recipe, resume: bool) -> anyhow::Result<Folders> {
+        let work = &recipe.paths.work;
+        std::fs::create_dir_all(work).with_context(|| format!("cannot create the work folder `{}`", work.display()))?;
+        let work = work.canonicalize().with_context(|| format!("cannot resolve `{}`", work.display()))?;
+        let started = work.join("run.json").exists();
+        if started && !resume {
+            bail!(
+                "the work folder `{}` already holds a run: continue it with `--resume`, or set `paths.work` in `{}` to a new folder",
+                work.display(),
+                recipe.file.display()
+            );
+        }
+        if !started && resume {
+            bail!("nothing to resume: the work folder `{}` holds no run (no `run.json`)", work.display());
+        }
+        let export = &recipe.paths.export;
+        match std::fs::read_dir(export) {
+            Ok(mut entries) => {
+                if entries.next().is_some() {
+                    bail!(
+                        "the export folder `{}` is not empty: an export folder holds exactly one run's export; \
+                         move its files away or set `paths.export` in `{}` to a new folder",
+                        export.display(),
+                        recipe.file.display()
+                    );
+                }
+            }
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+                std::fs::create_dir_all(export)
+                    .with_context(|| format!("cannot create the export folder `{}`", export.display()))?;
+            }
+            Err(error) => return Err(error).with_context(|| format!("cannot list the export folder `{}`", export.display())),
+        }
+        let export = export.canonicalize().with_context(|| format!("cannot resolve `{}`", export.display()))?;
+        for sub in ["checkpoints", "predictions", "journal", "logs", "best", "cache/components"] {
+            let dir = work.join(sub);
+            std::fs::create_dir_all(&dir).with_context(|| format!("cannot create `{}`", dir.display()))?;
+        }
+        Ok(Folders { work, export })
+    }
+
+    /// What the process may touch once locked down: its inputs, read-only; the two folders.
+    pub fn roots(&self, recipe: &Recipe) -> Roots {
+        Roots {
+            read_only: vec![
+                recipe.file.clone(),
+                recipe.model.path.clone(),
+                recipe.plugin.path.clone(),
+                recipe.data.train.clone(),
+                recipe.data.val.clone(),
+                recipe.data.test.clone(),
+            ],
+            read_write: vec![self.work.clone(), self.export.clone()],
+        }
+    }
+}

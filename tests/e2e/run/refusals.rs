@@ -1,0 +1,165 @@
+//! Bad recipes and bad data: exit 1 with a message that names the file, the line (and
+//! column), the key and what was expected; nothing reaches the export folder.
+
+use std::fs;
+
+use rapha_plugin_artifacts::FHIR_EXTRACTION;
+
+use super::{Recipe, copy_fhir_data, names, read_text, sha256_file};
+use crate::util::{Dir, Output};
+
+/// Run `recipe` in a folder holding the FHIR data; assert exit 1 and an export folder
+/// left absent or empty; the output.
+fn refused(recipe: &Recipe, prepare: impl FnOnce(&Dir)) -> Output {
+    let dir = Dir::new();
+    copy_fhir_data(&dir);
+    prepare(&dir);
+    recipe.write(&dir);
+    let output = dir.command().args(["run", "recipe.toml"]).fails_with(1);
+    let export = names(&dir.path().join("export"));
+    assert!(export.is_empty(), "the export folder holds {export:?}\nstderr:\n{}", output.stderr);
+    output
+}
+
+/// The `error: …` line.
+fn error_line(output: &Output) -> &str {
+    output
+        .stderr
+        .lines()
+        .find(|line| line.starts_with("error: "))
+        .unwrap_or_else(|| panic!("no `error:` line in:\n{}", output.stderr))
+}
+
+#[test]
+fn run_refuses_an_unknown_key_listing_the_known_ones() {
+    let mut recipe = Recipe::tiny(FHIR_EXTRACTION);
+    recipe.set("train", "lrate", "1e-3");
+    let output = refused(&recipe, |_| {});
+    let line = format!("{}:1", recipe.line("train", Some("lrate")));
+    let error = error_line(&output);
+    assert!(
+        error.starts_with(&format!("error: recipe.toml:{line}: unknown key `train.lrate`: expected one of `epochs`, ")),
+        "{error}"
+    );
+    assert!(error.contains("`lr`"), "{error}");
+}
+
+#[test]
+fn run_refuses_a_value_of_the_wrong_type() {
+    let mut recipe = Recipe::tiny(FHIR_EXTRACTION);
+    recipe.set("lora", "rank", "\"4\"");
+    let output = refused(&recipe, |_| {});
+    crate::eqnice!(
+        format!(
+            "error: recipe.toml:{}: `lora.rank`: expected an integer from 1 to 256, found a string",
+            recipe.position("lora", "rank")
+        ),
+        error_line(&output)
+    );
+}
+
+#[test]
+fn run_refuses_a_missing_required_key_at_its_table() {
+    let mut recipe = Recipe::tiny(FHIR_EXTRACTION);
+    recipe.remove("data", "train");
+    let output = refused(&recipe, |_| {});
+    crate::eqnice!(
+        format!(
+            "error: recipe.toml:{}: missing key `data.train`: expected the training records: a JSONL file",
+            format!("{}:1", recipe.line("data", None))
+        ),
+        error_line(&output)
+    );
+}
+
+#[test]
+fn run_refuses_a_data_file_that_does_not_exist() {
+    let mut recipe = Recipe::tiny(FHIR_EXTRACTION);
+    recipe.set("data", "val", "\"nope.jsonl\"");
+    let output = refused(&recipe, |_| {});
+    crate::eqnice!(
+        format!(
+            "error: recipe.toml:{}: `data.val`: expected an existing file, found `nope.jsonl` (no such file)",
+            recipe.position("data", "val")
+        ),
+        error_line(&output)
+    );
+}
+
+#[test]
+fn run_refuses_a_select_metric_the_plugin_does_not_declare() {
+    let mut recipe = Recipe::tiny(FHIR_EXTRACTION);
+    recipe.set("train", "select_metric", "\"nope\"");
+    let output = refused(&recipe, |_| {});
+    let error = error_line(&output);
+    let start = format!(
+        "error: recipe.toml:{}: `train.select_metric`: expected `eval_loss` or a metric of plugin `fhir-extraction`: ",
+        recipe.position("train", "select_metric")
+    );
+    assert!(error.starts_with(&start), "expected the start:\n{start}\ngot:\n{error}");
+    assert!(error.contains("`field_f1`") && error.contains("`json_valid`"), "{error}");
+    assert!(error.ends_with(", found `nope`"), "{error}");
+}
+
+#[test]
+fn run_refuses_a_plugin_whose_sha256_differs_from_the_pinned_one() {
+    let pinned = "0".repeat(64);
+    let mut recipe = Recipe::tiny(FHIR_EXTRACTION);
+    recipe.set("plugin", "sha256", &format!("{pinned:?}"));
+    let output = refused(&recipe, |_| {});
+    crate::eqnice!(
+        format!(
+            "error: recipe.toml:{}: `plugin.sha256`: expected the plugin's sha256 `{}`, found `{pinned}`",
+            recipe.position("plugin", "sha256"),
+            sha256_file(std::path::Path::new(FHIR_EXTRACTION))
+        ),
+        error_line(&output)
+    );
+}
+
+/// Replace line `number` (1-based) of `file` in `dir` with `text`.
+fn replace_line(dir: &Dir, file: &str, number: usize, text: &str) {
+    let path = dir.path().join(file);
+    let mut lines: Vec<String> = read_text(&path).lines().map(str::to_owned).collect();
+    lines[number - 1] = text.to_owned();
+    fs::write(&path, lines.join("\n") + "\n").expect("write the data");
+}
+
+#[test]
+fn run_stops_at_a_malformed_line_naming_file_line_and_column() {
+    let malformed = "{\"id\": \"v\", \"note\" 5}";
+    let output = refused(&Recipe::tiny(FHIR_EXTRACTION), |dir| replace_line(dir, "val.jsonl", 7, malformed));
+    crate::eqnice!(
+        "error: val.jsonl:7:20: expected a JSON object per line, found invalid JSON (a syntax error); \
+         stopping: the recipe's `data.max_rejected` is 0 and 0 lines or records were skipped before",
+        error_line(&output)
+    );
+}
+
+#[test]
+fn run_refuses_an_id_in_two_splits_naming_both() {
+    let output = refused(&Recipe::tiny(FHIR_EXTRACTION), |dir| {
+        let first_train = read_text(&dir.path().join("train.jsonl")).lines().next().expect("a record").to_owned();
+        replace_line(dir, "val.jsonl", 4, &first_train);
+    });
+    crate::eqnice!(
+        "error: val.jsonl:4: duplicate record id `fhir-train-0001`: expected ids unique across train, val and test, \
+         found it already in train at line 1",
+        error_line(&output)
+    );
+}
+
+#[test]
+fn run_refuses_fewer_training_records_than_privacy_min_records() {
+    let mut recipe = Recipe::tiny(FHIR_EXTRACTION);
+    recipe.set("privacy", "min_records", "501");
+    let output = refused(&recipe, |_| {});
+    crate::eqnice!(
+        format!(
+            "error: recipe.toml:{}: `privacy.min_records`: expected at least 501 training records, \
+             found 500 usable records in `train.jsonl`",
+            recipe.position("privacy", "min_records")
+        ),
+        error_line(&output)
+    );
+}
