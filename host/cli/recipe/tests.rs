@@ -41,6 +41,7 @@ sha256 = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 deadline_ms = 2500
 fuel = 7
 memory_mib = 64
+system_prompt = "List the ICD-10-CM codes."
 
 [model]
 path = "../models/SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -161,6 +162,7 @@ fn minimal_recipe_takes_every_documented_default() {
     assert_eq!(recipe.plugin.deadline, Duration::from_secs(10));
     assert_eq!(recipe.plugin.fuel, 5_000_000_000);
     assert_eq!(recipe.plugin.memory_bytes, 256 * 1024 * 1024);
+    assert_eq!(recipe.plugin.system_prompt, None);
     assert_eq!(
         recipe.model.path,
         recipes.join("../models/SmolLM2-135M-Instruct.Q4_1.gguf")
@@ -223,6 +225,7 @@ fn full_recipe_sets_every_key_and_resolves_units() {
     assert_eq!(recipe.plugin.deadline, Duration::from_millis(2500));
     assert_eq!(recipe.plugin.fuel, 7);
     assert_eq!(recipe.plugin.memory_bytes, 64 * 1024 * 1024);
+    assert_eq!(recipe.plugin.system_prompt.as_deref(), Some("List the ICD-10-CM codes."));
     assert_eq!(recipe.model.quantization, Quantization::None);
     assert_eq!(recipe.data.max_rejected, 3);
 
@@ -440,6 +443,11 @@ fn rejects_values_out_of_range_as_written() {
     assert_eq!(
         tree.message(&bad_pin),
         "recipes/x.toml:3:10: `plugin.sha256`: expected the plugin's sha256: 64 lowercase hex digits, found `ABC`"
+    );
+    let empty_prompt = MINIMAL.replace("[model]", "system_prompt = \"\"\n[model]");
+    assert_eq!(
+        tree.message(&empty_prompt),
+        "recipes/x.toml:3:17: `plugin.system_prompt`: expected a system prompt of 1 to 4000 characters, found 0 characters"
     );
     let fp16 = MINIMAL.replace("[data]", "quantization = \"fp16\"\n[data]");
     assert_eq!(
