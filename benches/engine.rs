@@ -7,7 +7,8 @@
 //! warm-up step are the measurement. `benches/compare-pytorch.sh` runs it beside the same
 //! configuration in PyTorch + PEFT and prints the ratios.
 //!
-//! Usage: `cargo bench --profile dev --bench engine -- [--quantization nf4|none] [--steps N]`
+//! Usage: `cargo bench --profile dev --bench engine -- [--quantization nf4|none] [--steps N]
+//! [--gradient-checkpointing]`
 
 use std::path::Path;
 use std::time::Instant;
@@ -32,6 +33,7 @@ fn main() -> anyhow::Result<()> {
         Some(other) => anyhow::bail!("--quantization: expected `nf4` or `none`, found `{other}`"),
     };
     let steps: u64 = option("--steps").map_or(Ok(3), |s| s.parse())?;
+    let gradient_checkpointing = args.iter().any(|a| a == "--gradient-checkpointing");
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/SmolLM2-135M-Instruct.Q4_1.gguf");
     anyhow::ensure!(path.is_file(), "{} is missing: run scripts/fetch-model.sh", path.display());
 
@@ -54,6 +56,7 @@ fn main() -> anyhow::Result<()> {
         micro_batch_size: BATCH,
         grad_accum_steps: 1,
         max_seq_len: SEQ,
+        gradient_checkpointing,
         ..TrainConfig::default()
     };
     eprintln!("peak after quantization: {:.2} GiB", peak_rss_bytes()? as f64 / 1073741824.0);
@@ -95,6 +98,7 @@ fn main() -> anyhow::Result<()> {
     let report = serde_json::json!({
         "engine": "rapha-engine (candle 0.11.1)",
         "quantization": quantization.to_string(),
+        "gradient_checkpointing": gradient_checkpointing,
         "threads": std::thread::available_parallelism().map_or(1, |n| n.get()),
         "train_tokens_per_second": train_tps,
         "forward_tokens_per_second": forward_tps,

@@ -148,7 +148,8 @@ impl LoraConfig {
 /// Whether a forward pass trains (dropout on) or evaluates, and which dropout masks it uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
-    /// No dropout: evaluation, generation, merging.
+    /// No dropout and no gradient to the adapter (A and B enter detached): evaluation,
+    /// generation, merging.
     Eval,
     /// Dropout on the LoRA branch, with masks derived from these and the layer name. Give
     /// each micro-batch its own (`step`, `micro_batch`), and recompute a layer with the same
@@ -289,14 +290,21 @@ impl LoraAdapter {
             }
             _ => x.clone(),
         };
+        // In evaluation nothing needs a gradient: detached A and B keep candle from recording
+        // a graph, so every activation is freed as soon as the next op has used it (a
+        // recorded graph would hold them all until the output is dropped).
+        let (a, b) = match mode {
+            Mode::Eval => (self.a.as_tensor().detach(), self.b.as_tensor().detach()),
+            Mode::Train { .. } => (self.a.as_tensor().clone(), self.b.as_tensor().clone()),
+        };
         let run = || -> candle_core::Result<Tensor> {
             let dims = x.dims();
             let in_features = dims[dims.len() - 1];
             let rows = x.elem_count() / in_features.max(1);
             let x2 = x.reshape((rows, in_features))?;
             // Scale the narrow [rows, r] product rather than the [rows, out] result.
-            let hidden = x2.matmul(&self.a.t()?)?.affine(self.scale, 0.0)?;
-            let y = hidden.matmul(&self.b.t()?)?;
+            let hidden = x2.matmul(&a.t()?)?.affine(self.scale, 0.0)?;
+            let y = hidden.matmul(&b.t()?)?;
             let mut out_dims = dims[..dims.len() - 1].to_vec();
             out_dims.push(self.b.dims()[0]);
             y.reshape(out_dims)

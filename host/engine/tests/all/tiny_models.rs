@@ -96,9 +96,10 @@ fn tiny_models_match_transformers_on_a_left_padded_batch() {
     }
 }
 
-/// With adapters on every projection the activations carry gradients, so RMSNorm,
-/// RoPE and softmax take their composite (differentiable) forms instead of candle's fused
-/// kernels. B starts at zero, so the logits must still be transformers'.
+/// With adapters on every projection, in training mode (dropout 0), the activations carry
+/// gradients, so RMSNorm, RoPE and softmax take their composite (differentiable) forms
+/// instead of candle's fused kernels. B starts at zero, so the logits must still be
+/// transformers'. In evaluation mode the same forward records no graph.
 #[test]
 fn differentiable_path_with_fresh_adapters_matches_transformers() {
     let lora = LoraConfig {
@@ -136,13 +137,18 @@ fn differentiable_path_with_fresh_adapters_matches_transformers() {
         let ids = u32s(&expected["padded.input_ids"]);
         let mask = u32s(&expected["padded.attention_mask"]);
         let positions = u32s(&expected["padded.position_ids"]);
+        let train = Mode::Train { seed: 0, step: 0, micro_batch: 0 };
         let hidden = model
-            .forward(&ids, &positions, Some(&mask), None, &Mode::Eval)
+            .forward(&ids, &positions, Some(&mask), None, &train)
             .expect("forward");
         assert!(
             hidden.track_op(),
-            "{arch}: adapters make the output differentiable"
+            "{arch}: adapters make the training output differentiable"
         );
+        let eval = model
+            .forward(&ids, &positions, Some(&mask), None, &Mode::Eval)
+            .expect("forward");
+        assert!(!eval.track_op(), "{arch}: evaluation records no graph");
         let ours = model.lm_head(&hidden).expect("lm head");
         // Row 0 has no padding: all of it is comparable.
         let err = relative_error(
