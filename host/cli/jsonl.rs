@@ -84,6 +84,19 @@ impl Reader {
     }
 }
 
+/// Every non-blank line of a JSONL file; a file without any is an error.
+pub fn read_all(path: &Path) -> anyhow::Result<Vec<Line>> {
+    let mut reader = Reader::open(path)?;
+    let mut lines = Vec::new();
+    while let Some(line) = reader.next_line()? {
+        lines.push(line);
+    }
+    if lines.is_empty() {
+        bail!("`{}`: expected at least one JSON line, found none", path.display());
+    }
+    Ok(lines)
+}
+
 /// A record or prediction id as text: a JSON string as is, a number as written.
 pub fn id_of(object: &Map<String, Value>, file: &Path, line: &Line) -> anyhow::Result<String> {
     match object.get("id") {
@@ -139,6 +152,17 @@ mod tests {
         assert_eq!(second.text, "{\"id\":\"b\"}");
         assert!(reader.next_line().expect("read").is_none());
         assert_eq!(reader.finish().expect("hash"), hex::encode(Sha256::digest(bytes)));
+    }
+
+    #[test]
+    fn ids_are_strings_or_numbers() {
+        let line = Line { number: 3, text: String::new() };
+        let file = Path::new("p.jsonl");
+        let object = |value: Value| value.as_object().expect("an object").clone();
+        assert_eq!(id_of(&object(serde_json::json!({"id": "a-1"})), file, &line).expect("string id"), "a-1");
+        assert_eq!(id_of(&object(serde_json::json!({"id": 7})), file, &line).expect("number id"), "7");
+        let missing = id_of(&object(serde_json::json!({})), file, &line).expect_err("no id");
+        assert_eq!(missing.to_string(), "p.jsonl:3: `id`: expected a field, found none");
     }
 
     #[test]

@@ -14,6 +14,7 @@ use rapha_task_host::{
 use serde_json::{Value, json};
 
 use crate::args::{CheckArgs, InfoArgs, PluginCommand, ScoreArgs, WitArgs};
+use crate::jsonl::{self, Line};
 
 /// At most this many problems are listed by `plugin check`; the count covers them all.
 const MAX_LISTED_PROBLEMS: usize = 50;
@@ -101,31 +102,6 @@ fn info(work: &Path, args: &InfoArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// One line of a JSONL file.
-struct Line {
-    /// 1-based line number.
-    number: usize,
-    text: String,
-}
-
-/// The non-blank lines of a JSONL file.
-fn read_jsonl(path: &Path) -> anyhow::Result<Vec<Line>> {
-    let text = fs::read_to_string(path).with_context(|| format!("cannot read `{}`", path.display()))?;
-    let lines: Vec<Line> = text
-        .lines()
-        .enumerate()
-        .filter(|(_, line)| !line.trim().is_empty())
-        .map(|(index, line)| Line {
-            number: index + 1,
-            text: line.to_owned(),
-        })
-        .collect();
-    if lines.is_empty() {
-        bail!("`{}`: expected at least one JSON line, found none", path.display());
-    }
-    Ok(lines)
-}
-
 /// What one pass over the records returned for one record.
 #[derive(PartialEq)]
 struct Outcome {
@@ -172,7 +148,7 @@ fn calls(plugin: &mut TaskPlugin, index: u64, line: &Line) -> anyhow::Result<Out
 fn check(work: &Path, args: &CheckArgs) -> anyhow::Result<()> {
     let host = host(work)?;
     let mut warm = load(&host, &args.wasm)?;
-    let lines = read_jsonl(&args.data)?;
+    let lines = jsonl::read_all(&args.data)?;
     let info = warm.info().clone();
     println!(
         "plugin `{}` {} (rapha:task@{}) from `{}`",
@@ -383,35 +359,16 @@ fn indent(text: &str) -> String {
     text.lines().map(|line| format!("  {line}")).collect::<Vec<_>>().join("\n")
 }
 
-/// A record or prediction id as text: a JSON string as is, a number as written.
-fn id_of(value: &Value, file: &Path, line: &Line) -> anyhow::Result<String> {
-    match value.get("id") {
-        Some(Value::String(id)) => Ok(id.clone()),
-        Some(Value::Number(id)) => Ok(id.to_string()),
-        Some(_) => bail!("{}:{}: `id`: expected a string or a number", file.display(), line.number),
-        None => bail!("{}:{}: `id`: expected a field, found none", file.display(), line.number),
-    }
-}
-
-fn parse_object(file: &Path, line: &Line) -> anyhow::Result<Value> {
-    let value: Value = serde_json::from_str(&line.text)
-        .with_context(|| format!("{}:{}: not JSON", file.display(), line.number))?;
-    if !value.is_object() {
-        bail!("{}:{}: expected a JSON object", file.display(), line.number);
-    }
-    Ok(value)
-}
-
 fn score(work: &Path, args: &ScoreArgs) -> anyhow::Result<()> {
     let host = host(work)?;
     let mut plugin = load(&host, &args.wasm)?;
-    let records = read_jsonl(&args.data)?;
-    let prediction_lines = read_jsonl(&args.predictions)?;
+    let records = jsonl::read_all(&args.data)?;
+    let prediction_lines = jsonl::read_all(&args.predictions)?;
 
-    let mut predictions: HashMap<String, (usize, String)> = HashMap::new();
+    let mut predictions: HashMap<String, (u64, String)> = HashMap::new();
     for line in &prediction_lines {
-        let value = parse_object(&args.predictions, line)?;
-        let id = id_of(&value, &args.predictions, line)?;
+        let value = line.object(&args.predictions)?;
+        let id = jsonl::id_of(&value, &args.predictions, line)?;
         let Some(Value::String(prediction)) = value.get("prediction") else {
             bail!(
                 "{}:{}: `prediction`: expected a string",
@@ -431,7 +388,7 @@ fn score(work: &Path, args: &ScoreArgs) -> anyhow::Result<()> {
     let mut scores = Vec::with_capacity(records.len());
     let (mut schema_valid, mut rules_valid, mut reward_sum) = (0usize, 0usize, 0.0);
     for (index, line) in (0u64..).zip(&records) {
-        let id = id_of(&parse_object(&args.data, line)?, &args.data, line)?;
+        let id = jsonl::id_of(&line.object(&args.data)?, &args.data, line)?;
         let Some((_, prediction)) = predictions.remove(&id) else {
             bail!(
                 "{}:{}: no prediction for record id `{id}` in `{}`",
@@ -525,25 +482,11 @@ fn write_json(path: &Path, value: &Value) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::path::PathBuf;
 
     #[test]
     fn durations_and_sizes_read_naturally() {
         assert_eq!(duration(Duration::from_micros(52)), "52 µs");
         assert_eq!(duration(Duration::from_micros(1500)), "1.5 ms");
         assert_eq!(mebibytes(3 << 19), "1.5 MiB");
-    }
-
-    #[test]
-    fn ids_are_strings_or_numbers() {
-        let line = Line {
-            number: 3,
-            text: String::new(),
-        };
-        let file = PathBuf::from("p.jsonl");
-        assert_eq!(id_of(&json!({"id": "a-1"}), &file, &line).expect("string id"), "a-1");
-        assert_eq!(id_of(&json!({"id": 7}), &file, &line).expect("number id"), "7");
-        let missing = id_of(&json!({}), &file, &line).expect_err("no id");
-        assert_eq!(missing.to_string(), "p.jsonl:3: `id`: expected a field, found none");
     }
 }
