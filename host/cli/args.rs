@@ -8,8 +8,9 @@ use clap::{Args, Parser, Subcommand};
 #[derive(Debug, Parser)]
 #[command(name = "rapha-host", version, about, propagate_version = true)]
 pub struct Cli {
-    /// The work folder: compiled-component cache (`cache/components/`), plugin logs
-    /// (`logs/`) and outputs.
+    /// The work folder of the `plugin` commands: compiled-component cache
+    /// (`cache/components/`), plugin logs (`logs/`) and outputs. `run` uses the recipe's
+    /// `paths.work` instead.
     #[arg(long, global = true, value_name = "DIR", default_value = "./work")]
     pub work: PathBuf,
 
@@ -39,7 +40,7 @@ pub enum Command {
     Run(RunArgs),
     /// Report which kernel protections this machine offers a run.
     Doctor(DoctorArgs),
-    /// Inspect, check and score task plugins (WASI components).
+    /// Inspect, check and score task plugins (WASI components); print their contract.
     #[command(subcommand)]
     Plugin(PluginCommand),
 }
