@@ -63,6 +63,76 @@ pub enum PluginCommand {
     /// Print the plugin contract (the WIT package `rapha:task`) that this binary hosts, or
     /// write its files to a folder, for authors building plugins outside this repository.
     Wit(WitArgs),
+    /// Write a new plugin project: every function of the contract in the chosen language,
+    /// `info` declared and the others failing with "not implemented" until filled in.
+    New(NewArgs),
+    /// Write the contract's C bindings (wit-bindgen's C generator), for C plugins.
+    Bindings(BindingsArgs),
+    /// Turn a core module built for `wasm32-wasi` into a component the host loads, with the
+    /// WASI preview-1 reactor adapter of the wasmtime this binary runs.
+    Componentize(ComponentizeArgs),
+}
+
+/// `rapha-host plugin new`
+#[derive(Debug, Args)]
+pub struct NewArgs {
+    /// The plugin's language.
+    #[arg(long, value_enum)]
+    pub lang: Lang,
+    /// The task id, which names the project folder: `[a-z][a-z0-9]*` words joined by `-`.
+    pub name: String,
+    /// The folder the project folder `NAME/` is created in.
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    pub out: PathBuf,
+}
+
+/// A language `plugin new` writes skeletons in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Lang {
+    Rust,
+}
+
+impl Lang {
+    /// Every language, in `--help`'s order.
+    #[cfg(test)]
+    pub const ALL: [Lang; 1] = [Lang::Rust];
+}
+
+impl std::fmt::Display for Lang {
+    /// The name on the command line, which is also the template folder's.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Lang::Rust => "rust",
+        })
+    }
+}
+
+/// `rapha-host plugin bindings`
+#[derive(Debug, Args)]
+pub struct BindingsArgs {
+    /// The bindings' language.
+    #[arg(long, value_enum)]
+    pub lang: BindingsLang,
+    /// The folder to write them to (created if absent; existing files are refused).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+}
+
+/// A language `plugin bindings` generates for; the others generate their own.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum BindingsLang {
+    C,
+}
+
+/// `rapha-host plugin componentize`
+#[derive(Debug, Args)]
+pub struct ComponentizeArgs {
+    /// The core module (`.wasm`, `wasm32-wasi` preview 1, no `main`), linked with the type
+    /// section (`*_component_type.o`) that `plugin bindings` writes.
+    pub module: PathBuf,
+    /// Where to write the component.
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
 }
 
 /// `rapha-host plugin wit`

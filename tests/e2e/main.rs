@@ -1,5 +1,7 @@
 //! End-to-end tests: the built `rapha-host` binary, run the way a user runs it.
 
+// `rapha-host plugin new | bindings | componentize`: the author's kit.
+mod author;
 // `rapha-host doctor`: the kernel protections a run would get.
 mod doctor;
 // `rapha-host plugin info | check | score` on the shipped and the test plugins.

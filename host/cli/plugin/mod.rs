@@ -1,4 +1,10 @@
-//! `rapha-host plugin info | check | score`: for plugin authors and evaluators.
+//! `rapha-host plugin …`: for plugin authors and evaluators. `info`, `check` and `score`
+//! are here; the author's kit (`wit`, `new`, `bindings`, `componentize`) has a module each.
+
+mod bindings;
+mod componentize;
+mod contract;
+mod skeleton;
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -13,7 +19,7 @@ use rapha_task_host::{
 };
 use serde_json::{Value, json};
 
-use crate::args::{CheckArgs, InfoArgs, PluginCommand, ScoreArgs, WitArgs};
+use crate::args::{CheckArgs, InfoArgs, PluginCommand, ScoreArgs};
 use crate::jsonl::{self, Line};
 
 /// At most this many problems are listed by `plugin check`; the count covers them all.
@@ -28,36 +34,11 @@ pub fn run(work: &Path, command: PluginCommand) -> anyhow::Result<()> {
         PluginCommand::Info(args) => info(work, &args),
         PluginCommand::Check(args) => check(work, &args),
         PluginCommand::Score(args) => score(work, &args),
-        PluginCommand::Wit(args) => wit(&args),
+        PluginCommand::Wit(args) => contract::wit(&args),
+        PluginCommand::New(args) => skeleton::new(&args),
+        PluginCommand::Bindings(args) => bindings::bindings(&args),
+        PluginCommand::Componentize(args) => componentize::componentize(&args),
     }
-}
-
-/// The WIT package this binary hosts, file by file, as compiled in.
-const WIT_FILES: &[(&str, &str)] = &[
-    ("types.wit", include_str!("../../wit/types.wit")),
-    ("task.wit", include_str!("../../wit/task.wit")),
-];
-
-fn wit(args: &WitArgs) -> anyhow::Result<()> {
-    let Some(dir) = &args.out else {
-        for (name, text) in WIT_FILES {
-            println!("// ---- {name} ----");
-            print!("{text}");
-        }
-        return Ok(());
-    };
-    fs::create_dir_all(dir).with_context(|| format!("cannot create `{}`", dir.display()))?;
-    for (name, text) in WIT_FILES {
-        let path = dir.join(name);
-        let mut file = fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&path)
-            .with_context(|| format!("cannot create `{}` (an existing file is never replaced)", path.display()))?;
-        std::io::Write::write_all(&mut file, text.as_bytes()).with_context(|| format!("cannot write `{}`", path.display()))?;
-    }
-    println!("wrote {} files of `rapha:task@{}` to `{}`", WIT_FILES.len(), rapha_task_host::SUPPORTED_WIT, dir.display());
-    Ok(())
 }
 
 /// The task host of the CLI: default limits, cache and logs in the work folder.
