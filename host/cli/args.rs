@@ -90,12 +90,14 @@ pub struct NewArgs {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Lang {
     Rust,
+    Python,
+    C,
 }
 
 impl Lang {
     /// Every language, in `--help`'s order.
     #[cfg(test)]
-    pub const ALL: [Lang; 1] = [Lang::Rust];
+    pub const ALL: [Lang; 3] = [Lang::Rust, Lang::Python, Lang::C];
 }
 
 impl std::fmt::Display for Lang {
@@ -103,6 +105,8 @@ impl std::fmt::Display for Lang {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
             Lang::Rust => "rust",
+            Lang::Python => "python",
+            Lang::C => "c",
         })
     }
 }
