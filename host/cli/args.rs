@@ -91,13 +91,14 @@ pub struct NewArgs {
 pub enum Lang {
     Rust,
     Python,
+    Js,
     C,
 }
 
 impl Lang {
     /// Every language, in `--help`'s order.
     #[cfg(test)]
-    pub const ALL: [Lang; 3] = [Lang::Rust, Lang::Python, Lang::C];
+    pub const ALL: [Lang; 4] = [Lang::Rust, Lang::Python, Lang::Js, Lang::C];
 }
 
 impl std::fmt::Display for Lang {
@@ -106,6 +107,7 @@ impl std::fmt::Display for Lang {
         f.write_str(match self {
             Lang::Rust => "rust",
             Lang::Python => "python",
+            Lang::Js => "js",
             Lang::C => "c",
         })
     }

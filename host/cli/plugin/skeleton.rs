@@ -28,12 +28,14 @@ macro_rules! templates {
 
 const RUST: &[Template] = templates!("rust": "Cargo.toml", "build.sh", "README.md", ".gitignore", "src/lib.rs");
 const PYTHON: &[Template] = templates!("python": "app.py", "build.sh", "README.md", ".gitignore");
+const JS: &[Template] = templates!("js": "app.js", "build.sh", "README.md", ".gitignore", "package.json");
 const C: &[Template] = templates!("c": "app.c", "build.sh", "README.md", ".gitignore");
 
 fn templates(lang: Lang) -> &'static [Template] {
     match lang {
         Lang::Rust => RUST,
         Lang::Python => PYTHON,
+        Lang::Js => JS,
         Lang::C => C,
     }
 }
