@@ -4,6 +4,9 @@
 #
 # - the wasm32-wasip2 target (the task plugins are WASI components);
 # - the SmolLM2-135M-Instruct GGUF into models/ (downloaded once, cached);
+# - the Python, JavaScript and C toolchains (PyPI and npm, cached under
+#   ~/.cache/rapha-host/tools), the plugins written in those languages into plugins/dist/,
+#   and a `plugin new` skeleton of every language, built and loaded;
 # - `cargo test` over the whole workspace. With CI=true, compiler warnings in the
 #   workspace's own crates fail the run (read from cargo's JSON messages, so the
 #   build fingerprint is the same as a local build's).
@@ -14,6 +17,7 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/rapha-host/target}"
 
 rustup target add wasm32-wasip2 >/dev/null
 scripts/fetch-model.sh
+scripts/build-foreign-plugins.sh
 
 if [ "${CI:-}" = "true" ]; then
     cargo test --workspace --locked --no-run --message-format=json-diagnostic-rendered-ansi \

@@ -4,6 +4,8 @@
 mod author;
 // `rapha-host doctor`: the kernel protections a run would get.
 mod doctor;
+// Plugins in Python, JavaScript and C: `plugin check`, and the Rust plugins' bits.
+mod languages;
 // `rapha-host plugin info | check | score` on the shipped and the test plugins.
 mod plugins;
 // `rapha-host run`: small real runs checked file by file, their refusals, hostile plugins.
