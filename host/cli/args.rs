@@ -40,7 +40,8 @@ pub enum Command {
     Run(RunArgs),
     /// Report which kernel protections this machine offers a run.
     Doctor(DoctorArgs),
-    /// Inspect, check and score task plugins (WASI components); print their contract.
+    /// Inspect, check and score task plugins (WASI components); start new ones, in Rust,
+    /// Python, JavaScript or C, with the contract, bindings and componentize for C.
     #[command(subcommand)]
     Plugin(PluginCommand),
 }
