@@ -20,13 +20,6 @@ static struct text expected_found(const char *what, const struct json_value *val
     return reason;
 }
 
-static struct text pointer(const char *parent, const char *key) {
-    struct text path = text_from(parent);
-    text_push_char(&path, '/');
-    text_push_str(&path, key);
-    return path;
-}
-
 static bool is_key(struct slice key, const char *const keys[2]) {
     return slice_eq(key, keys[0]) || slice_eq(key, keys[1]);
 }
@@ -40,7 +33,7 @@ static bool object_with_keys(const struct json_value *value, const char *path,
     }
     for (int k = 0; k < 2; k++) {
         if (json_get(value, keys[k]) == NULL) {
-            return violated(violation, pointer(path, keys[k]), text_from("missing required key"));
+            return violated(violation, text_pointer(path, keys[k]), text_from("missing required key"));
         }
     }
     const struct slice *extra = NULL;
@@ -108,11 +101,11 @@ bool answer_from_value(const struct json_value *value, struct arena *arena,
             double number;
             if (!json_as_f64(index, &number) || !isfinite(number) ||
                 number - trunc(number) != 0.0 || !(number >= 1.0)) {
-                ok = violated(violation, pointer(path.data, "index"),
+                ok = violated(violation, text_pointer(path.data, "index"),
                               expected_found("an integer from 1", index));
             } else {
                 criteria[i].index = number;
-                ok = boolean(json_get(item, "met"), pointer(path.data, "met"), &criteria[i].met,
+                ok = boolean(json_get(item, "met"), text_pointer(path.data, "met"), &criteria[i].met,
                              violation);
             }
         }

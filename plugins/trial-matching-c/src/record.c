@@ -25,14 +25,6 @@ static struct text expected_found(const char *what, const struct json_value *val
     return reason;
 }
 
-/* `parent/key` as a JSON Pointer; `key` needs no escaping. */
-static struct text pointer(const char *parent, const char *key) {
-    struct text path = text_from(parent);
-    text_push_char(&path, '/');
-    text_push_str(&path, key);
-    return path;
-}
-
 static bool non_blank(struct slice text, struct text path, struct task_error *error) {
     if (slice_trim(text).len == 0) {
         return invalid(error, path,
@@ -47,13 +39,13 @@ static bool required_str(const struct json_value *parent, const char *key, const
                          struct slice *out, struct task_error *error) {
     const struct json_value *value = json_get(parent, key);
     if (value == NULL) {
-        return missing(error, pointer(at, key));
+        return missing(error, text_pointer(at, key));
     }
     if (value->type != JSON_STRING) {
-        return invalid(error, pointer(at, key), expected_found("a string", value));
+        return invalid(error, text_pointer(at, key), expected_found("a string", value));
     }
     *out = value->string;
-    return non_blank(*out, pointer(at, key), error);
+    return non_blank(*out, text_pointer(at, key), error);
 }
 
 static bool typed(const struct json_value *parent, const char *key, const char *at,
@@ -61,10 +53,10 @@ static bool typed(const struct json_value *parent, const char *key, const char *
                   struct task_error *error) {
     const struct json_value *value = json_get(parent, key);
     if (value == NULL) {
-        return missing(error, pointer(at, key));
+        return missing(error, text_pointer(at, key));
     }
     if (value->type != type) {
-        return invalid(error, pointer(at, key), expected_found(what, value));
+        return invalid(error, text_pointer(at, key), expected_found(what, value));
     }
     *out = value;
     return true;
@@ -162,7 +154,7 @@ bool record_parse(struct slice text, struct arena *arena, struct record *record,
         if (!typed(trial, field, "/trial", JSON_ARRAY, "an array", &lists[k], error)) {
             return false;
         }
-        struct text at = pointer("/trial", field);
+        struct text at = text_pointer("/trial", field);
         for (size_t i = 0; i < lists[k]->array.len; i++) {
             const struct json_value *item = lists[k]->array.items[i];
             bool ok = item->type == JSON_STRING

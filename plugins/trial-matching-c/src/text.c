@@ -175,3 +175,10 @@ struct text text_from(const char *nul_terminated) {
     text_push_str(&text, nul_terminated);
     return text;
 }
+
+struct text text_pointer(const char *parent, const char *key) {
+    struct text path = text_from(parent);
+    text_push_char(&path, '/');
+    text_push_str(&path, key);
+    return path;
+}

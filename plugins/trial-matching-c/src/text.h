@@ -45,6 +45,8 @@ struct slice text_slice(const struct text *text);
 void text_free(struct text *text);
 /* A NUL-terminated copy of `nul_terminated` into a new text. */
 struct text text_from(const char *nul_terminated);
+/* `parent/key` as a JSON Pointer; `key` needs no escaping. */
+struct text text_pointer(const char *parent, const char *key);
 
 /* Allocation that aborts (traps) instead of returning NULL. */
 void *checked_malloc(size_t size);
