@@ -7,7 +7,7 @@
 //!   `conditions`, `medications` [{`name`, `dose` {`value`, `unit`}}]), strings
 //!   as the record has them, integer-valued numbers written without a fraction.
 
-use rapha_task_sdk::{FormattedExample, Message, Role};
+use rapha_task_sdk::FormattedExample;
 
 use crate::record::Record;
 
@@ -24,25 +24,18 @@ Rules:
 
 /// The messages and completion for `record`.
 pub fn format_example(record: &Record<'_>) -> FormattedExample {
-    FormattedExample {
-        messages: vec![
-            Message {
-                role: Role::System,
-                content: SYSTEM_PROMPT.to_owned(),
-            },
-            Message {
-                role: Role::User,
-                content: format!("Clinical note:\n{}", record.note),
-            },
-        ],
-        completion: serde_json::to_string(&record.extract)
+    FormattedExample::chat(
+        SYSTEM_PROMPT,
+        format!("Clinical note:\n{}", record.note),
+        serde_json::to_string(&record.extract)
             .expect("an extract has string keys and finite numbers, so it serialises"),
-    }
+    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rapha_task_sdk::Role;
     use rapha_task_sdk::Example;
     use serde_json::json;
 

@@ -61,11 +61,7 @@ use crate::extract::{ClinicalNoteExtract, Dose, Medication};
 
 /// Every metric `score` and `aggregate` may return, as `info` declares them.
 pub fn metric_infos() -> Vec<MetricInfo> {
-    let info = |name: &str, description: &str| MetricInfo {
-        name: name.to_owned(),
-        higher_is_better: true,
-        description: description.to_owned(),
-    };
+    let info = |name: &str, description: &str| MetricInfo::new(name, true, description);
     vec![
         info(
             "json_valid",
@@ -209,17 +205,17 @@ impl RecordScore {
             self.leaves.fn_.into(),
         );
         let mut metrics = vec![
-            metric("json_valid", indicator(self.json_valid)),
-            metric("schema_valid", indicator(self.schema_valid)),
-            metric("field_precision", precision(tp, fp)),
-            metric("field_recall", recall(tp, fn_)),
-            metric("field_f1", self.field_f1()),
-            metric("exact_match", indicator(self.exact_match())),
+            Metric::new("json_valid", indicator(self.json_valid)),
+            Metric::new("schema_valid", indicator(self.schema_valid)),
+            Metric::new("field_precision", precision(tp, fp)),
+            Metric::new("field_recall", recall(tp, fn_)),
+            Metric::new("field_f1", self.field_f1()),
+            Metric::new("exact_match", indicator(self.exact_match())),
         ];
         if let Some(matched) = self.age_null_match {
-            metrics.push(metric("age_null_accuracy", indicator(matched)));
+            metrics.push(Metric::new("age_null_accuracy", indicator(matched)));
         }
-        metrics.push(metric(
+        metrics.push(Metric::new(
             "medication_count_accuracy",
             indicator(self.medication_count_match),
         ));
@@ -258,32 +254,25 @@ pub fn aggregate(scores: &[ExampleScore]) -> Vec<Metric> {
     }
     let (tp, fp, fn_) = (sum("tp"), sum("fp"), sum("fn"));
     let mut metrics = vec![
-        metric("json_valid", sum("json_valid") / records),
-        metric("schema_valid", sum("schema_valid") / records),
-        metric("field_precision", precision(tp, fp)),
-        metric("field_recall", recall(tp, fn_)),
-        metric("field_f1", f1(tp, fp, fn_)),
-        metric("exact_match", sum("exact_match") / records),
+        Metric::new("json_valid", sum("json_valid") / records),
+        Metric::new("schema_valid", sum("schema_valid") / records),
+        Metric::new("field_precision", precision(tp, fp)),
+        Metric::new("field_recall", recall(tp, fn_)),
+        Metric::new("field_f1", f1(tp, fp, fn_)),
+        Metric::new("exact_match", sum("exact_match") / records),
     ];
     let age_null_records = sum("age_null_records");
     if age_null_records > 0.0 {
-        metrics.push(metric(
+        metrics.push(Metric::new(
             "age_null_accuracy",
             sum("age_null_match") / age_null_records,
         ));
     }
-    metrics.push(metric(
+    metrics.push(Metric::new(
         "medication_count_accuracy",
         sum("medication_count_match") / records,
     ));
     metrics
-}
-
-fn metric(name: &str, value: f64) -> Metric {
-    Metric {
-        name: name.to_owned(),
-        value,
-    }
 }
 
 fn indicator(condition: bool) -> f64 {

@@ -2,7 +2,7 @@
 //! messages, and the gold codes as a compact JSON array as the completion.
 
 use rapha_task_sdk::serde_json;
-use rapha_task_sdk::{Example, FormattedExample, Message, Role, TaskError};
+use rapha_task_sdk::{Example, FormattedExample, TaskError};
 
 use crate::codes::dotted;
 use crate::record;
@@ -23,27 +23,17 @@ pub fn format_example(example: &Example) -> Result<FormattedExample, TaskError> 
         .map(|code| dotted(code))
         .collect();
     let completion = serde_json::to_string(&codes).expect("a list of strings serialises");
-    Ok(FormattedExample {
-        messages: vec![
-            Message {
-                role: Role::System,
-                content: SYSTEM_PROMPT.to_owned(),
-            },
-            Message {
-                role: Role::User,
-                content: format!(
-                    "Assign the ICD-10-CM codes for this clinical note.\n\nNote:\n{}",
-                    note.trim()
-                ),
-            },
-        ],
+    Ok(FormattedExample::chat(
+        SYSTEM_PROMPT,
+        format!("Assign the ICD-10-CM codes for this clinical note.\n\nNote:\n{}", note.trim()),
         completion,
-    })
+    ))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rapha_task_sdk::Role;
     use crate::prediction::validate;
     use crate::score::score;
     use rapha_task_sdk::parse_example;

@@ -18,41 +18,33 @@ pub const OUTPUT_SCHEMA: &str = r#"{
   "items": { "type": "string" }
 }"#;
 
-fn metric(name: &str, higher_is_better: bool, description: &str) -> MetricInfo {
-    MetricInfo {
-        name: name.to_owned(),
-        higher_is_better,
-        description: description.to_owned(),
-    }
-}
-
 pub fn info() -> TaskInfo {
     TaskInfo {
         id: "icd-coding".into(),
         version: env!("CARGO_PKG_VERSION").into(),
         description: "Assign ICD-10-CM (FY2026) codes to a clinical note; set-based precision, recall and F1.".into(),
         metrics: vec![
-            metric(MICRO_PRECISION, true, "Correct codes / predicted codes, counts pooled over records (micro)."),
-            metric(MICRO_RECALL, true, "Correct codes / gold codes, counts pooled over records (micro)."),
-            metric(
+            MetricInfo::new(MICRO_PRECISION, true, "Correct codes / predicted codes, counts pooled over records (micro)."),
+            MetricInfo::new(MICRO_RECALL, true, "Correct codes / gold codes, counts pooled over records (micro)."),
+            MetricInfo::new(
                 MICRO_F1,
                 true,
                 "2tp / (2tp + fp + fn) over code sets, counts pooled over records (micro); per record 0 when the output is not a JSON array of strings.",
             ),
-            metric(
+            MetricInfo::new(
                 MACRO_F1,
                 true,
                 "Corpus only: mean over the codes in any gold set of each code's F1 from its pooled counts.",
             ),
-            metric(CATEGORY_F1, true, "Micro F1 over sets of 3-character categories (e.g. E11), counts pooled over records."),
-            metric(EXACT_MATCH, true, "Share of records whose predicted code set equals the gold set."),
-            metric(
+            MetricInfo::new(CATEGORY_F1, true, "Micro F1 over sets of 3-character categories (e.g. E11), counts pooled over records."),
+            MetricInfo::new(EXACT_MATCH, true, "Share of records whose predicted code set equals the gold set."),
+            MetricInfo::new(
                 INVALID_CODE_RATE,
                 false,
                 "Predicted codes that exist at no level of ICD-10-CM / predicted codes, counts pooled over records.",
             ),
-            metric(JSON_VALID, true, "Share of records whose output parses as JSON (a Markdown code fence allowed)."),
-            metric(SCHEMA_VALID, true, "Share of records whose output is a JSON array of strings."),
+            MetricInfo::new(JSON_VALID, true, "Share of records whose output parses as JSON (a Markdown code fence allowed)."),
+            MetricInfo::new(SCHEMA_VALID, true, "Share of records whose output is a JSON array of strings."),
         ],
         output_schema: OUTPUT_SCHEMA.into(),
         generation: GenerationHints { max_new_tokens: 128, stop: vec!["\n\n".into()] },

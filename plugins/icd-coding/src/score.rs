@@ -88,13 +88,6 @@ fn categories(codes: &BTreeSet<String>) -> BTreeSet<&str> {
     codes.iter().map(|code| category(code)).collect()
 }
 
-fn metric(name: &str, value: f64) -> Metric {
-    Metric {
-        name: name.to_owned(),
-        value,
-    }
-}
-
 fn count(key: impl Into<String>, value: f64) -> Count {
     Count {
         key: key.into(),
@@ -122,12 +115,12 @@ pub fn score(prediction: &str, example: &Example) -> Result<ExampleScore, TaskEr
     let exact = well_formed && predicted == gold;
 
     let metrics = vec![
-        metric(MICRO_PRECISION, precision(codes.tp, codes.fp)),
-        metric(MICRO_RECALL, recall(codes.tp, codes.fn_)),
-        metric(MICRO_F1, if well_formed { codes.f1() } else { 0.0 }),
-        metric(CATEGORY_F1, if well_formed { categories.f1() } else { 0.0 }),
-        metric(EXACT_MATCH, indicator(exact)),
-        metric(
+        Metric::new(MICRO_PRECISION, precision(codes.tp, codes.fp)),
+        Metric::new(MICRO_RECALL, recall(codes.tp, codes.fn_)),
+        Metric::new(MICRO_F1, if well_formed { codes.f1() } else { 0.0 }),
+        Metric::new(CATEGORY_F1, if well_formed { categories.f1() } else { 0.0 }),
+        Metric::new(EXACT_MATCH, indicator(exact)),
+        Metric::new(
             INVALID_CODE_RATE,
             if predicted.is_empty() {
                 0.0
@@ -135,8 +128,8 @@ pub fn score(prediction: &str, example: &Example) -> Result<ExampleScore, TaskEr
                 invalid / predicted_count
             },
         ),
-        metric(JSON_VALID, indicator(json_valid)),
-        metric(SCHEMA_VALID, indicator(well_formed)),
+        Metric::new(JSON_VALID, indicator(json_valid)),
+        Metric::new(SCHEMA_VALID, indicator(well_formed)),
     ];
 
     let mut counts = vec![
@@ -186,16 +179,16 @@ pub fn aggregate(scores: &[ExampleScore]) -> Result<Vec<Metric>, TaskError> {
     let (tp, fp, fn_) = (total(TP), total(FP), total(FN));
     let predicted = total(PREDICTED_CODES);
     Ok(vec![
-        metric(MICRO_PRECISION, precision(tp, fp)),
-        metric(MICRO_RECALL, recall(tp, fn_)),
-        metric(MICRO_F1, f1(tp, fp, fn_)),
-        metric(MACRO_F1, macro_f1(scores)?),
-        metric(
+        Metric::new(MICRO_PRECISION, precision(tp, fp)),
+        Metric::new(MICRO_RECALL, recall(tp, fn_)),
+        Metric::new(MICRO_F1, f1(tp, fp, fn_)),
+        Metric::new(MACRO_F1, macro_f1(scores)?),
+        Metric::new(
             CATEGORY_F1,
             f1(total(CATEGORY_TP), total(CATEGORY_FP), total(CATEGORY_FN)),
         ),
-        metric(EXACT_MATCH, total(EXACT_MATCH) / records),
-        metric(
+        Metric::new(EXACT_MATCH, total(EXACT_MATCH) / records),
+        Metric::new(
             INVALID_CODE_RATE,
             if predicted == 0.0 {
                 0.0
@@ -203,8 +196,8 @@ pub fn aggregate(scores: &[ExampleScore]) -> Result<Vec<Metric>, TaskError> {
                 total(INVALID_CODES) / predicted
             },
         ),
-        metric(JSON_VALID, total(JSON_VALID) / records),
-        metric(SCHEMA_VALID, total(SCHEMA_VALID) / records),
+        Metric::new(JSON_VALID, total(JSON_VALID) / records),
+        Metric::new(SCHEMA_VALID, total(SCHEMA_VALID) / records),
     ])
 }
 

@@ -41,6 +41,46 @@ pub use bindings::rapha::task::types::{
 };
 pub use serde_json;
 
+impl MetricInfo {
+    /// A metric declaration for `info`.
+    pub fn new(name: &str, higher_is_better: bool, description: &str) -> Self {
+        Self {
+            name: name.to_owned(),
+            higher_is_better,
+            description: description.to_owned(),
+        }
+    }
+}
+
+impl Metric {
+    /// A named value, for `score` and `aggregate`.
+    pub fn new(name: &str, value: f64) -> Self {
+        Self {
+            name: name.to_owned(),
+            value,
+        }
+    }
+}
+
+impl FormattedExample {
+    /// The usual training pair: a system message, one user message, the completion.
+    pub fn chat(system: &str, user: String, completion: String) -> Self {
+        Self {
+            messages: vec![
+                Message {
+                    role: Role::System,
+                    content: system.to_owned(),
+                },
+                Message {
+                    role: Role::User,
+                    content: user,
+                },
+            ],
+            completion,
+        }
+    }
+}
+
 /// A dataset record, parsed: a JSON object.
 pub type Example = serde_json::Map<String, serde_json::Value>;
 

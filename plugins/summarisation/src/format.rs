@@ -1,7 +1,7 @@
 //! A summarisation record as a training pair: the system prompt and the note as
 //! messages, and the reference summary as the completion.
 
-use rapha_task_sdk::{Example, FormattedExample, Message, Role, TaskError};
+use rapha_task_sdk::{Example, FormattedExample, TaskError};
 
 use crate::record;
 
@@ -16,24 +16,17 @@ Use only facts stated in the note and do not add advice. Answer with the summary
 pub fn format_example(example: &Example) -> Result<FormattedExample, TaskError> {
     let note = record::note(example)?;
     let (summary, _) = record::summary(example)?;
-    Ok(FormattedExample {
-        messages: vec![
-            Message {
-                role: Role::System,
-                content: SYSTEM_PROMPT.to_owned(),
-            },
-            Message {
-                role: Role::User,
-                content: format!("Summarise this clinical note.\n\nNote:\n{}", note.trim()),
-            },
-        ],
-        completion: summary.trim().to_owned(),
-    })
+    Ok(FormattedExample::chat(
+        SYSTEM_PROMPT,
+        format!("Summarise this clinical note.\n\nNote:\n{}", note.trim()),
+        summary.trim().to_owned(),
+    ))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rapha_task_sdk::Role;
     use rapha_task_sdk::parse_example;
 
     #[test]

@@ -15,14 +15,6 @@ pub const OUTPUT_SCHEMA: &str = r#"{
   "minLength": 1
 }"#;
 
-fn metric(name: &str, higher_is_better: bool, description: &str) -> MetricInfo {
-    MetricInfo {
-        name: name.to_owned(),
-        higher_is_better,
-        description: description.to_owned(),
-    }
-}
-
 pub fn info() -> TaskInfo {
     TaskInfo {
         id: "summarisation".into(),
@@ -31,22 +23,22 @@ pub fn info() -> TaskInfo {
             "Summarise a clinical note; scored with ROUGE as Google's rouge-score computes it."
                 .into(),
         metrics: vec![
-            metric(
+            MetricInfo::new(
                 ROUGE1,
                 true,
                 "ROUGE-1 F-measure as rouge-score 0.1.2 computes `rouge1` with use_stemmer=True; corpus: mean over records.",
             ),
-            metric(
+            MetricInfo::new(
                 ROUGE2,
                 true,
                 "ROUGE-2 F-measure as rouge-score 0.1.2 computes `rouge2` with use_stemmer=True; corpus: mean over records.",
             ),
-            metric(
+            MetricInfo::new(
                 ROUGEL,
                 true,
                 "ROUGE-L F-measure (sentence-level LCS, not rougeLsum) as rouge-score 0.1.2 computes `rougeL` with use_stemmer=True; corpus: mean over records.",
             ),
-            metric(
+            MetricInfo::new(
                 LENGTH_RATIO,
                 false,
                 "Prediction tokens / reference tokens (rouge-score tokens); corpus: total prediction tokens / total reference tokens; 1 is ideal, neither direction is better.",

@@ -33,23 +33,16 @@ const REFERENCE_TOKENS: &str = "reference_tokens";
 /// The metrics whose corpus value is the mean of the per-record values.
 const MEANS: [&str; 3] = [ROUGE1, ROUGE2, ROUGEL];
 
-fn metric(name: &str, value: f64) -> Metric {
-    Metric {
-        name: name.to_owned(),
-        value,
-    }
-}
-
 /// Score a generated summary (raw text) against the record's reference.
 pub fn score(prediction: &str, example: &Example) -> Result<ExampleScore, TaskError> {
     let (_, reference) = record::summary(example)?;
     let predicted = tokenize(prediction);
     Ok(ExampleScore {
         metrics: vec![
-            metric(ROUGE1, rouge_n(&reference, &predicted, 1).fmeasure),
-            metric(ROUGE2, rouge_n(&reference, &predicted, 2).fmeasure),
-            metric(ROUGEL, rouge_l(&reference, &predicted).fmeasure),
-            metric(
+            Metric::new(ROUGE1, rouge_n(&reference, &predicted, 1).fmeasure),
+            Metric::new(ROUGE2, rouge_n(&reference, &predicted, 2).fmeasure),
+            Metric::new(ROUGEL, rouge_l(&reference, &predicted).fmeasure),
+            Metric::new(
                 LENGTH_RATIO,
                 predicted.len() as f64 / reference.len() as f64,
             ),
@@ -89,7 +82,7 @@ pub fn aggregate(scores: &[ExampleScore]) -> Result<Vec<Metric>, TaskError> {
             })?;
             sum += value.value;
         }
-        metrics.push(metric(name, sum / scores.len() as f64));
+        metrics.push(Metric::new(name, sum / scores.len() as f64));
     }
     let reference_tokens = sum_count(scores, REFERENCE_TOKENS);
     if reference_tokens <= 0.0 {
@@ -97,7 +90,7 @@ pub fn aggregate(scores: &[ExampleScore]) -> Result<Vec<Metric>, TaskError> {
             "aggregate: count `{REFERENCE_TOKENS}`: expected a positive total, found `{reference_tokens}`"
         )));
     }
-    metrics.push(metric(
+    metrics.push(Metric::new(
         LENGTH_RATIO,
         sum_count(scores, PREDICTION_TOKENS) / reference_tokens,
     ));

@@ -20,7 +20,7 @@
 //! - completion: `{"eligible":<bool>,"criteria":[{"index":1,"met":<bool>},…]}`,
 //!   compact, keys in this order, every criterion once in index order.
 
-use rapha_task_sdk::{FormattedExample, Message, Role};
+use rapha_task_sdk::FormattedExample;
 use serde::Serialize;
 
 use crate::record::{Kind, Record};
@@ -72,24 +72,17 @@ pub fn format_example(record: &Record<'_>) -> FormattedExample {
             })
             .collect(),
     };
-    FormattedExample {
-        messages: vec![
-            Message {
-                role: Role::System,
-                content: SYSTEM_PROMPT.to_owned(),
-            },
-            Message {
-                role: Role::User,
-                content: user.trim_end().to_owned(),
-            },
-        ],
-        completion: serde_json::to_string(&target).expect("booleans and integers always serialise"),
-    }
+    FormattedExample::chat(
+        SYSTEM_PROMPT,
+        user.trim_end().to_owned(),
+        serde_json::to_string(&target).expect("booleans and integers always serialise"),
+    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rapha_task_sdk::Role;
     use rapha_task_sdk::Example;
     use serde_json::json;
 

@@ -49,11 +49,7 @@ use crate::record::Record;
 
 /// Every metric `score` and `aggregate` may return, as `info` declares them.
 pub fn metric_infos() -> Vec<MetricInfo> {
-    let info = |name: &str, description: &str| MetricInfo {
-        name: name.to_owned(),
-        higher_is_better: true,
-        description: description.to_owned(),
-    };
+    let info = |name: &str, description: &str| MetricInfo::new(name, true, description);
     vec![
         info(
             "json_valid",
@@ -179,13 +175,13 @@ impl RecordScore {
     pub fn to_example_score(&self) -> ExampleScore {
         let (met_f1, not_met_f1) = (self.met.f1(), self.not_met.f1());
         let metrics = vec![
-            metric("json_valid", indicator(self.json_valid)),
-            metric("schema_valid", indicator(self.schema_valid)),
-            metric("eligibility_accuracy", indicator(self.eligible_correct)),
-            metric("criterion_accuracy", self.criterion_accuracy()),
-            metric("met_f1", met_f1),
-            metric("not_met_f1", not_met_f1),
-            metric("n2c2_score", (met_f1 + not_met_f1) / 2.0),
+            Metric::new("json_valid", indicator(self.json_valid)),
+            Metric::new("schema_valid", indicator(self.schema_valid)),
+            Metric::new("eligibility_accuracy", indicator(self.eligible_correct)),
+            Metric::new("criterion_accuracy", self.criterion_accuracy()),
+            Metric::new("met_f1", met_f1),
+            Metric::new("not_met_f1", not_met_f1),
+            Metric::new("n2c2_score", (met_f1 + not_met_f1) / 2.0),
         ];
         let count = |key: &str, value: f64| Count {
             key: key.to_owned(),
@@ -228,25 +224,18 @@ pub fn aggregate(scores: &[ExampleScore]) -> Vec<Metric> {
     };
     let (met_f1, not_met_f1) = (class_f1("met"), class_f1("not_met"));
     vec![
-        metric("json_valid", sum("json_valid") / records),
-        metric("schema_valid", sum("schema_valid") / records),
-        metric("eligibility_accuracy", sum("eligible_correct") / records),
-        metric("eligible_f1", class_f1("eligible")),
-        metric(
+        Metric::new("json_valid", sum("json_valid") / records),
+        Metric::new("schema_valid", sum("schema_valid") / records),
+        Metric::new("eligibility_accuracy", sum("eligible_correct") / records),
+        Metric::new("eligible_f1", class_f1("eligible")),
+        Metric::new(
             "criterion_accuracy",
             sum("criteria_correct") / sum("criteria"),
         ),
-        metric("met_f1", met_f1),
-        metric("not_met_f1", not_met_f1),
-        metric("n2c2_score", (met_f1 + not_met_f1) / 2.0),
+        Metric::new("met_f1", met_f1),
+        Metric::new("not_met_f1", not_met_f1),
+        Metric::new("n2c2_score", (met_f1 + not_met_f1) / 2.0),
     ]
-}
-
-fn metric(name: &str, value: f64) -> Metric {
-    Metric {
-        name: name.to_owned(),
-        value,
-    }
 }
 
 fn indicator(condition: bool) -> f64 {
