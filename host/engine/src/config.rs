@@ -207,6 +207,112 @@ impl Config {
     }
 }
 
+/// A named Llama shape for a synthetic model ([`Config::synthetic`]): the hyper-parameters
+/// of a published checkpoint without its weights, for throughput and memory measurements
+/// (`rapha-gpu bench`) where the weights' values do not matter and the files may be out of
+/// reach (a GPU machine without network).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SyntheticShape {
+    /// Two layers of width 64: the shape tests and CI run.
+    Tiny,
+    /// Llama 3.2 1B.
+    Llama32_1b,
+    /// Llama 3.1 8B.
+    Llama31_8b,
+}
+
+impl SyntheticShape {
+    /// Every shape, in order of size.
+    pub const ALL: [Self; 3] = [Self::Tiny, Self::Llama32_1b, Self::Llama31_8b];
+
+    /// The name used on command lines and in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Tiny => "tiny",
+            Self::Llama32_1b => "llama-3.2-1b",
+            Self::Llama31_8b => "llama-3.1-8b",
+        }
+    }
+
+    /// The `config.json` the shape is read from: the published file's fields that
+    /// [`RawConfig`] reads, with their published values.
+    ///
+    /// - `llama-3.2-1b`: <https://huggingface.co/meta-llama/Llama-3.2-1B/blob/main/config.json>
+    ///   (hidden 2048, MLP 8192, 16 layers, 32 heads, 8 key/value heads, head width 64,
+    ///   vocabulary 128256, tied embeddings, RoPE base 500000 with Llama 3 scaling factor 32).
+    /// - `llama-3.1-8b`: <https://huggingface.co/meta-llama/Llama-3.1-8B/blob/main/config.json>
+    ///   (hidden 4096, MLP 14336, 32 layers, 32 heads, 8 key/value heads, head width 128,
+    ///   vocabulary 128256, untied LM head, RoPE base 500000 with Llama 3 scaling factor 8).
+    /// - `tiny`: ours, Llama 3's layout (grouped-query attention, Llama 3 RoPE scaling) at a
+    ///   width where NF4 blocks of 64 still tile every projection.
+    fn config_json(self) -> &'static str {
+        match self {
+            Self::Tiny => {
+                r#"{"model_type": "llama", "vocab_size": 256, "hidden_size": 64,
+                "intermediate_size": 128, "num_hidden_layers": 2, "num_attention_heads": 4,
+                "num_key_value_heads": 2, "head_dim": 16, "rms_norm_eps": 1e-05,
+                "rope_theta": 500000.0, "rope_scaling": {"rope_type": "llama3", "factor": 32.0,
+                "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+                "original_max_position_embeddings": 64}, "max_position_embeddings": 2048,
+                "tie_word_embeddings": true, "attention_bias": false, "mlp_bias": false,
+                "hidden_act": "silu", "bos_token_id": 1, "eos_token_id": 2}"#
+            }
+            Self::Llama32_1b => {
+                r#"{"model_type": "llama", "vocab_size": 128256, "hidden_size": 2048,
+                "intermediate_size": 8192, "num_hidden_layers": 16, "num_attention_heads": 32,
+                "num_key_value_heads": 8, "head_dim": 64, "rms_norm_eps": 1e-05,
+                "rope_theta": 500000.0, "rope_scaling": {"rope_type": "llama3", "factor": 32.0,
+                "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+                "original_max_position_embeddings": 8192}, "max_position_embeddings": 131072,
+                "tie_word_embeddings": true, "attention_bias": false, "mlp_bias": false,
+                "hidden_act": "silu", "bos_token_id": 128000, "eos_token_id": 128001}"#
+            }
+            Self::Llama31_8b => {
+                r#"{"model_type": "llama", "vocab_size": 128256, "hidden_size": 4096,
+                "intermediate_size": 14336, "num_hidden_layers": 32, "num_attention_heads": 32,
+                "num_key_value_heads": 8, "rms_norm_eps": 1e-05, "rope_theta": 500000.0,
+                "rope_scaling": {"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0,
+                "high_freq_factor": 4.0, "original_max_position_embeddings": 8192},
+                "max_position_embeddings": 131072, "tie_word_embeddings": false,
+                "attention_bias": false, "mlp_bias": false, "hidden_act": "silu",
+                "bos_token_id": 128000, "eos_token_id": 128001}"#
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for SyntheticShape {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for SyntheticShape {
+    type Err = Error;
+
+    fn from_str(name: &str) -> Result<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|shape| shape.name() == name)
+            .ok_or_else(|| Error::Setting {
+                field: "shape",
+                expected: "one of `tiny`, `llama-3.2-1b`, `llama-3.1-8b`",
+                found: name.to_owned(),
+            })
+    }
+}
+
+impl Config {
+    /// The hyper-parameters of `shape`, resolved from its `config.json` exactly as a
+    /// checkpoint's would be (see [`SyntheticShape::config_json`] for the sources).
+    pub fn synthetic(shape: SyntheticShape) -> Self {
+        let raw: RawConfig =
+            serde_json::from_str(shape.config_json()).expect("the built-in shapes are valid JSON");
+        raw.resolve()
+            .expect("the built-in shapes are valid configs (checked by the unit tests)")
+    }
+}
+
 /// A rejected field, before the layer that knows the file adds it.
 #[derive(Debug)]
 pub(crate) struct ConfigError {
@@ -550,6 +656,97 @@ mod tests {
         assert_eq!(
             err.to_string(),
             "config.json: `num_key_value_heads`: expected a divisor of `num_attention_heads` (9), found `4`"
+        );
+    }
+
+    /// The shapes' published figures, and the parameter totals Hugging Face lists for the
+    /// checkpoints' safetensors: Llama 3.2 1B 1 235 814 400 (tied embeddings counted once),
+    /// Llama 3.1 8B 8 030 261 248.
+    #[test]
+    fn synthetic_shapes_match_the_published_configs() {
+        let params = |c: &Config| {
+            let (h, i, v) = (c.hidden_size, c.intermediate_size, c.vocab_size);
+            let q = c.num_attention_heads * c.head_dim;
+            let kv = c.num_key_value_heads * c.head_dim;
+            let layer = h * q + 2 * h * kv + q * h + 3 * h * i + 2 * h;
+            let head = if c.tie_word_embeddings { 0 } else { v * h };
+            v * h + c.num_hidden_layers * layer + h + head
+        };
+        let one = Config::synthetic(SyntheticShape::Llama32_1b);
+        assert_eq!(
+            (
+                one.hidden_size,
+                one.intermediate_size,
+                one.num_hidden_layers
+            ),
+            (2048, 8192, 16)
+        );
+        assert_eq!(
+            (
+                one.num_attention_heads,
+                one.num_key_value_heads,
+                one.head_dim
+            ),
+            (32, 8, 64)
+        );
+        assert_eq!((one.vocab_size, one.tie_word_embeddings), (128256, true));
+        assert_eq!(one.rope_theta, 500000.0);
+        assert_eq!(
+            one.rope_scaling,
+            RopeScaling::Llama3 {
+                factor: 32.0,
+                low_freq_factor: 1.0,
+                high_freq_factor: 4.0,
+                original_max_position_embeddings: 8192
+            }
+        );
+        assert_eq!(params(&one), 1_235_814_400);
+
+        let eight = Config::synthetic(SyntheticShape::Llama31_8b);
+        assert_eq!(
+            (
+                eight.hidden_size,
+                eight.intermediate_size,
+                eight.num_hidden_layers
+            ),
+            (4096, 14336, 32)
+        );
+        assert_eq!(
+            (
+                eight.num_attention_heads,
+                eight.num_key_value_heads,
+                eight.head_dim
+            ),
+            (32, 8, 128)
+        );
+        assert_eq!(
+            (eight.vocab_size, eight.tie_word_embeddings),
+            (128256, false)
+        );
+        assert!(matches!(
+            eight.rope_scaling,
+            RopeScaling::Llama3 { factor: 8.0, .. }
+        ));
+        assert_eq!(params(&eight), 8_030_261_248);
+
+        let tiny = Config::synthetic(SyntheticShape::Tiny);
+        assert_eq!((tiny.hidden_size, tiny.num_hidden_layers), (64, 2));
+    }
+
+    #[test]
+    fn synthetic_shapes_parse_by_name() {
+        for shape in SyntheticShape::ALL {
+            assert_eq!(
+                shape.name().parse::<SyntheticShape>().expect("known"),
+                shape
+            );
+        }
+        let err = "llama-7b"
+            .parse::<SyntheticShape>()
+            .expect_err("unknown shape");
+        assert_eq!(
+            err.to_string(),
+            "setting `shape`: expected one of `tiny`, `llama-3.2-1b`, `llama-3.1-8b`, found `llama-7b`"
         );
     }
 
