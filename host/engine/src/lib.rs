@@ -10,12 +10,18 @@
 //!
 //! The engine never touches the network and knows nothing of recipes or plugins:
 //! callers hand it typed configs.
+//!
+//! Everything runs on the CPU in f32. With the cargo feature `cuda`, a model built from
+//! weights on a CUDA device runs there in bf16 with the engine's own kernels (module `cuda`:
+//! NF4 dequantization, dropout masks, attention's softmax, and the GPU-against-CPU checks).
 #![warn(missing_docs)]
 
 pub mod adapter;
 pub mod batch;
 pub mod checkpoint;
 pub mod config;
+#[cfg(feature = "cuda")]
+pub mod cuda;
 pub mod double_quant;
 mod error;
 mod gemv;
@@ -41,7 +47,7 @@ pub use safetensors_dir::HfModelDir;
 pub use tokenizer::{Message, Tokenizer};
 pub use weights::Weights;
 pub use lora::{LoraAdapter, LoraConfig, LoraLinear, Mode, Target};
-pub use qlinear::{FrozenLinear, Quantization};
+pub use qlinear::{FrozenLinear, Quantization, compute_dtype};
 pub use adapter::{PeftAdapter, merge_into_base};
 pub use batch::{Batch, BatchConfig, Batcher, DataPosition, Example};
 pub use checkpoint::Checkpoint;

@@ -276,19 +276,25 @@ impl LoraAdapter {
         self.dropout
     }
 
-    /// The adapter's contribution `scale · B · A · dropout(x)`, x [.., in] → [.., out].
+    /// The adapter's contribution `scale · B · A · dropout(x)`, x [.., in] → [.., out], in
+    /// the adapter's dtype (f32).
+    ///
+    /// `x` is first converted to that dtype, as PEFT casts the input to `lora_A`'s dtype: on a
+    /// GPU the bf16 activations enter the adapter as f32, so its products and gradients are
+    /// f32.
     pub fn forward(&self, x: &Tensor, mode: &Mode) -> Result<Tensor> {
         let context = || format!("adapter `{}`", self.name);
+        let x = x.to_dtype(self.a.dtype()).context_with(context)?;
         let x = match *mode {
             Mode::Train {
                 seed,
                 step,
                 micro_batch,
             } if self.dropout > 0.0 => {
-                let mask = self.dropout_mask(x, seed, step, micro_batch)?;
+                let mask = self.dropout_mask(&x, seed, step, micro_batch)?;
                 x.mul(&mask).context_with(context)?
             }
-            _ => x.clone(),
+            _ => x,
         };
         // In evaluation nothing needs a gradient: detached A and B keep candle from recording
         // a graph, so every activation is freed as soon as the next op has used it (a
@@ -322,10 +328,16 @@ impl LoraAdapter {
 
     /// An inverted-dropout mask shaped like `x`: 0 with probability `p`, else `1 / (1 - p)`.
     ///
-    /// Drawn in fixed chunks, each from its own generator, so the mask depends only on its
-    /// key and not on how many threads draw it.
-    fn dropout_mask(&self, x: &Tensor, seed: u64, step: u64, micro_batch: u64) -> Result<Tensor> {
-        const CHUNK: usize = 1 << 14;
+    /// Drawn in chunks of [`DROPOUT_CHUNK`], each from its own ChaCha8 stream, so the mask
+    /// depends only on its key and not on how many threads draw it. On a CUDA device a
+    /// kernel draws the same mask on the device (`cuda/dropout.cu`).
+    pub(crate) fn dropout_mask(
+        &self,
+        x: &Tensor,
+        seed: u64,
+        step: u64,
+        micro_batch: u64,
+    ) -> Result<Tensor> {
         let p = f64::from(self.dropout);
         let keep = (1.0 / (1.0 - p)) as f32;
         // Keep when a uniform u32 is at or above p · 2³².
@@ -337,10 +349,18 @@ impl LoraAdapter {
             &micro_batch.to_le_bytes(),
             self.name.as_bytes(),
         ];
-        let base = derived_rng(&key);
+        let context = || format!("dropout mask of adapter `{}`", self.name);
+        let mask_seed = derived_seed(&key);
+        #[cfg(feature = "cuda")]
+        if x.device().is_cuda() {
+            return crate::cuda::dropout_mask(&mask_seed, threshold, keep, x.shape(), x.device())
+                .and_then(|m| m.to_dtype(x.dtype()))
+                .context_with(context);
+        }
+        let base = ChaCha8Rng::from_seed(mask_seed);
         let mut values = vec![0.0f32; x.elem_count()];
         values
-            .par_chunks_mut(CHUNK)
+            .par_chunks_mut(DROPOUT_CHUNK)
             .enumerate()
             .for_each(|(chunk, out)| {
                 let mut rng = base.clone();
@@ -355,19 +375,28 @@ impl LoraAdapter {
             });
         Tensor::from_vec(values, x.shape(), x.device())
             .and_then(|m| m.to_dtype(x.dtype()))
-            .context_with(|| format!("dropout mask of adapter `{}`", self.name))
+            .context_with(context)
     }
 }
 
-/// A generator seeded by the SHA-256 of `parts` (each length-prefixed, so no two distinct
-/// keys collide by concatenation).
-fn derived_rng(parts: &[&[u8]]) -> ChaCha8Rng {
+/// Mask elements drawn from one ChaCha8 stream; a multiple of ChaCha's 16-word block, so
+/// each stream is whole blocks (the GPU's kernel computes one block per thread).
+pub(crate) const DROPOUT_CHUNK: usize = 1 << 14;
+
+/// The SHA-256 of `parts`, each length-prefixed, so no two distinct keys collide by
+/// concatenation.
+fn derived_seed(parts: &[&[u8]]) -> [u8; 32] {
     let mut hasher = Sha256::new();
     for part in parts {
         hasher.update((part.len() as u64).to_le_bytes());
         hasher.update(part);
     }
-    ChaCha8Rng::from_seed(hasher.finalize().into())
+    hasher.finalize().into()
+}
+
+/// A generator seeded by [`derived_seed`] of `parts`.
+fn derived_rng(parts: &[&[u8]]) -> ChaCha8Rng {
+    ChaCha8Rng::from_seed(derived_seed(parts))
 }
 
 /// A frozen layer with an optional adapter: `base(x) + adapter(x)`.
@@ -421,14 +450,17 @@ impl LoraLinear {
         self.adapter.as_ref()
     }
 
-    /// `x` [.., in] → [.., out]: the base output plus the adapter's, if any.
+    /// `x` [.., in] → [.., out]: the base output plus the adapter's, if any, in the base
+    /// output's dtype (the adapter's f32 output is narrowed to bf16 on a GPU).
     pub fn forward(&self, x: &Tensor, mode: &Mode) -> Result<Tensor> {
         let base = self.base.forward(x)?;
         match &self.adapter {
             None => Ok(base),
             Some(adapter) => {
                 let delta = adapter.forward(x, mode)?;
-                base.add(&delta)
+                delta
+                    .to_dtype(base.dtype())
+                    .and_then(|delta| base.add(&delta))
                     .context_with(|| format!("adapter `{}`", adapter.name))
             }
         }

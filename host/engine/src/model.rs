@@ -8,12 +8,15 @@
 //! tensors named as in the checkpoint. SmolLM2 is `llama`; no checkpoint gets its own
 //! file.
 //!
-//! Every projection is a [`LoraLinear`] over a [`FrozenLinear`] (NF4 or f32); the
-//! embedding, the norms and the LM head stay f32, as bitsandbytes leaves them.
-//! Attention runs in f32 with an additive mask built from causality, the optional
-//! sliding window and the caller's key padding mask. Masked scores get `f32::MIN`
-//! rather than `-inf` (as transformers does), so a query that sees no key at all (a
-//! left-padding position) gets a uniform distribution instead of NaN.
+//! Every projection is a [`LoraLinear`] over a [`FrozenLinear`] (NF4 or full precision);
+//! the embedding, the norms and the LM head are not quantized, as bitsandbytes leaves them.
+//! Everything is f32 on the CPU; on a CUDA GPU the weights the model keeps and the
+//! activations are bf16 ([`compute_dtype`]), with RMSNorm's statistics and attention's
+//! softmax in f32, as transformers computes them under bf16. The softmax takes an additive
+//! f32 mask built from causality, the optional sliding window and the caller's key padding
+//! mask. Masked scores get `f32::MIN` rather than `-inf` (as transformers does), so a query
+//! that sees no key at all (a left-padding position) gets a uniform distribution instead of
+//! NaN.
 //!
 //! Fused candle kernels (RMSNorm, softmax, RoPE) have no backward pass; each is used
 //! only when its input carries no gradient, and an equivalent composite of
@@ -27,7 +30,7 @@ use crate::config::Config;
 use crate::error::{CandleContext, Error, Result};
 use crate::gguf::GgufFile;
 use crate::lora::{LoraAdapter, LoraConfig, LoraLinear, Mode, Target};
-use crate::qlinear::{FrozenLinear, Quantization};
+use crate::qlinear::{FrozenLinear, Quantization, compute_dtype};
 use crate::rope::RotaryEmbedding;
 use crate::safetensors_dir::HfModelDir;
 use crate::tokenizer::Tokenizer;
@@ -155,7 +158,8 @@ pub struct LayerInputs {
     mask: Option<Tensor>,
 }
 
-/// RMSNorm (Zhang & Sennrich 2019): `x / sqrt(mean(x²) + eps) · weight`.
+/// RMSNorm (Zhang & Sennrich 2019): `x / sqrt(mean(x²) + eps) · weight`, the statistics in
+/// f32 whatever the input's dtype (transformers' `LlamaRMSNorm`).
 #[derive(Debug, Clone)]
 pub struct RmsNorm {
     weight: Tensor,
@@ -173,8 +177,10 @@ impl RmsNorm {
             if !x.track_op() {
                 return candle_nn::ops::rms_norm(&x.contiguous()?, &self.weight, self.eps as f32);
             }
-            let variance = x.sqr()?.mean_keepdim(D::Minus1)?;
-            x.broadcast_div(&(variance + self.eps)?.sqrt()?)?
+            let x32 = x.to_dtype(DType::F32)?;
+            let variance = x32.sqr()?.mean_keepdim(D::Minus1)?;
+            x32.broadcast_div(&(variance + self.eps)?.sqrt()?)?
+                .to_dtype(x.dtype())?
                 .broadcast_mul(&self.weight)
         };
         run().context_with(|| format!("rms norm of {:?}", x.shape()))
@@ -242,20 +248,14 @@ impl Attention {
             // `repeat_kv`), so folding the group into the query rows lets one batched
             // matmul per key/value head serve all its query heads without copying keys.
             let q = q.reshape((b, self.num_kv_heads, groups * t, self.head_dim))?;
-            let scores = q
-                .matmul(&k.t()?)?
-                .affine(1.0 / (self.head_dim as f64).sqrt(), 0.0)?;
-            let scores = scores.reshape((b, self.num_heads, t, t_kv))?;
-            let scores = match &inputs.mask {
-                Some(mask) => scores.broadcast_add(mask)?,
-                None => scores,
-            };
-            let probs = if scores.track_op() {
-                candle_nn::ops::softmax(&scores, D::Minus1)?
-            } else {
-                candle_nn::ops::softmax_last_dim(&scores)?
-            };
-            let probs = probs.reshape((b, self.num_kv_heads, groups * t, t_kv))?;
+            let scores = q.matmul(&k.t()?)?.reshape((b, self.num_heads, t, t_kv))?;
+            let scale = 1.0 / (self.head_dim as f64).sqrt();
+            let probs = attention_probs(&scores, inputs.mask.as_ref(), scale)?.reshape((
+                b,
+                self.num_kv_heads,
+                groups * t,
+                t_kv,
+            ))?;
             let out = probs
                 .matmul(&v)?
                 .reshape((b, self.num_heads, t, self.head_dim))?;
@@ -265,6 +265,33 @@ impl Attention {
         let out = run().context_with(|| format!("{}: attention", self.name))?;
         self.o_proj.forward(&out, mode)
     }
+}
+
+/// `softmax(scale · scores + mask)` over the last dimension of `scores`
+/// `[b, heads, t, t_kv]`, in f32 (transformers' `softmax(.., dtype=float32)`: `f32::MIN` in
+/// the mask has no bf16 value but -inf, which would turn a query that sees no key into
+/// NaN), returned in the scores' dtype. On CUDA one fused op, which keeps only its output
+/// for the backward pass.
+pub(crate) fn attention_probs(
+    scores: &Tensor,
+    mask: Option<&Tensor>,
+    scale: f64,
+) -> candle_core::Result<Tensor> {
+    #[cfg(feature = "cuda")]
+    if scores.device().is_cuda() {
+        return crate::cuda::attention_softmax(scores, mask, scale);
+    }
+    let scores_f32 = scores.affine(scale, 0.0)?.to_dtype(DType::F32)?;
+    let scores_f32 = match mask {
+        Some(mask) => scores_f32.broadcast_add(mask)?,
+        None => scores_f32,
+    };
+    let probs = if scores_f32.track_op() {
+        candle_nn::ops::softmax(&scores_f32, D::Minus1)?
+    } else {
+        candle_nn::ops::softmax_last_dim(&scores_f32)?
+    };
+    probs.to_dtype(scores.dtype())
 }
 
 /// SwiGLU feed-forward (Shazeer 2020): `down(silu(gate(x)) · up(x))`.
@@ -361,14 +388,16 @@ pub struct Footprint {
     pub linear_params: usize,
     /// Bytes those projections occupy (codes, scales, biases).
     pub linear_bytes: usize,
-    /// Parameters kept in f32: embedding, norms, an untied LM head.
+    /// Parameters not quantized: embedding, norms, an untied LM head (f32 on the CPU, bf16
+    /// on a GPU).
     pub other_params: usize,
     /// Bytes of those.
     pub other_bytes: usize,
 }
 
 impl Footprint {
-    /// Bytes per parameter of the frozen projections (0.5 + scales for NF4, 4 for f32).
+    /// Bytes per parameter of the frozen projections (0.5 + scales for NF4, 4 for f32, 2 for
+    /// bf16).
     pub fn linear_bytes_per_param(&self) -> f64 {
         self.linear_bytes as f64 / self.linear_params.max(1) as f64
     }
@@ -388,9 +417,11 @@ pub struct Model {
     layers: Vec<DecoderLayer>,
     norm: RmsNorm,
     lm_head: Tensor,
-    /// The same weight (shared storage) as a frozen linear: a generation step's few rows go
-    /// through its fused kernel, several times faster than candle's matmul for 4 rows.
-    lm_head_few_rows: FrozenLinear,
+    /// The same weight (shared storage) as a frozen linear. On the CPU a generation step's
+    /// few rows go through its fused kernel, several times faster than candle's matmul for 4
+    /// rows. On a GPU every call goes through it, so the loss's backward pass computes no
+    /// gradient for the frozen weight.
+    lm_head_frozen: FrozenLinear,
     rotary: RotaryEmbedding,
     quantization: Quantization,
 }
@@ -417,6 +448,10 @@ impl Model {
     /// Build from validated weights: every projection is frozen with `quantization`, and
     /// the projections `lora` targets get fresh adapters (A from `seed` and the layer's
     /// name, B zero). Each f32 weight is released once its layer holds it.
+    ///
+    /// The model lives on the weights' device. On a CUDA GPU the tensors it keeps are
+    /// converted to bf16 (NF4 weights are quantized on the host and uploaded); adapters stay
+    /// f32.
     pub fn new(
         config: Config,
         mut weights: Weights,
@@ -427,6 +462,10 @@ impl Model {
         weights.validate(&config)?;
         let embed_tokens = weights.take("model.embed_tokens.weight")?;
         let device = embed_tokens.device().clone();
+        let dtype = compute_dtype(&device);
+        let embed_tokens = embed_tokens
+            .to_dtype(dtype)
+            .context_with(|| format!("`model.embed_tokens.weight` to {dtype:?}"))?;
         let mut layers = Vec::with_capacity(config.num_hidden_layers);
         for index in 0..config.num_hidden_layers {
             let prefix = format!("model.layers.{index}");
@@ -470,32 +509,43 @@ impl Model {
             };
             layers.push(DecoderLayer {
                 input_layernorm: RmsNorm::new(
-                    weights.take(&format!("{prefix}.input_layernorm.weight"))?,
+                    take_as(
+                        &mut weights,
+                        &format!("{prefix}.input_layernorm.weight"),
+                        dtype,
+                    )?,
                     config.rms_norm_eps,
                 ),
                 self_attn,
                 post_attention_layernorm: RmsNorm::new(
-                    weights.take(&format!("{prefix}.post_attention_layernorm.weight"))?,
+                    take_as(
+                        &mut weights,
+                        &format!("{prefix}.post_attention_layernorm.weight"),
+                        dtype,
+                    )?,
                     config.rms_norm_eps,
                 ),
                 mlp,
             });
         }
-        let norm = RmsNorm::new(weights.take("model.norm.weight")?, config.rms_norm_eps);
+        let norm = RmsNorm::new(
+            take_as(&mut weights, "model.norm.weight", dtype)?,
+            config.rms_norm_eps,
+        );
         let lm_head = if config.tie_word_embeddings {
             embed_tokens.clone()
         } else {
-            weights.take("lm_head.weight")?
+            take_as(&mut weights, "lm_head.weight", dtype)?
         };
         let rotary = RotaryEmbedding::new(&config, &device)?;
-        let lm_head_few_rows = FrozenLinear::new(lm_head.clone(), None, Quantization::None)?;
+        let lm_head_frozen = FrozenLinear::new(lm_head.clone(), None, Quantization::None)?;
         Ok(Self {
             config,
             embed_tokens,
             layers,
             norm,
             lm_head,
-            lm_head_few_rows,
+            lm_head_frozen,
             rotary,
             quantization,
         })
@@ -573,7 +623,14 @@ impl Model {
         key_mask: Option<&Tensor>,
         past: usize,
     ) -> Result<LayerInputs> {
+        // Angles in f32, rounded once to the activations' dtype (transformers'
+        // `LlamaRotaryEmbedding.forward`).
+        let dtype = self.embed_tokens.dtype();
         let (cos, sin) = self.rotary.cos_sin(positions)?;
+        let (cos, sin) = cos
+            .to_dtype(dtype)
+            .and_then(|cos| Ok((cos, sin.to_dtype(dtype)?)))
+            .context_with(|| format!("rope angles to {dtype:?}"))?;
         let (b, t) = positions
             .dims2()
             .context_with(|| "positions: expected [b, t]".to_owned())?;
@@ -608,8 +665,9 @@ impl Model {
     /// Logits `[.., vocab]` of hidden states `[.., hidden]`.
     pub fn lm_head(&self, hidden: &Tensor) -> Result<Tensor> {
         let rows = hidden.elem_count() / self.config.hidden_size;
-        if rows <= crate::gemv::MAX_ROWS && hidden.dtype() == DType::F32 {
-            return self.lm_head_few_rows.forward(hidden);
+        let few_rows = rows <= crate::gemv::MAX_ROWS && hidden.dtype() == DType::F32;
+        if few_rows || hidden.device().is_cuda() {
+            return self.lm_head_frozen.forward(hidden);
         }
         let run = || -> candle_core::Result<Tensor> {
             let dims = hidden.dims();
@@ -669,13 +727,13 @@ impl Model {
             linear_params += linear.base().num_params();
             linear_bytes += linear.base().stored_bytes();
         }
-        let f32_tensors = self.layers.iter().flat_map(|l| {
+        let norm_weights = self.layers.iter().flat_map(|l| {
             [
                 &l.input_layernorm.weight,
                 &l.post_attention_layernorm.weight,
             ]
         });
-        let mut other_params: usize = f32_tensors.map(Tensor::elem_count).sum();
+        let mut other_params: usize = norm_weights.map(Tensor::elem_count).sum();
         other_params += self.embed_tokens.elem_count() + self.norm.weight.elem_count();
         if !self.config.tie_word_embeddings {
             other_params += self.lm_head.elem_count();
@@ -684,9 +742,17 @@ impl Model {
             linear_params,
             linear_bytes,
             other_params,
-            other_bytes: other_params * DType::F32.size_in_bytes(),
+            other_bytes: other_params * self.embed_tokens.dtype().size_in_bytes(),
         }
     }
+}
+
+/// Remove the tensor `name` from `weights`, in `dtype`.
+fn take_as(weights: &mut Weights, name: &str, dtype: DType) -> Result<Tensor> {
+    weights
+        .take(name)?
+        .to_dtype(dtype)
+        .context_with(|| format!("`{name}` to {dtype:?}"))
 }
 
 /// Additive attention mask `[b or 1, 1, t, past + t]`: query `i` (key index `past + i`)

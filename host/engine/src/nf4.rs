@@ -10,6 +10,8 @@
 //! value on a midpoint goes to the lower level) and its packing (`packed = q[::2] << 4 |
 //! q[1::2]`). The absmax values themselves are compressed by [`crate::double_quant`].
 
+use rayon::prelude::*;
+
 use crate::double_quant::DoubleQuant;
 
 /// Values per NF4 block, each sharing one absmax (bitsandbytes' default `blocksize=64`).
@@ -88,21 +90,23 @@ pub fn block_count(len: usize) -> usize {
 /// Each value is multiplied by the reciprocal of its block's absmax, as bitsandbytes'
 /// kernel does. A block of zeros (absmax 0) is stored as code 7 (level 0.0) and comes back
 /// as zeros, where bitsandbytes would divide by zero. With an odd `len` the last byte's low
-/// nibble is 0.
+/// nibble is 0. Blocks are independent and each is whole bytes, so they are quantized in
+/// parallel (a model's billions of weights are quantized as it loads).
 pub fn quantize(values: &[f32]) -> (Vec<u8>, Vec<f32>) {
     let mut packed = vec![0u8; packed_len(values.len())];
-    let mut absmax = Vec::with_capacity(block_count(values.len()));
-    for (block_index, block) in values.chunks(BLOCK_SIZE).enumerate() {
-        let max = block.iter().fold(0.0f32, |m, v| m.max(v.abs()));
-        absmax.push(max);
-        let inverse = if max > 0.0 { 1.0 / max } else { 0.0 };
-        for (i, &v) in block.iter().enumerate() {
-            let code = quantize_value(v * inverse);
-            let index = block_index * BLOCK_SIZE + i;
-            let shift = if index.is_multiple_of(2) { 4 } else { 0 };
-            packed[index / 2] |= code << shift;
-        }
-    }
+    let absmax = packed
+        .par_chunks_mut(BLOCK_SIZE / 2)
+        .zip(values.par_chunks(BLOCK_SIZE))
+        .map(|(bytes, block)| {
+            let max = block.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+            let inverse = if max > 0.0 { 1.0 / max } else { 0.0 };
+            for (i, &v) in block.iter().enumerate() {
+                let shift = if i.is_multiple_of(2) { 4 } else { 0 };
+                bytes[i / 2] |= quantize_value(v * inverse) << shift;
+            }
+            max
+        })
+        .collect();
     (packed, absmax)
 }
 

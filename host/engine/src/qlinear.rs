@@ -10,6 +10,12 @@
 //! through the same op on the CPU, so its gradient is not computed either. A forward pass
 //! of a few rows (a generation step) skips the tiles: `gemv` decodes each weight
 //! row once and dots it with every input row.
+//!
+//! On a CUDA device (feature `cuda`) the packed weight lives in device memory and the same op
+//! dequantizes the whole weight of this one layer into a temporary bf16 buffer with the
+//! engine's kernel, runs one cuBLAS GEMM through candle's own matmul, and frees the buffer:
+//! at most one layer's dequantized weight exists at a time, and the graph holds none. A
+//! full-precision weight on a GPU is kept in bf16 and multiplied by the same op.
 
 use std::sync::Arc;
 
@@ -41,6 +47,17 @@ impl std::fmt::Display for Quantization {
     }
 }
 
+/// The dtype frozen weights and activations take on `device`: f32 on the CPU (bf16 buys
+/// nothing on a CPU without bf16 arithmetic), bf16 on a CUDA GPU, as bitsandbytes' QLoRA
+/// computes (`bnb_4bit_compute_dtype=bfloat16`).
+pub fn compute_dtype(device: &Device) -> DType {
+    if device.is_cuda() {
+        DType::BF16
+    } else {
+        DType::F32
+    }
+}
+
 /// A linear layer `y = x · Wᵀ + b` whose weight `W` [out, in] is frozen.
 #[derive(Debug, Clone)]
 pub struct FrozenLinear {
@@ -53,15 +70,22 @@ pub struct FrozenLinear {
 
 #[derive(Debug, Clone)]
 enum FrozenWeight {
+    /// Full precision, in the device's [`compute_dtype`].
     Full(Tensor),
+    /// NF4 in host memory.
     Nf4(Arc<Nf4Matrix>),
+    /// NF4 in the memory of a CUDA device.
+    #[cfg(feature = "cuda")]
+    Nf4Cuda(Arc<crate::cuda::Nf4Device>),
 }
 
 impl FrozenLinear {
-    /// Freeze `weight` [out, in] (any float dtype) and the optional `bias` [out].
+    /// Freeze `weight` [out, in] (any float dtype) and the optional `bias` [out], on the
+    /// weight's device.
     ///
-    /// Both are detached and kept in f32, or for [`Quantization::Nf4`] the weight is
-    /// quantized; the bias is never quantized (bitsandbytes' `Linear4bit` keeps it too).
+    /// Both are detached and kept in the device's [`compute_dtype`], or for
+    /// [`Quantization::Nf4`] the weight is quantized (on the host, then uploaded once to a
+    /// GPU); the bias is never quantized (bitsandbytes' `Linear4bit` keeps it too).
     pub fn new(weight: Tensor, bias: Option<Tensor>, quantization: Quantization) -> Result<Self> {
         let (out_features, in_features) = match *weight.dims() {
             [out, inp] => (out, inp),
@@ -83,15 +107,16 @@ impl FrozenLinear {
             });
         }
         let device = weight.device().clone();
-        let to_f32 = |t: &Tensor| t.detach().to_dtype(DType::F32);
+        let dtype = compute_dtype(&device);
+        let freeze = |t: &Tensor| t.detach().to_dtype(dtype);
         let bias = bias
             .as_ref()
-            .map(to_f32)
+            .map(freeze)
             .transpose()
             .context_with(|| "freeze bias".to_owned())?;
         let weight = match quantization {
             Quantization::None => {
-                let weight = to_f32(&weight).and_then(|w| w.contiguous());
+                let weight = freeze(&weight).and_then(|w| w.contiguous());
                 FrozenWeight::Full(weight.context_with(|| "freeze weight".to_owned())?)
             }
             Quantization::Nf4 => {
@@ -100,11 +125,8 @@ impl FrozenLinear {
                     .and_then(|w| w.flatten_all())
                     .and_then(|w| w.to_vec1::<f32>())
                     .context_with(|| "read weight to quantize".to_owned())?;
-                FrozenWeight::Nf4(Arc::new(Nf4Matrix::quantize(
-                    &values,
-                    out_features,
-                    in_features,
-                )))
+                let matrix = Nf4Matrix::quantize(&values, out_features, in_features);
+                nf4_weight(matrix, &device)?
             }
         };
         Ok(Self {
@@ -118,8 +140,10 @@ impl FrozenLinear {
 
     /// `x` [.., in] → [.., out]. The result carries gradients to `x` (never to the weight).
     ///
-    /// Computes in the input's dtype when it is f32 or f64 (the stored weight is converted
-    /// to it); NF4 computes other dtypes in f32, converting on the way in and out.
+    /// On the CPU, computes in the input's dtype when it is f32 or f64 (the stored weight is
+    /// converted to it), other dtypes in f32, converting on the way in and out. On a GPU, NF4
+    /// computes in the input's dtype when it is bf16 or f32 (other dtypes in bf16) and a
+    /// full-precision weight in its own dtype (bf16).
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let context = || {
             format!(
@@ -187,42 +211,58 @@ impl FrozenLinear {
 
     /// `x` [rows, in] · `Wᵀ`, or `x` [rows, out] · `W` when `transposed`.
     ///
-    /// On the CPU both kinds of weight go through [`FrozenMatMul`], whose backward pass gives
-    /// no gradient to the weight; candle's own matmul would compute `xᵀ · grad` for it too,
-    /// a third more work per frozen layer, only to throw it away.
+    /// On the CPU and on CUDA both kinds of weight go through [`FrozenMatMul`], whose backward
+    /// pass gives no gradient to the weight; candle's own matmul would compute `xᵀ · grad` for
+    /// it too, a third more work per frozen layer, only to throw it away.
     fn matmul(&self, x: &Tensor, transposed: bool) -> candle_core::Result<Tensor> {
-        if let (FrozenWeight::Full(w), false) = (&self.weight, x.device().is_cpu()) {
+        let device = x.device();
+        let native = device.is_cpu() || cfg!(feature = "cuda") && device.is_cuda();
+        if let (FrozenWeight::Full(w), false) = (&self.weight, native) {
             let w = w.to_dtype(x.dtype())?;
             return x.matmul(&if transposed { w } else { w.t()? });
         }
+        let dtype = x.dtype();
+        let compute = match (&self.weight, device.is_cpu(), dtype) {
+            (_, true, DType::F32 | DType::F64) => dtype,
+            (_, true, _) => DType::F32,
+            (FrozenWeight::Full(w), false, _) => w.dtype(),
+            (_, false, DType::F32 | DType::BF16) => dtype,
+            (_, false, _) => DType::BF16,
+        };
         let op = FrozenMatMul {
             weight: self.weight.clone(),
             transposed,
         };
-        match x.dtype() {
-            DType::F32 | DType::F64 => x.contiguous()?.apply_op1(op),
-            dtype => x
-                .to_dtype(DType::F32)?
+        if compute == dtype {
+            x.contiguous()?.apply_op1(op)
+        } else {
+            x.to_dtype(compute)?
                 .contiguous()?
                 .apply_op1(op)?
-                .to_dtype(dtype),
+                .to_dtype(dtype)
         }
     }
 
-    /// The weight as an f32 tensor [out, in] (dequantized for NF4), e.g. to merge an adapter.
+    /// The weight as an f32 tensor [out, in] on the layer's device (dequantized for NF4),
+    /// e.g. to merge an adapter.
     pub fn dequantize(&self) -> Result<Tensor> {
+        let context = || "dequantize nf4 weight".to_owned();
         match &self.weight {
-            FrozenWeight::Full(w) => Ok(w.clone()),
+            FrozenWeight::Full(w) => w
+                .to_dtype(DType::F32)
+                .context_with(|| "widen frozen weight".to_owned()),
             FrozenWeight::Nf4(w) => Tensor::from_vec(
                 w.dequantize(),
                 (self.out_features, self.in_features),
                 &self.device,
             )
-            .context_with(|| "dequantize nf4 weight".to_owned()),
+            .context_with(context),
+            #[cfg(feature = "cuda")]
+            FrozenWeight::Nf4Cuda(w) => w.dequantize(DType::F32).context_with(context),
         }
     }
 
-    /// The bias, if any (f32, detached).
+    /// The bias, if any (detached, in the device's [`compute_dtype`]).
     pub fn bias(&self) -> Option<&Tensor> {
         self.bias.as_ref()
     }
@@ -232,6 +272,8 @@ impl FrozenLinear {
         match self.weight {
             FrozenWeight::Full(_) => Quantization::None,
             FrozenWeight::Nf4(_) => Quantization::Nf4,
+            #[cfg(feature = "cuda")]
+            FrozenWeight::Nf4Cuda(_) => Quantization::Nf4,
         }
     }
 
@@ -245,14 +287,17 @@ impl FrozenLinear {
         self.out_features
     }
 
-    /// Bytes held by the weight and bias: 4 per f32 value; for NF4, the packed codes plus the
-    /// double-quantized scales (about 4.127 bits per weight) plus the f32 bias.
+    /// Bytes held by the weight and bias: 4 per f32 value (2 per bf16 on a GPU); for NF4, the
+    /// packed codes plus the double-quantized scales (about 4.127 bits per weight) plus the bias.
     pub fn stored_bytes(&self) -> usize {
+        let bytes = |t: &Tensor| t.elem_count() * t.dtype().size_in_bytes();
         let weight = match &self.weight {
-            FrozenWeight::Full(w) => w.elem_count() * 4,
+            FrozenWeight::Full(w) => bytes(w),
             FrozenWeight::Nf4(w) => w.stored_bytes(),
+            #[cfg(feature = "cuda")]
+            FrozenWeight::Nf4Cuda(w) => w.stored_bytes(),
         };
-        weight + self.bias.as_ref().map_or(0, |b| b.elem_count() * 4)
+        weight + self.bias.as_ref().map_or(0, bytes)
     }
 
     /// Number of parameters: weight plus bias.
@@ -261,9 +306,25 @@ impl FrozenLinear {
     }
 }
 
+/// An NF4 weight where `device` computes with it: in host memory for the CPU, uploaded once
+/// to a CUDA device.
+fn nf4_weight(matrix: Nf4Matrix, device: &Device) -> Result<FrozenWeight> {
+    match device {
+        #[cfg(feature = "cuda")]
+        Device::Cuda(_) => {
+            let uploaded = crate::cuda::Nf4Device::upload(&matrix, device).context_with(|| {
+                format!("upload nf4 weight [{}, {}]", matrix.rows(), matrix.cols())
+            })?;
+            Ok(FrozenWeight::Nf4Cuda(Arc::new(uploaded)))
+        }
+        _ => Ok(FrozenWeight::Nf4(Arc::new(matrix))),
+    }
+}
+
 /// `x · Wᵀ` (or `g · W` when `transposed`) with a frozen `W`, a tile of `W` at a time: NF4
 /// tiles are dequantized into a scratch buffer, f32 tiles copied into one (in the dtype of
-/// `x`). Only the input gets a gradient.
+/// `x`). Only the input gets a gradient. On CUDA, the whole weight of the layer at once (see
+/// the module doc).
 struct FrozenMatMul {
     weight: FrozenWeight,
     transposed: bool,
@@ -342,6 +403,8 @@ impl FrozenMatMul {
                 (dims[0], dims[1])
             }
             FrozenWeight::Nf4(w) => (w.rows(), w.cols()),
+            #[cfg(feature = "cuda")]
+            FrozenWeight::Nf4Cuda(w) => (w.rows(), w.cols()),
         }
     }
 
@@ -350,6 +413,11 @@ impl FrozenMatMul {
     fn with_source<R>(&self, f: impl FnOnce(TileSource<'_>) -> R) -> candle_core::Result<R> {
         match &self.weight {
             FrozenWeight::Nf4(w) => Ok(f(TileSource::Nf4(w))),
+            #[cfg(feature = "cuda")]
+            FrozenWeight::Nf4Cuda(_) => candle_core::bail!(
+                "{}: the weight is on a cuda device, the input on the cpu",
+                self.name()
+            ),
             FrozenWeight::Full(w) => {
                 let guard = w.storage_and_layout();
                 match (&*guard.0, guard.1.contiguous_offsets()) {
@@ -456,6 +524,10 @@ impl CustomOp1 for FrozenMatMul {
             (FrozenWeight::Nf4(_), true) => "nf4-matmul-transposed",
             (FrozenWeight::Full(_), false) => "frozen-matmul",
             (FrozenWeight::Full(_), true) => "frozen-matmul-transposed",
+            #[cfg(feature = "cuda")]
+            (FrozenWeight::Nf4Cuda(_), false) => "nf4-matmul-cuda",
+            #[cfg(feature = "cuda")]
+            (FrozenWeight::Nf4Cuda(_), true) => "nf4-matmul-transposed-cuda",
         }
     }
 
@@ -487,6 +559,74 @@ impl CustomOp1 for FrozenMatMul {
                 "{}: expected f32 or f64 input, found {:?}",
                 self.name(),
                 other.dtype()
+            ),
+        };
+        Ok((out, Shape::from((m, n))))
+    }
+
+    /// `x` [m, k] on a CUDA device, bf16 or f32, contiguous: one cuBLAS GEMM (candle's
+    /// matmul, f32 accumulation) with this layer's weight, an NF4 weight dequantized into a
+    /// temporary buffer of the input's dtype first. The buffer is freed on return; the free is
+    /// ordered on the stream after the GEMM that reads it.
+    #[cfg(feature = "cuda")]
+    fn cuda_fwd(
+        &self,
+        storage: &candle_core::CudaStorage,
+        layout: &Layout,
+    ) -> candle_core::Result<(candle_core::CudaStorage, Shape)> {
+        let (m, k) = layout.shape().dims2()?;
+        let (rows, cols) = self.weight_dims();
+        let (expected_k, n) = if self.transposed {
+            (rows, cols)
+        } else {
+            (cols, rows)
+        };
+        if k != expected_k {
+            candle_core::bail!(
+                "{}: input [{m}, {k}]: expected {expected_k} columns",
+                self.name()
+            );
+        }
+        // Forward: x [m, k = cols] · Wᵀ, W [rows, cols] read through its transpose.
+        // Backward: g [m, k = rows] · W as stored.
+        let rhs = |weight: &Layout| {
+            if self.transposed {
+                Ok(weight.clone())
+            } else {
+                weight.transpose(0, 1)
+            }
+        };
+        let out = match &self.weight {
+            FrozenWeight::Nf4Cuda(w) => {
+                let dequantized = w.dequantize_storage(storage.dtype())?;
+                storage.matmul(
+                    &dequantized,
+                    (1, m, n, k),
+                    layout,
+                    &rhs(&Layout::contiguous((rows, cols)))?,
+                )?
+            }
+            FrozenWeight::Full(w) => {
+                let (guard, weight_layout) = w.storage_and_layout();
+                let candle_core::Storage::Cuda(weight) = &*guard else {
+                    candle_core::bail!(
+                        "{}: the weight is not on the input's cuda device",
+                        self.name()
+                    );
+                };
+                if weight.dtype() != storage.dtype() {
+                    candle_core::bail!(
+                        "{}: input dtype {:?}: expected the weight's, {:?}",
+                        self.name(),
+                        storage.dtype(),
+                        weight.dtype()
+                    );
+                }
+                storage.matmul(weight, (1, m, n, k), layout, &rhs(weight_layout)?)?
+            }
+            FrozenWeight::Nf4(_) => candle_core::bail!(
+                "{}: the weight is in host memory, the input on a cuda device",
+                self.name()
             ),
         };
         Ok((out, Shape::from((m, n))))

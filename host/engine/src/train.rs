@@ -328,6 +328,13 @@ impl<'m> Trainer<'m> {
         })
     }
 
+    /// The trainable tensors' names (`{module}.lora_A`, `.lora_B`), in the order of the
+    /// gradients `loss_and_gradients` returns.
+    #[cfg(feature = "cuda")]
+    pub(crate) fn param_names(&self) -> impl Iterator<Item = &str> {
+        self.params.iter().map(|p| p.name.as_str())
+    }
+
     /// Steps completed.
     pub fn step_count(&self) -> u64 {
         self.step
@@ -422,14 +429,14 @@ impl<'m> Trainer<'m> {
             let report = self.step()?;
             losses.push(report.loss);
             observer.on_step(&report);
-            if self.config.eval_every.is_some_and(|every| self.step % every == 0)
+            if self.config.eval_every.is_some_and(|every| self.step.is_multiple_of(every))
                 && let Some(loss) = self.evaluate()?
             {
                 evals.push((self.step, loss));
                 evaluated_at = Some(self.step);
                 observer.on_eval(self.step, loss);
             }
-            if self.config.checkpoint_every.is_some_and(|every| self.step % every == 0) {
+            if self.config.checkpoint_every.is_some_and(|every| self.step.is_multiple_of(every)) {
                 let dir = self.save_checkpoint()?;
                 checkpointed_at = Some(self.step);
                 observer.on_checkpoint(self.step, &dir);
@@ -498,8 +505,9 @@ impl<'m> Trainer<'m> {
     }
 
     /// Mean loss over the `scored` completion tokens of `batches` (one optimizer step's
-    /// micro-batches) and its gradient for every parameter, in parameter order.
-    fn loss_and_gradients(&self, batches: &[Batch], step_index: u64, scored: usize) -> Result<(f64, Vec<Tensor>)> {
+    /// micro-batches) and its gradient for every parameter, in parameter order (each
+    /// adapter's `A` then `B`, in the model's order).
+    pub(crate) fn loss_and_gradients(&self, batches: &[Batch], step_index: u64, scored: usize) -> Result<(f64, Vec<Tensor>)> {
         let inv_items = 1.0 / scored as f64;
         let mut grads: Vec<Option<Tensor>> = vec![None; self.params.len()];
         let mut loss_sum = 0.0;
@@ -663,10 +671,12 @@ fn as_input(x: &Tensor, index: usize) -> Result<Tensor> {
         .context_with(|| format!("checkpointed input of layer {index}"))
 }
 
-/// Back-propagate `sum(output · grad)`, whose gradient with respect to `output` is `grad`.
+/// Back-propagate `sum(output · grad)`, whose gradient with respect to `output` is `grad`
+/// (taken in `output`'s dtype: the f32 gradient of the logits meets bf16 logits on a GPU, as
+/// autograd narrows it through PyTorch's `.float()`).
 fn backward_surrogate(output: &Tensor, grad: &Tensor, what: &str) -> Result<GradStore> {
-    output
-        .mul(grad)
+    grad.to_dtype(output.dtype())
+        .and_then(|grad| output.mul(&grad))
         .and_then(|p| p.sum_all())
         .and_then(|s| s.backward())
         .context_with(|| format!("backward through the {what}"))
