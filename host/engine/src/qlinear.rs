@@ -408,6 +408,25 @@ impl FrozenMatMul {
         }
     }
 
+    /// `(m, k, n)` of the product: the input [m, k] times `Wᵀ` [cols, rows] (forward) or
+    /// `W` [rows, cols] (transposed, the backward pass), checked against the weight.
+    fn product_dims(&self, layout: &Layout) -> candle_core::Result<(usize, usize, usize)> {
+        let (m, k) = layout.shape().dims2()?;
+        let (rows, cols) = self.weight_dims();
+        let (expected_k, n) = if self.transposed {
+            (rows, cols)
+        } else {
+            (cols, rows)
+        };
+        if k != expected_k {
+            candle_core::bail!(
+                "{}: input [{m}, {k}]: expected {expected_k} columns",
+                self.name()
+            );
+        }
+        Ok((m, k, n))
+    }
+
     /// Calls `f` with the weight's values: the f32 weight is read in place, under its
     /// storage's read lock.
     fn with_source<R>(&self, f: impl FnOnce(TileSource<'_>) -> R) -> candle_core::Result<R> {
@@ -536,19 +555,7 @@ impl CustomOp1 for FrozenMatMul {
         storage: &CpuStorage,
         layout: &Layout,
     ) -> candle_core::Result<(CpuStorage, Shape)> {
-        let (m, k) = layout.shape().dims2()?;
-        let (rows, cols) = self.weight_dims();
-        let (expected_k, n) = if self.transposed {
-            (rows, cols)
-        } else {
-            (cols, rows)
-        };
-        if k != expected_k {
-            candle_core::bail!(
-                "{}: input [{m}, {k}]: expected {expected_k} columns",
-                self.name()
-            );
-        }
+        let (m, _, n) = self.product_dims(layout)?;
         let Some((start, end)) = layout.contiguous_offsets() else {
             candle_core::bail!("{}: expected a contiguous input", self.name());
         };
@@ -574,19 +581,7 @@ impl CustomOp1 for FrozenMatMul {
         storage: &candle_core::CudaStorage,
         layout: &Layout,
     ) -> candle_core::Result<(candle_core::CudaStorage, Shape)> {
-        let (m, k) = layout.shape().dims2()?;
-        let (rows, cols) = self.weight_dims();
-        let (expected_k, n) = if self.transposed {
-            (rows, cols)
-        } else {
-            (cols, rows)
-        };
-        if k != expected_k {
-            candle_core::bail!(
-                "{}: input [{m}, {k}]: expected {expected_k} columns",
-                self.name()
-            );
-        }
+        let (m, k, n) = self.product_dims(layout)?;
         // Forward: x [m, k = cols] · Wᵀ, W [rows, cols] read through its transpose.
         // Backward: g [m, k = rows] · W as stored.
         let rhs = |weight: &Layout| {
@@ -603,7 +598,7 @@ impl CustomOp1 for FrozenMatMul {
                     &dequantized,
                     (1, m, n, k),
                     layout,
-                    &rhs(&Layout::contiguous((rows, cols)))?,
+                    &rhs(&Layout::contiguous(self.weight_dims()))?,
                 )?
             }
             FrozenWeight::Full(w) => {
