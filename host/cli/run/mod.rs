@@ -85,11 +85,13 @@ pub fn run(args: &RunArgs, progress_visible: bool) -> anyhow::Result<()> {
             )
         })?;
     let stop = Arc::new(AtomicBool::new(false));
+    let mut exit_on_second_signal = Vec::new();
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        // A second signal while the first is being handled exits at once.
-        signal_hook::flag::register_conditional_shutdown(signal, 130, Arc::clone(&stop))
-            .and_then(|_| signal_hook::flag::register(signal, Arc::clone(&stop)))
+        // A second signal while the first is being handled exits at once, until the export.
+        let exit = signal_hook::flag::register_conditional_shutdown(signal, 130, Arc::clone(&stop))
+            .and_then(|id| signal_hook::flag::register(signal, Arc::clone(&stop)).map(|_| id))
             .context("cannot install the signal handlers")?;
+        exit_on_second_signal.push(exit);
     }
     let audit = Arc::new(AuditLog::open(folders.work.join("audit.log"))?);
     audit.record("lockdown", "process", Decision::Noted, &describe(&sandbox))?;
@@ -97,7 +99,17 @@ pub fn run(args: &RunArgs, progress_visible: bool) -> anyhow::Result<()> {
         tracing::warn!("sandbox: {missing}");
     }
     let progress = Progress::new(progress_visible);
-    Run { recipe: &recipe, folders: &folders, sandbox: &sandbox, audit, stop, progress, started, resume: args.resume }
+    Run {
+        recipe: &recipe,
+        folders: &folders,
+        sandbox: &sandbox,
+        audit,
+        stop,
+        exit_on_second_signal,
+        progress,
+        started,
+        resume: args.resume,
+    }
         .execute()
 }
 
@@ -108,6 +120,9 @@ struct Run<'a> {
     sandbox: &'a SandboxReport,
     audit: Arc<AuditLog>,
     stop: Arc<AtomicBool>,
+    /// The handlers that make a second SIGINT or SIGTERM exit at once; removed before the
+    /// export, which must finish or roll back whatever arrives.
+    exit_on_second_signal: Vec<signal_hook::SigId>,
     progress: Progress,
     started: Instant,
     resume: bool,
@@ -394,6 +409,9 @@ impl Run<'_> {
                 .map(|d| export::input(d.split.name(), &d.sha256, Some(d.records.len())))
                 .collect(),
         };
+        for handler in &self.exit_on_second_signal {
+            signal_hook::low_level::unregister(*handler);
+        }
         let manifest = export::write(
             &self.folders.export,
             Export {
