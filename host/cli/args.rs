@@ -96,21 +96,12 @@ pub enum Lang {
     C,
 }
 
-impl Lang {
-    /// Every language, in `--help`'s order.
-    #[cfg(test)]
-    pub const ALL: [Lang; 4] = [Lang::Rust, Lang::Python, Lang::Js, Lang::C];
-}
-
 impl std::fmt::Display for Lang {
-    /// The name on the command line, which is also the template folder's.
+    /// The name on the command line (clap's, from the variant), which is also the template
+    /// folder's.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Lang::Rust => "rust",
-            Lang::Python => "python",
-            Lang::Js => "js",
-            Lang::C => "c",
-        })
+        let value = clap::ValueEnum::to_possible_value(self).expect("no language is skipped");
+        f.write_str(value.get_name())
     }
 }
 
