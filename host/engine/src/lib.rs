@@ -30,6 +30,7 @@ pub mod gguf;
 pub mod lora;
 pub mod model;
 pub mod nf4;
+mod ops;
 pub mod optim;
 pub mod qlinear;
 pub mod rope;

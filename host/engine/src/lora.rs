@@ -338,44 +338,74 @@ impl LoraAdapter {
         step: u64,
         micro_batch: u64,
     ) -> Result<Tensor> {
-        let p = f64::from(self.dropout);
-        let keep = (1.0 / (1.0 - p)) as f32;
-        // Keep when a uniform u32 is at or above p · 2³².
-        let threshold = (p * 4_294_967_296.0).round().min(f64::from(u32::MAX)) as u32;
+        let mask = DropoutMask::new(self, seed, step, micro_batch);
+        let context = || format!("dropout mask of adapter `{}`", self.name);
+        #[cfg(feature = "cuda")]
+        if x.device().is_cuda() {
+            return crate::cuda::dropout_mask(&mask.seed, mask.threshold, mask.keep, x.shape(), x.device())
+                .and_then(|m| m.to_dtype(x.dtype()))
+                .context_with(context);
+        }
+        let mut values = vec![0.0f32; x.elem_count()];
+        mask.visit(&mut values, |_, kept, v| *v = if kept { mask.keep } else { 0.0 });
+        Tensor::from_vec(values, x.shape(), x.device())
+            .and_then(|m| m.to_dtype(x.dtype()))
+            .context_with(context)
+    }
+
+    /// The dropout mask of a training forward pass, or `None` when this adapter has no
+    /// dropout or `mode` is evaluation.
+    pub(crate) fn dropout_for(&self, mode: &Mode) -> Option<DropoutMask> {
+        match *mode {
+            Mode::Train { seed, step, micro_batch } if self.dropout > 0.0 => {
+                Some(DropoutMask::new(self, seed, step, micro_batch))
+            }
+            _ => None,
+        }
+    }
+}
+
+/// The inverted-dropout mask of one adapter in one micro-batch, as a key rather than as
+/// values: element `i` is kept (scaled by `keep`) when the `i`-th draw of its ChaCha8 stream
+/// is at or above `threshold`. Fused ops redraw it in their backward pass instead of keeping
+/// a mask tensor alive.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct DropoutMask {
+    pub(crate) seed: [u8; 32],
+    pub(crate) threshold: u32,
+    pub(crate) keep: f32,
+}
+
+impl DropoutMask {
+    fn new(adapter: &LoraAdapter, seed: u64, step: u64, micro_batch: u64) -> Self {
+        let p = f64::from(adapter.dropout);
         let key = [
             b"lora-dropout".as_slice(),
             &seed.to_le_bytes(),
             &step.to_le_bytes(),
             &micro_batch.to_le_bytes(),
-            self.name.as_bytes(),
+            adapter.name.as_bytes(),
         ];
-        let context = || format!("dropout mask of adapter `{}`", self.name);
-        let mask_seed = derived_seed(&key);
-        #[cfg(feature = "cuda")]
-        if x.device().is_cuda() {
-            return crate::cuda::dropout_mask(&mask_seed, threshold, keep, x.shape(), x.device())
-                .and_then(|m| m.to_dtype(x.dtype()))
-                .context_with(context);
+        Self {
+            seed: derived_seed(&key),
+            // Keep when a uniform u32 is at or above p · 2³².
+            threshold: (p * 4_294_967_296.0).round().min(f64::from(u32::MAX)) as u32,
+            keep: (1.0 / (1.0 - p)) as f32,
         }
-        let base = ChaCha8Rng::from_seed(mask_seed);
-        let mut values = vec![0.0f32; x.elem_count()];
-        values
-            .par_chunks_mut(DROPOUT_CHUNK)
-            .enumerate()
-            .for_each(|(chunk, out)| {
-                let mut rng = base.clone();
-                rng.set_stream(chunk as u64);
-                for v in out {
-                    *v = if rng.next_u32() >= threshold {
-                        keep
-                    } else {
-                        0.0
-                    };
-                }
-            });
-        Tensor::from_vec(values, x.shape(), x.device())
-            .and_then(|m| m.to_dtype(x.dtype()))
-            .context_with(context)
+    }
+
+    /// Calls `f(i, kept, &mut out[i])` for every element, on rayon's threads, a
+    /// [`DROPOUT_CHUNK`] (one ChaCha8 stream) at a time.
+    pub(crate) fn visit<T: Send>(&self, out: &mut [T], f: impl Fn(usize, bool, &mut T) + Sync) {
+        let base = ChaCha8Rng::from_seed(self.seed);
+        out.par_chunks_mut(DROPOUT_CHUNK).enumerate().for_each(|(chunk, out)| {
+            let mut rng = base.clone();
+            rng.set_stream(chunk as u64);
+            let first = chunk * DROPOUT_CHUNK;
+            for (i, v) in out.iter_mut().enumerate() {
+                f(first + i, rng.next_u32() >= self.threshold, v);
+            }
+        });
     }
 }
 
@@ -452,7 +482,18 @@ impl LoraLinear {
 
     /// `x` [.., in] → [.., out]: the base output plus the adapter's, if any, in the base
     /// output's dtype (the adapter's f32 output is narrowed to bf16 on a GPU).
+    ///
+    /// Training on the CPU takes one fused op for the base and the adapter
+    /// ([`crate::ops::adapted_linear`]), which keeps no intermediate tensor for the backward
+    /// pass.
     pub fn forward(&self, x: &Tensor, mode: &Mode) -> Result<Tensor> {
+        if let (Some(adapter), Mode::Train { .. }) = (&self.adapter, mode)
+            && x.device().is_cpu()
+            && x.dtype() == adapter.a.dtype()
+            && matches!(x.dtype(), DType::F32 | DType::F64)
+        {
+            return self.forward_fused(x, adapter, mode);
+        }
         let base = self.base.forward(x)?;
         match &self.adapter {
             None => Ok(base),
@@ -464,6 +505,28 @@ impl LoraLinear {
                     .context_with(|| format!("adapter `{}`", adapter.name))
             }
         }
+    }
+
+    /// [`LoraLinear::forward`] in training on the CPU.
+    fn forward_fused(&self, x: &Tensor, adapter: &LoraAdapter, mode: &Mode) -> Result<Tensor> {
+        let (rows, out_dims) = self.base.rows_of(x)?;
+        let run = || -> candle_core::Result<Tensor> {
+            let x2 = x.reshape((rows, self.base.in_features()))?;
+            let y = crate::ops::adapted_linear(
+                &x2,
+                &self.base,
+                adapter.a.as_tensor(),
+                adapter.b.as_tensor(),
+                adapter.scale,
+                adapter.dropout_for(mode),
+            )?;
+            let y = match self.base.bias() {
+                Some(bias) => y.broadcast_add(&bias.to_dtype(y.dtype())?)?,
+                None => y,
+            };
+            y.reshape(out_dims)
+        };
+        run().context_with(|| format!("adapter `{}`", adapter.name))
     }
 
     /// The base weight (dequantized) plus the adapter's `scale · B · A`, f32 [out, in].

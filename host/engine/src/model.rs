@@ -177,6 +177,9 @@ impl RmsNorm {
             if !x.track_op() {
                 return candle_nn::ops::rms_norm(&x.contiguous()?, &self.weight, self.eps as f32);
             }
+            if fused_training(x) {
+                return crate::ops::rms_norm(x, &self.weight, self.eps);
+            }
             let x32 = x.to_dtype(DType::F32)?;
             let variance = x32.sqr()?.mean_keepdim(D::Minus1)?;
             x32.broadcast_div(&(variance + self.eps)?.sqrt()?)?
@@ -218,11 +221,22 @@ impl Attention {
                 .contiguous()
         };
         let context = || format!("{}: heads", self.name);
-        let q = heads(q, self.num_heads).context_with(context)?;
-        let k = heads(k, self.num_kv_heads).context_with(context)?;
+        let fused = fused_training(&q) && cache.is_none();
+        let (q, k) = if fused {
+            let rotate = |x: &Tensor, n: usize| crate::ops::rope_heads(x, n, &inputs.cos, &inputs.sin);
+            (
+                rotate(&q, self.num_heads).context_with(context)?,
+                rotate(&k, self.num_kv_heads).context_with(context)?,
+            )
+        } else {
+            let q = heads(q, self.num_heads).context_with(context)?;
+            let k = heads(k, self.num_kv_heads).context_with(context)?;
+            (
+                RotaryEmbedding::apply(&q, &inputs.cos, &inputs.sin)?,
+                RotaryEmbedding::apply(&k, &inputs.cos, &inputs.sin)?,
+            )
+        };
         let v = heads(v, self.num_kv_heads).context_with(context)?;
-        let q = RotaryEmbedding::apply(&q, &inputs.cos, &inputs.sin)?;
-        let k = RotaryEmbedding::apply(&k, &inputs.cos, &inputs.sin)?;
         let (k, v) = match cache {
             None => (k, v),
             Some(cache) => {
@@ -248,14 +262,18 @@ impl Attention {
             // `repeat_kv`), so folding the group into the query rows lets one batched
             // matmul per key/value head serve all its query heads without copying keys.
             let q = q.reshape((b, self.num_kv_heads, groups * t, self.head_dim))?;
-            let scores = q.matmul(&k.t()?)?.reshape((b, self.num_heads, t, t_kv))?;
             let scale = 1.0 / (self.head_dim as f64).sqrt();
-            let probs = attention_probs(&scores, inputs.mask.as_ref(), scale)?.reshape((
-                b,
-                self.num_kv_heads,
-                groups * t,
-                t_kv,
-            ))?;
+            let probs = if fused {
+                crate::ops::attention_probs(&q, &k, inputs.mask.as_ref(), scale)?
+            } else {
+                let scores = q.matmul(&k.t()?)?.reshape((b, self.num_heads, t, t_kv))?;
+                attention_probs(&scores, inputs.mask.as_ref(), scale)?.reshape((
+                    b,
+                    self.num_kv_heads,
+                    groups * t,
+                    t_kv,
+                ))?
+            };
             let out = probs
                 .matmul(&v)?
                 .reshape((b, self.num_heads, t, self.head_dim))?;
@@ -294,6 +312,13 @@ pub(crate) fn attention_probs(
     probs.to_dtype(scores.dtype())
 }
 
+/// Whether `x` takes the fused training kernels of [`crate::ops`]: it carries a gradient, in
+/// f32 or f64, in host memory. Inference keeps candle's fused kernels (which have no backward
+/// pass) and a GPU its own.
+fn fused_training(x: &Tensor) -> bool {
+    x.track_op() && x.device().is_cpu() && matches!(x.dtype(), DType::F32 | DType::F64)
+}
+
 /// SwiGLU feed-forward (Shazeer 2020): `down(silu(gate(x)) · up(x))`.
 #[derive(Debug, Clone)]
 pub struct Mlp {
@@ -307,10 +332,12 @@ impl Mlp {
     fn forward(&self, x: &Tensor, mode: &Mode) -> Result<Tensor> {
         let gate = self.gate_proj.forward(x, mode)?;
         let up = self.up_proj.forward(x, mode)?;
-        let hidden = gate
-            .silu()
-            .and_then(|g| g * up)
-            .context_with(|| format!("{}: swiglu", self.name))?;
+        let hidden = if fused_training(&gate) {
+            crate::ops::swiglu(&gate, &up)
+        } else {
+            gate.silu().and_then(|g| g * up)
+        }
+        .context_with(|| format!("{}: swiglu", self.name))?;
         self.down_proj.forward(&hidden, mode)
     }
 }

@@ -151,6 +151,22 @@ impl FrozenLinear {
                 self.out_features, self.in_features
             )
         };
+        let (rows, out_dims) = self.rows_of(x)?;
+        let run = || -> candle_core::Result<Tensor> {
+            let x2 = x.reshape((rows, self.in_features))?;
+            let y = self.matmul(&x2, false)?;
+            let y = match &self.bias {
+                Some(b) => y.broadcast_add(&b.to_dtype(y.dtype())?)?,
+                None => y,
+            };
+            y.reshape(out_dims)
+        };
+        run().context_with(context)
+    }
+
+    /// The number of rows of `x` [.., in] and the shape of its output, [.., out]; an error
+    /// when `x`'s last dimension is not `in`.
+    pub(crate) fn rows_of(&self, x: &Tensor) -> Result<(usize, Vec<usize>)> {
         let dims = x.dims();
         let Some((&in_features, batch)) = dims.split_last() else {
             return Err(Error::LinearShape {
@@ -166,19 +182,9 @@ impl FrozenLinear {
                 found: format!("{dims:?}"),
             });
         }
-        let rows: usize = batch.iter().product();
         let mut out_dims = batch.to_vec();
         out_dims.push(self.out_features);
-        let run = || -> candle_core::Result<Tensor> {
-            let x2 = x.reshape((rows, self.in_features))?;
-            let y = self.matmul(&x2, false)?;
-            let y = match &self.bias {
-                Some(b) => y.broadcast_add(&b.to_dtype(y.dtype())?)?,
-                None => y,
-            };
-            y.reshape(out_dims)
-        };
-        run().context_with(context)
+        Ok((batch.iter().product(), out_dims))
     }
 
     /// `grad` [.., out] → `grad · W` [.., in]: what [`FrozenLinear::forward`]'s backward
@@ -241,6 +247,28 @@ impl FrozenLinear {
                 .apply_op1(op)?
                 .to_dtype(dtype)
         }
+    }
+
+    /// `x` [m, in] · `Wᵀ` → [m, out], or `x` [m, out] · `W` → [m, in] when `transposed`:
+    /// the products of [`FrozenLinear::forward`] and of its backward pass on row-major f32
+    /// slices in host memory, for ops that fuse more around them. No bias.
+    pub(crate) fn cpu_product_f32(&self, x: &[f32], m: usize, transposed: bool) -> candle_core::Result<Vec<f32>> {
+        self.product_op(x.len(), m, transposed)?.compute_f32(x, m)
+    }
+
+    /// [`FrozenLinear::cpu_product_f32`] in f64 (the weight widened), for exact tests.
+    pub(crate) fn cpu_product_f64(&self, x: &[f64], m: usize, transposed: bool) -> candle_core::Result<Vec<f64>> {
+        self.product_op(x.len(), m, transposed)?.compute(x, m)
+    }
+
+    /// The product op, once `len` values are checked to be `m` rows of its input.
+    fn product_op(&self, len: usize, m: usize, transposed: bool) -> candle_core::Result<FrozenMatMul> {
+        let op = FrozenMatMul { weight: self.weight.clone(), transposed };
+        let k = if transposed { self.out_features } else { self.in_features };
+        if len != m * k {
+            candle_core::bail!("{}: {len} input values: expected {m} rows of {k}", op.name());
+        }
+        Ok(op)
     }
 
     /// The weight as an f32 tensor [out, in] on the layer's device (dequantized for NF4),
