@@ -229,7 +229,7 @@ impl Run<'_> {
             checkpoint_dir: Some(work.join("checkpoints")),
             keep_checkpoints: 2,
             gradient_checkpointing: recipe.train.gradient_checkpointing,
-            loss_chunk_tokens: Some(1024),
+            loss_chunk_tokens: TrainConfig::default().loss_chunk_tokens,
             base_model: Some(model_name.clone()),
         };
         let examples = |set: &Dataset| set.records.iter().map(|r| r.example.clone()).collect::<Vec<_>>();

@@ -19,8 +19,10 @@
 //! NaN.
 //!
 //! Fused candle kernels (RMSNorm, softmax, RoPE) have no backward pass; each is used
-//! only when its input carries no gradient, and an equivalent composite of
-//! differentiable ops otherwise.
+//! only when its input carries no gradient. Training on the CPU takes the engine's own fused
+//! ops instead ([`crate::ops`]: RMSNorm, RoPE with the head split, attention's scores and
+//! softmax, SwiGLU, each adapted projection), which have one; anything else (a GPU, other
+//! dtypes) an equivalent composite of differentiable ops.
 
 use std::path::{Path, PathBuf};
 
@@ -693,7 +695,9 @@ impl Model {
     pub fn lm_head(&self, hidden: &Tensor) -> Result<Tensor> {
         let rows = hidden.elem_count() / self.config.hidden_size;
         let few_rows = rows <= crate::gemv::MAX_ROWS && hidden.dtype() == DType::F32;
-        if few_rows || hidden.device().is_cuda() {
+        // In training, the frozen op: candle's matmul would also compute the gradient of the
+        // (frozen) vocabulary-sized weight, as many flops as the logits themselves.
+        if few_rows || hidden.device().is_cuda() || hidden.track_op() {
             return self.lm_head_frozen.forward(hidden);
         }
         let run = || -> candle_core::Result<Tensor> {

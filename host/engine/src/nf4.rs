@@ -131,17 +131,29 @@ static PAIR_TABLE: std::sync::LazyLock<[[f32; 2]; 256]> = std::sync::LazyLock::n
 pub trait Float: Copy + Default + Send + Sync + 'static {
     /// Convert a dequantized f32 value.
     fn from_f32(value: f32) -> Self;
+
+    /// `values` as this type without converting them, when it is f32 (a full-precision
+    /// weight is then read in place rather than copied).
+    fn in_place(values: &[f32]) -> Option<&[Self]>;
 }
 
 impl Float for f32 {
     fn from_f32(value: f32) -> Self {
         value
     }
+
+    fn in_place(values: &[f32]) -> Option<&[Self]> {
+        Some(values)
+    }
 }
 
 impl Float for f64 {
     fn from_f32(value: f32) -> Self {
         Self::from(value)
+    }
+
+    fn in_place(_: &[f32]) -> Option<&[Self]> {
+        None
     }
 }
 

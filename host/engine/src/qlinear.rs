@@ -513,29 +513,39 @@ impl FrozenMatMul {
         // when `in` is a multiple of 64.
         let tile = tile_width(n, if self.transposed { 64 } else { 16 });
         let tiles = n.div_ceil(tile);
+        // An f32 weight multiplies f32 inputs where it lies, through strides.
+        let in_place = match source {
+            TileSource::Full(w) => T::in_place(w),
+            TileSource::Nf4(_) => None,
+        };
         let dst = OutPtr(out.as_mut_ptr());
         (0..tiles)
             .into_par_iter()
             .for_each_init(Vec::new, |scratch: &mut Vec<T>, t| {
                 let first = t * tile;
                 let width = tile.min(n - first);
-                scratch.resize(width * k, T::default());
-                if self.transposed {
-                    source.cols(first, width, cols, scratch);
-                } else {
-                    source.rows(first, cols, scratch);
-                }
-                // Backward: scratch is row-major [k = rows, width]. Forward: scratch is row-major
-                // [width, k = cols], and its transpose is the right-hand side.
-                let (rhs_cs, rhs_rs) = if self.transposed {
-                    (1, width as isize)
-                } else {
-                    (k as isize, 1)
+                // The right-hand side [k, width]. Backward: W's columns first.., rows apart
+                // by `cols`. Forward: the transpose of W's rows first.., each row contiguous.
+                let (rhs, rhs_cs, rhs_rs) = match in_place {
+                    Some(w) if self.transposed => (w[first..].as_ptr(), 1, cols as isize),
+                    Some(w) => (w[first * cols..].as_ptr(), cols as isize, 1),
+                    None => {
+                        // A tile in scratch: row-major [k = rows, width] (backward) or
+                        // [width, k = cols] (forward, read through its transpose).
+                        scratch.resize(width * k, T::default());
+                        if self.transposed {
+                            source.cols(first, width, cols, scratch);
+                            (scratch.as_ptr(), 1, width as isize)
+                        } else {
+                            source.rows(first, cols, scratch);
+                            (scratch.as_ptr(), k as isize, 1)
+                        }
+                    }
                 };
                 // SAFETY: `dst` points at `out` (m × n, row-major), alive until after this loop;
                 // this call writes the m × width block at columns first..first + width, which no
-                // other tile touches. `x` is m × k row-major and `scratch` is laid out as the
-                // strides say, both sized accordingly.
+                // other tile touches. `x` is m × k row-major; `rhs` with its strides addresses
+                // only elements of the weight (rows × cols) or of `scratch` (width × k).
                 unsafe {
                     gemm::gemm(
                         m,
@@ -548,7 +558,7 @@ impl FrozenMatMul {
                         x.as_ptr(),
                         1,
                         k as isize,
-                        scratch.as_ptr(),
+                        rhs,
                         rhs_cs,
                         rhs_rs,
                         T::default(),

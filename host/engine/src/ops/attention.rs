@@ -303,6 +303,10 @@ fn cpu_values<'a, T: Real>(
     Ok(&cpu.as_slice::<T>()?[start..end])
 }
 
+/// Mask values at or below this hide their key: `f32::MIN` plus any finite score is far
+/// below it, and 0 plus a score far above.
+const HIDDEN: f32 = f32::MIN / 2.0;
+
 /// `P` `[b·kvh, rows, t_kv]`: per block of rows, the scaled scores by `gemm` straight into
 /// the output, then the mask and the softmax in place.
 fn forward<T: Real>(q: &[T], k: &[T], mask: Option<&[f32]>, dims: Dims, scale: T) -> Vec<T> {
@@ -364,6 +368,9 @@ fn forward<T: Real>(q: &[T], k: &[T], mask: Option<&[f32]>, dims: Dims, scale: T
 }
 
 /// `row ← softmax(row + mask)`, the maximum subtracted before `exp`.
+///
+/// When the row sees some key, a masked entry's `exp` underflows to exactly 0, so it is set
+/// to 0 without calling `exp` (whose underflow path is slow): half of a causal mask.
 fn softmax_in_place<T: Real>(row: &mut [T], mask: Option<&[f32]>) {
     if let Some(mask) = mask {
         for (x, &m) in row.iter_mut().zip(mask) {
@@ -374,9 +381,13 @@ fn softmax_in_place<T: Real>(row: &mut [T], mask: Option<&[f32]>) {
         T::from_f64(f64::NEG_INFINITY),
         |a, x| if x > a { x } else { a },
     );
+    let sees_a_key = mask.is_some_and(|mask| mask.iter().any(|&m| m > HIDDEN));
     let mut sum = T::zero();
-    for x in row.iter_mut() {
-        *x = (*x - max).exp();
+    for (i, x) in row.iter_mut().enumerate() {
+        *x = match mask {
+            Some(mask) if sees_a_key && mask[i] <= HIDDEN => T::zero(),
+            _ => (*x - max).exp(),
+        };
         sum += *x;
     }
     for x in row.iter_mut() {
@@ -509,6 +520,7 @@ mod tests {
     use candle_core::{D, Device, Var};
 
     use super::*;
+    use crate::ops::testing::assert_close;
     use crate::nf4::tests::standard_normal;
 
     /// `[b, kvh, g·t, d]` queries and `[b, kvh, t_kv, d]` keys of N(0, 1) values, as
@@ -574,23 +586,6 @@ mod tests {
             probs.reshape((b, kvh, rows, t_kv))
         };
         run().expect("reference attention probabilities")
-    }
-
-    fn flat(x: &Tensor) -> Vec<f64> {
-        x.to_dtype(DType::F64)
-            .and_then(|x| x.flatten_all())
-            .and_then(|x| x.to_vec1())
-            .expect("values")
-    }
-
-    fn assert_close(got: &Tensor, want: &Tensor, tolerance: f64, what: &str) {
-        assert_eq!(got.dims(), want.dims(), "{what}: shape");
-        for (i, (g, w)) in flat(got).into_iter().zip(flat(want)).enumerate() {
-            assert!(
-                (g - w).abs() <= tolerance * (1.0 + w.abs()),
-                "{what}[{i}]: got {g}, want {w}"
-            );
-        }
     }
 
     /// `(P, dq, dk)` of `sum(P ⊙ w)` for fixed random weights `w`, through candle's autograd.

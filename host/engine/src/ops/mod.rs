@@ -61,3 +61,32 @@ impl<G: Deref<Target = Storage>> HostValues<'_, G> {
         }
     }
 }
+
+/// What the fused ops' tests share.
+#[cfg(test)]
+pub(crate) mod testing {
+    use candle_core::{DType, Device, Tensor};
+
+    /// `values` as a tensor of `shape` in `dtype`.
+    pub(crate) fn tensor(values: Vec<f32>, shape: &[usize], dtype: DType) -> Tensor {
+        Tensor::from_vec(values, shape, &Device::Cpu)
+            .and_then(|t| t.to_dtype(dtype))
+            .expect("test tensor")
+    }
+
+    /// Every value, widened to f64.
+    pub(crate) fn flat(t: &Tensor) -> Vec<f64> {
+        t.to_dtype(DType::F64)
+            .and_then(|t| t.flatten_all())
+            .and_then(|t| t.to_vec1())
+            .expect("values")
+    }
+
+    /// Same shape, and every value within `tolerance · (1 + |want|)`.
+    pub(crate) fn assert_close(got: &Tensor, want: &Tensor, tolerance: f64, what: &str) {
+        assert_eq!(got.dims(), want.dims(), "{what}: shape");
+        for (i, (g, w)) in flat(got).iter().zip(flat(want)).enumerate() {
+            assert!((g - w).abs() <= tolerance * (1.0 + w.abs()), "{what}[{i}]: got {g}, want {w}");
+        }
+    }
+}

@@ -249,33 +249,11 @@ fn with_values<T: WithDType, R>(
 
 #[cfg(test)]
 mod tests {
-    use candle_core::{D, Device, Var};
+    use candle_core::{D, Var};
 
     use super::*;
+    use crate::ops::testing::{assert_close, tensor};
     use crate::nf4::tests::standard_normal;
-
-    fn tensor(values: Vec<f32>, shape: &[usize], dtype: DType) -> Tensor {
-        Tensor::from_vec(values, shape, &Device::Cpu)
-            .and_then(|t| t.to_dtype(dtype))
-            .expect("test tensor")
-    }
-
-    fn flat(t: &Tensor) -> Vec<f64> {
-        t.to_dtype(DType::F64)
-            .and_then(|t| t.flatten_all())
-            .and_then(|t| t.to_vec1())
-            .expect("values")
-    }
-
-    fn assert_close(got: &Tensor, want: &Tensor, tolerance: f64, what: &str) {
-        assert_eq!(got.dims(), want.dims(), "{what}: shape");
-        for (i, (g, w)) in flat(got).iter().zip(flat(want)).enumerate() {
-            assert!(
-                (g - w).abs() <= tolerance * (1.0 + w.abs()),
-                "{what}[{i}]: got {g}, want {w}"
-            );
-        }
-    }
 
     /// model.rs's `heads` closure followed by `RotaryEmbedding::apply`'s composite.
     fn reference(
