@@ -12,7 +12,10 @@ threads="${THREADS:-$(nproc)}"
 scripts/fetch-model.sh
 if ! .venv/bin/python -c "import torch, transformers, peft, gguf" 2>/dev/null; then
     python3 -m venv .venv
-    .venv/bin/pip install --quiet --index-url https://download.pytorch.org/whl/cpu torch
+    # PyTorch's CPU-only index is the small download; PyPI's wheel (with CUDA libraries)
+    # runs the same CPU code where only PyPI is reachable.
+    .venv/bin/pip install --quiet --index-url https://download.pytorch.org/whl/cpu torch ||
+        .venv/bin/pip install --quiet torch
     .venv/bin/pip install --quiet transformers peft gguf
 fi
 out="$(mktemp -d)"

@@ -24,6 +24,7 @@ use tracing_subscriber::EnvFilter;
 use crate::args::{Cli, Command, LogFormat};
 
 fn main() -> ExitCode {
+    rapha_engine::allocator::retain_freed_buffers();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(error) => {

@@ -17,6 +17,7 @@
 #![warn(missing_docs)]
 
 pub mod adapter;
+pub mod allocator;
 pub mod batch;
 pub mod checkpoint;
 pub mod config;
