@@ -65,7 +65,7 @@ impl<G: Deref<Target = Storage>> HostValues<'_, G> {
 /// What the fused ops' tests share.
 #[cfg(test)]
 pub(crate) mod testing {
-    use candle_core::{DType, Device, Tensor};
+    use candle_core::{DType, Device, Tensor, Var};
 
     /// `values` as a tensor of `shape` in `dtype`.
     pub(crate) fn tensor(values: Vec<f32>, shape: &[usize], dtype: DType) -> Tensor {
@@ -88,5 +88,22 @@ pub(crate) mod testing {
         for (i, (g, w)) in flat(got).iter().zip(flat(want)).enumerate() {
             assert!((g - w).abs() <= tolerance * (1.0 + w.abs()), "{what}[{i}]: got {g}, want {w}");
         }
+    }
+
+    /// Output and input gradient of `sum(c ⊙ f(x))`.
+    pub(crate) fn value_and_grad(
+        x: &Tensor,
+        c: &Tensor,
+        f: impl Fn(&Tensor) -> candle_core::Result<Tensor>,
+    ) -> (Tensor, Tensor) {
+        let var = Var::from_tensor(x).expect("var");
+        let y = f(var.as_tensor()).expect("forward");
+        let grads = y
+            .mul(c)
+            .and_then(|l| l.sum_all())
+            .and_then(|l| l.backward())
+            .expect("backward");
+        let dx = grads.get(var.as_tensor()).expect("input gradient").clone();
+        (y, dx)
     }
 }

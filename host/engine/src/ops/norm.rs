@@ -261,7 +261,7 @@ mod tests {
     use candle_core::{D, Device, Var};
 
     use super::*;
-    use crate::ops::testing::{assert_close, flat, tensor};
+    use crate::ops::testing::{assert_close, flat, tensor, value_and_grad};
     use crate::nf4::tests::standard_normal;
 
     /// model.rs's differentiable composite, in the input's dtype.
@@ -269,23 +269,6 @@ mod tests {
         let variance = x.sqr()?.mean_keepdim(D::Minus1)?;
         x.broadcast_div(&(variance + eps)?.sqrt()?)?
             .broadcast_mul(weight)
-    }
-
-    /// Output and input gradient of `sum(c ⊙ f(x))`.
-    fn value_and_grad(
-        x: &Tensor,
-        c: &Tensor,
-        f: impl Fn(&Tensor) -> candle_core::Result<Tensor>,
-    ) -> (Tensor, Tensor) {
-        let var = Var::from_tensor(x).expect("var");
-        let y = f(var.as_tensor()).expect("forward");
-        let grads = y
-            .mul(c)
-            .and_then(|l| l.sum_all())
-            .and_then(|l| l.backward())
-            .expect("backward");
-        let dx = grads.get(var.as_tensor()).expect("input gradient").clone();
-        (y, dx)
     }
 
     fn check(dims: &[usize], dtype: DType, tolerance: f64) {

@@ -249,10 +249,10 @@ fn with_values<T: WithDType, R>(
 
 #[cfg(test)]
 mod tests {
-    use candle_core::{D, Var};
+    use candle_core::D;
 
     use super::*;
-    use crate::ops::testing::{assert_close, tensor};
+    use crate::ops::testing::{assert_close, tensor, value_and_grad};
     use crate::nf4::tests::standard_normal;
 
     /// model.rs's `heads` closure followed by `RotaryEmbedding::apply`'s composite.
@@ -274,23 +274,6 @@ mod tests {
         let x2 = x.narrow(D::Minus1, half, half)?;
         let rotated = Tensor::cat(&[&x2.neg()?, &x1], D::Minus1)?;
         x.broadcast_mul(&cos)? + rotated.broadcast_mul(&sin)?
-    }
-
-    /// Output and input gradient of `sum(c ⊙ f(x))`.
-    fn value_and_grad(
-        x: &Tensor,
-        c: &Tensor,
-        f: impl Fn(&Tensor) -> candle_core::Result<Tensor>,
-    ) -> (Tensor, Tensor) {
-        let var = Var::from_tensor(x).expect("var");
-        let y = f(var.as_tensor()).expect("forward");
-        let grads = y
-            .mul(c)
-            .and_then(|l| l.sum_all())
-            .and_then(|l| l.backward())
-            .expect("backward");
-        let dx = grads.get(var.as_tensor()).expect("input gradient").clone();
-        (y, dx)
     }
 
     /// `cos` and `sin` `[b, t, d]` f32: arbitrary values rather than real angles, so that
