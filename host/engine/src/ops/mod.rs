@@ -90,20 +90,20 @@ pub(crate) mod testing {
         }
     }
 
-    /// Output and input gradient of `sum(c ⊙ f(x))`.
-    pub(crate) fn value_and_grad(
-        x: &Tensor,
+    /// Output and the gradients of its inputs, of `sum(c ⊙ f(inputs))`.
+    pub(crate) fn value_and_grads<const N: usize>(
+        inputs: [&Tensor; N],
         c: &Tensor,
-        f: impl Fn(&Tensor) -> candle_core::Result<Tensor>,
-    ) -> (Tensor, Tensor) {
-        let var = Var::from_tensor(x).expect("var");
-        let y = f(var.as_tensor()).expect("forward");
+        f: impl Fn([&Tensor; N]) -> candle_core::Result<Tensor>,
+    ) -> (Tensor, [Tensor; N]) {
+        let vars = inputs.map(|x| Var::from_tensor(x).expect("var"));
+        let y = f(vars.each_ref().map(Var::as_tensor)).expect("forward");
         let grads = y
             .mul(c)
             .and_then(|l| l.sum_all())
             .and_then(|l| l.backward())
             .expect("backward");
-        let dx = grads.get(var.as_tensor()).expect("input gradient").clone();
+        let dx = vars.map(|v| grads.get(v.as_tensor()).expect("input gradient").clone());
         (y, dx)
     }
 }

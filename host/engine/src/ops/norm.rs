@@ -261,7 +261,7 @@ mod tests {
     use candle_core::{D, Device, Var};
 
     use super::*;
-    use crate::ops::testing::{assert_close, flat, tensor, value_and_grad};
+    use crate::ops::testing::{assert_close, flat, tensor, value_and_grads};
     use crate::nf4::tests::standard_normal;
 
     /// model.rs's differentiable composite, in the input's dtype.
@@ -279,8 +279,8 @@ mod tests {
         let c = tensor(standard_normal(n, 2), dims, dtype);
         let weight = tensor(standard_normal(h, 3), &[h], DType::F32);
         let wide = weight.to_dtype(dtype).expect("weight");
-        let (y, dx) = value_and_grad(&x, &c, |x| rms_norm(x, &weight, eps));
-        let (want_y, want_dx) = value_and_grad(&x, &c, |x| reference(x, &wide, eps));
+        let (y, [dx]) = value_and_grads([&x], &c, |[x]| rms_norm(x, &weight, eps));
+        let (want_y, [want_dx]) = value_and_grads([&x], &c, |[x]| reference(x, &wide, eps));
         let what = format!("{dims:?} {dtype:?}");
         assert_eq!(y.dtype(), dtype);
         assert_close(&y, &want_y, tolerance, &format!("{what} forward"));

@@ -252,7 +252,7 @@ mod tests {
     use candle_core::D;
 
     use super::*;
-    use crate::ops::testing::{assert_close, tensor, value_and_grad};
+    use crate::ops::testing::{assert_close, tensor, value_and_grads};
     use crate::nf4::tests::standard_normal;
 
     /// model.rs's `heads` closure followed by `RotaryEmbedding::apply`'s composite.
@@ -298,8 +298,9 @@ mod tests {
             dtype,
         );
         let (cos, sin) = tables(b, t, d);
-        let (y, dx) = value_and_grad(&x, &c, |x| rope_heads(x, heads, &cos, &sin));
-        let (want_y, want_dx) = value_and_grad(&x, &c, |x| reference(x, heads, &cos, &sin));
+        let (y, [dx]) = value_and_grads([&x], &c, |[x]| rope_heads(x, heads, &cos, &sin));
+        let (want_y, [want_dx]) =
+            value_and_grads([&x], &c, |[x]| reference(x, heads, &cos, &sin));
         let what = format!("b {b} t {t} heads {heads} d {d} {dtype:?}");
         assert_eq!(y.dtype(), dtype);
         assert!(y.is_contiguous(), "{what}: output layout");
@@ -341,7 +342,7 @@ mod tests {
             &[b, t, heads * d],
             DType::F64,
         );
-        let (dx, ddy) = value_and_grad(&dy, &c, |dy| dy.apply_op1(merge.clone()));
+        let (dx, [ddy]) = value_and_grads([&dy], &c, |[dy]| dy.apply_op1(merge.clone()));
         assert_eq!(dx.dims(), [b, t, heads * d]);
         let want = rope_heads(&c, heads, &cos, &sin).expect("split");
         assert_close(&ddy, &want, 1e-12, "second-order gradient");

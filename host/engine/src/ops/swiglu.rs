@@ -200,31 +200,9 @@ fn backward<T: Real>(
 
 #[cfg(test)]
 mod tests {
-    use candle_core::Var;
-
     use super::*;
-    use crate::ops::testing::{assert_close, tensor};
+    use crate::ops::testing::{assert_close, tensor, value_and_grads};
     use crate::nf4::tests::standard_normal;
-
-    /// Output and gradients of `sum(c ⊙ f(g, u))`.
-    fn value_and_grads(
-        g: &Tensor,
-        u: &Tensor,
-        c: &Tensor,
-        f: impl Fn(&Tensor, &Tensor) -> candle_core::Result<Tensor>,
-    ) -> [Tensor; 3] {
-        let g = Var::from_tensor(g).expect("var");
-        let u = Var::from_tensor(u).expect("var");
-        let y = f(g.as_tensor(), u.as_tensor()).expect("forward");
-        let grads = y
-            .mul(c)
-            .and_then(|l| l.sum_all())
-            .and_then(|l| l.backward())
-            .expect("backward");
-        let dg = grads.get(g.as_tensor()).expect("gate gradient").clone();
-        let du = grads.get(u.as_tensor()).expect("up gradient").clone();
-        [y, dg, du]
-    }
 
     fn check(dims: &[usize], dtype: DType, tolerance: f64) {
         let n = dims.iter().product();
@@ -233,8 +211,10 @@ mod tests {
         let g = tensor(g, dims, dtype);
         let u = tensor(standard_normal(n, 2), dims, dtype);
         let c = tensor(standard_normal(n, 3), dims, dtype);
-        let got = value_and_grads(&g, &u, &c, swiglu);
-        let want = value_and_grads(&g, &u, &c, |g, u| g.silu()? * u);
+        let (y, [dg, du]) = value_and_grads([&g, &u], &c, |[g, u]| swiglu(g, u));
+        let (want_y, [want_dg, want_du]) = value_and_grads([&g, &u], &c, |[g, u]| g.silu()? * u);
+        let got = [y, dg, du];
+        let want = [want_y, want_dg, want_du];
         for ((got, want), what) in got.iter().zip(&want).zip(["forward", "gate", "up"]) {
             assert_eq!(got.dtype(), dtype);
             assert_close(got, want, tolerance, &format!("{dims:?} {dtype:?} {what}"));
