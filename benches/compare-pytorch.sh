@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Issue 3's comparison, in one invocation: the engine's benchmark (NF4 with and without
-# gradient checkpointing, and an f32 base) and
+# gradient checkpointing, NF4 without AMX tiles where the CPU has them, and an f32 base) and
 # the same configuration in PyTorch + PEFT (fp32 and bf16 autocast) on the same CPU threads,
 # then a table of the figures and their ratios (each rapha-engine run over PyTorch fp32).
 # PyTorch bf16 runs only on CPUs with AVX-512 BF16 (or with TORCH_BF16=1).
@@ -23,6 +23,10 @@ trap 'rm -rf "$out"' EXIT
 export RAYON_NUM_THREADS="$threads"
 cargo bench --locked --profile dev --bench engine -- --quantization nf4 > "$out/nf4.json"
 cargo bench --locked --profile dev --bench engine -- --quantization nf4 --gradient-checkpointing > "$out/nf4-ckpt.json"
+# The same NF4 run with AMX turned off: the f32 kernels on bf16-rounded operands.
+if grep -q amx_bf16 /proc/cpuinfo; then
+    RAPHA_NO_AMX=1 cargo bench --locked --profile dev --bench engine -- --quantization nf4 > "$out/nf4-no-amx.json"
+fi
 cargo bench --locked --profile dev --bench engine -- --quantization none > "$out/f32.json"
 .venv/bin/python benches/compare_pytorch.py --dtype fp32 --threads "$threads" > "$out/torch-fp32.json"
 # bf16 autocast is only fast with native bf16 instructions; elsewhere it takes many minutes.
@@ -33,17 +37,17 @@ python3 - "$out" <<'PY'
 import json, sys
 from pathlib import Path
 out = Path(sys.argv[1])
-names = ["nf4", "nf4-ckpt", "f32", "torch-fp32", "torch-bf16"]
+names = ["nf4", "nf4-ckpt", "nf4-no-amx", "f32", "torch-fp32", "torch-bf16"]
 runs = {name: json.loads((out / f"{name}.json").read_text().strip().splitlines()[-1])
         for name in names if (out / f"{name}.json").exists()}
 keys = [("train_tokens_per_second", "train tok/s"), ("forward_tokens_per_second", "forward tok/s"),
         ("generate_new_tokens_per_second", "generate tok/s"), ("peak_rss_bytes", "peak RSS GiB")]
 def show(key, value):
     return f"{value / 2**30:.2f}" if key == "peak_rss_bytes" else f"{value:.1f}"
-ours = ["nf4", "nf4-ckpt", "f32"]
-print(f"{'':16}" + "".join(f"{n:>12}" for n in runs) + "".join(f"{n + '/torch-fp32':>21}" for n in ours))
+ours = [n for n in ["nf4", "nf4-ckpt", "nf4-no-amx", "f32"] if n in runs]
+print(f"{'':16}" + "".join(f"{n:>12}" for n in runs) + "".join(f"{n + '/torch-fp32':>22}" for n in ours))
 for key, label in keys:
     row = "".join(f"{show(key, r[key]):>12}" for r in runs.values())
-    ratios = "".join(f"{runs[n][key] / runs['torch-fp32'][key]:21.2f}" for n in ours)
+    ratios = "".join(f"{runs[n][key] / runs['torch-fp32'][key]:22.2f}" for n in ours)
     print(f"{label:16}{row}{ratios}")
 PY

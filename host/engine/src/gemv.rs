@@ -23,6 +23,7 @@ use std::sync::LazyLock;
 use pulp::{Simd, WithSimd};
 use rayon::prelude::*;
 
+use crate::bf16_product;
 use crate::nf4::{BLOCK_SIZE, CODE_BOOK, Nf4Matrix};
 use crate::qlinear::TileSource;
 
@@ -40,15 +41,20 @@ const GROUP: usize = 4;
 /// `x` [m, k] row-major times `Wᵀ`, with `W` [n, k]: returns [m, n] row-major.
 pub(crate) fn matmul_transposed(
     weight: TileSource<'_>,
-    n: usize,
-    k: usize,
+    (n, k): (usize, usize),
     x: &[f32],
     m: usize,
+    bf16_operands: bool,
 ) -> Vec<f32> {
     debug_assert_eq!(x.len(), m * k, "input is [m, k]");
     if m == 0 || n == 0 || k == 0 {
         return vec![0.0; m * n];
     }
+    // In bf16 operands (always for NF4, see `crate::qlinear`) each weight row is rounded
+    // as it is decoded, the input here.
+    let x: std::borrow::Cow<'_, [f32]> =
+        if bf16_operands { x.iter().map(|&v| bf16_product::round(v)).collect() } else { x.into() };
+    let x = &x[..];
     let mut transposed = vec![0.0f32; n * m];
     let threads = rayon::current_num_threads().max(1);
     // Several tasks per thread for balance, each long enough to dwarf rayon's overhead.
@@ -60,6 +66,7 @@ pub(crate) fn matmul_transposed(
         .for_each_init(Vec::new, |decoded: &mut Vec<f32>, (task, out)| {
             arch.dispatch(Task {
                 weight,
+                bf16_operands,
                 first: task * rows_per_task,
                 k,
                 x,
@@ -80,6 +87,7 @@ pub(crate) fn matmul_transposed(
 /// of `out` ([rows, m], the transpose of the result).
 struct Task<'a> {
     weight: TileSource<'a>,
+    bf16_operands: bool,
     first: usize,
     k: usize,
     x: &'a [f32],
@@ -96,6 +104,7 @@ impl WithSimd for Task<'_> {
     fn with_simd<S: Simd>(self, simd: S) {
         let Self {
             weight,
+            bf16_operands,
             first,
             k,
             x,
@@ -105,13 +114,21 @@ impl WithSimd for Task<'_> {
         let m = x.len() / k;
         for (offset, dots) in out.chunks_exact_mut(m).enumerate() {
             let row = first + offset;
-            let w = match weight {
-                TileSource::Nf4(matrix) => {
+            let w = match (weight, bf16_operands) {
+                (TileSource::Nf4(matrix), _) => {
                     decoded.resize(k, 0.0);
                     decode_row(matrix, row, decoded);
+                    if bf16_operands {
+                        decoded.iter_mut().for_each(|v| *v = bf16_product::round(*v));
+                    }
                     &decoded[..]
                 }
-                TileSource::Full(values) => &values[row * k..(row + 1) * k],
+                (TileSource::Full(values), true) => {
+                    decoded.clear();
+                    decoded.extend(values[row * k..(row + 1) * k].iter().map(|&v| bf16_product::round(v)));
+                    &decoded[..]
+                }
+                (TileSource::Full(values), false) => &values[row * k..(row + 1) * k],
             };
             let mut rows = x.chunks_exact(k);
             for group in dots.chunks_mut(GROUP) {
@@ -233,20 +250,22 @@ mod tests {
     /// (blocks straddle rows, and a vector tail), below one vector; odd `n`; every row
     /// count up to 17, and the largest the kernel takes.
     #[test]
-    fn few_rows_equal_the_matmul_of_the_dequantized_weight() {
+    fn few_rows_equal_the_matmul_of_the_weight() {
         for (n, k) in [(37, 64), (9, 576), (33, 80), (5, 7), (11, 130)] {
             let values = standard_normal(n * k, (n * k) as u64);
             let nf4 = Nf4Matrix::quantize(&values, n, k);
-            let dequantized = nf4.dequantize();
+            // NF4's operands in bf16.
+            let bf16 = |v: &[f32]| v.iter().map(|&v| bf16_product::round(v)).collect::<Vec<_>>();
+            let dequantized = bf16(&nf4.dequantize());
             for m in (1..=17).chain([MAX_ROWS]) {
                 let x = standard_normal(m * k, m as u64);
-                let got = matmul_transposed(TileSource::Nf4(&nf4), n, k, &x, m);
+                let got = matmul_transposed(TileSource::Nf4(&nf4), (n, k), &x, m, true);
                 assert_matches(
                     &got,
-                    &reference(&x, &dequantized, m, n, k),
+                    &reference(&bf16(&x), &dequantized, m, n, k),
                     &format!("nf4 [{n}, {k}] × {m} rows"),
                 );
-                let got = matmul_transposed(TileSource::Full(&values), n, k, &x, m);
+                let got = matmul_transposed(TileSource::Full(&values), (n, k), &x, m, false);
                 assert_matches(
                     &got,
                     &reference(&x, &values, m, n, k),
@@ -259,10 +278,10 @@ mod tests {
     #[test]
     fn empty_products_are_zeros() {
         assert_eq!(
-            matmul_transposed(TileSource::Full(&[]), 3, 0, &[], 2),
+            matmul_transposed(TileSource::Full(&[]), (3, 0), &[], 2, false),
             [0.0; 6]
         );
-        assert!(matmul_transposed(TileSource::Full(&[0.0; 6]), 3, 2, &[], 0).is_empty());
+        assert!(matmul_transposed(TileSource::Full(&[0.0; 6]), (3, 2), &[], 0, false).is_empty());
     }
 
     #[test]
@@ -275,7 +294,7 @@ mod tests {
                 .num_threads(threads)
                 .build()
                 .expect("a thread pool");
-            pool.install(|| matmul_transposed(TileSource::Nf4(&nf4), n, k, &x, m))
+            pool.install(|| matmul_transposed(TileSource::Nf4(&nf4), (n, k), &x, m, true))
         };
         let one = run(1);
         assert_eq!(one.len(), m * n);

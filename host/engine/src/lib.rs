@@ -11,14 +11,18 @@
 //! The engine never touches the network and knows nothing of recipes or plugins:
 //! callers hand it typed configs.
 //!
-//! Everything runs on the CPU in f32. With the cargo feature `cuda`, a model built from
+//! Everything runs on the CPU in f32, except that an NF4 model's frozen products take bf16
+//! operands (on AMX tiles where the CPU has them: modules `amx`, `bf16_product`). With the
+//! cargo feature `cuda`, a model built from
 //! weights on a CUDA device runs there in bf16 with the engine's own kernels (module `cuda`:
 //! NF4 dequantization, dropout masks, attention's softmax, and the GPU-against-CPU checks).
 #![warn(missing_docs)]
 
 pub mod adapter;
 pub mod allocator;
+mod amx;
 pub mod batch;
+mod bf16_product;
 pub mod checkpoint;
 pub mod config;
 #[cfg(feature = "cuda")]

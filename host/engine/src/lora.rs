@@ -743,7 +743,8 @@ mod tests {
             Quantization::None,
         )
         .expect("merged");
-        let x = tensor(standard_normal(3 * 64, 8), &[3, 64]);
+        // In f64, where the NF4 base multiplies its exact dequantized weight (not in bf16).
+        let x = tensor(standard_normal(3 * 64, 8), &[3, 64]).to_dtype(DType::F64).expect("f64");
         let got = values(&merged.forward(&x).expect("merged forward"));
         let want = values(&layer.forward(&x, &Mode::Eval).expect("lora forward"));
         for (g, w) in got.iter().zip(&want) {

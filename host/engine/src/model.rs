@@ -567,7 +567,11 @@ impl Model {
             take_as(&mut weights, "lm_head.weight", dtype)?
         };
         let rotary = RotaryEmbedding::new(&config, &device)?;
+        // An NF4 model's LM head multiplies in bf16 operands as its projections do (a bf16
+        // QLoRA model's head is bf16); the f32 weight stays as it is, for the embedding.
         let lm_head_frozen = FrozenLinear::new(lm_head.clone(), None, Quantization::None)?;
+        let lm_head_frozen =
+            if quantization == Quantization::Nf4 { lm_head_frozen.with_bf16_operands() } else { lm_head_frozen };
         Ok(Self {
             config,
             embed_tokens,
@@ -696,8 +700,9 @@ impl Model {
         let rows = hidden.elem_count() / self.config.hidden_size;
         let few_rows = rows <= crate::gemv::MAX_ROWS && hidden.dtype() == DType::F32;
         // In training, the frozen op: candle's matmul would also compute the gradient of the
-        // (frozen) vocabulary-sized weight, as many flops as the logits themselves.
-        if few_rows || hidden.device().is_cuda() || hidden.track_op() {
+        // (frozen) vocabulary-sized weight, as many flops as the logits themselves. An NF4
+        // model's head always takes it (bf16 operands).
+        if few_rows || hidden.device().is_cuda() || hidden.track_op() || self.quantization == Quantization::Nf4 {
             return self.lm_head_frozen.forward(hidden);
         }
         let run = || -> candle_core::Result<Tensor> {

@@ -2,14 +2,17 @@
 //!
 //! In NF4 (QLoRA, Dettmers et al. 2023, §3) the layer keeps only the packed codes and the
 //! double-quantized scales ([`Nf4Matrix`]). Its forward pass is a candle custom op that
-//! dequantizes the weight a tile of rows at a time into a per-thread scratch buffer and
-//! multiplies each tile with `gemm`; its backward pass computes the gradient of the input,
-//! `grad_x = grad_y · W`, the same way, a tile of columns at a time. The autograd graph
+//! multiplies in bf16 operands with f32 sums, as bitsandbytes does with
+//! `bnb_4bit_compute_dtype = bfloat16`: with AMX tiles where the CPU has them (the weight
+//! decoded into a temporary bf16 copy for the one call, [`crate::bf16_product`]), otherwise
+//! a tile of rows at a time dequantized into a per-thread scratch buffer, rounded, and
+//! multiplied with `gemm`. Its backward pass computes the gradient of the input,
+//! `grad_x = grad_y · W`, the same way (a tile of columns at a time). The autograd graph
 //! therefore holds the packed weight and nothing bigger, and the weight receives no gradient
 //! — which is what bitsandbytes' `MatMul4Bit` does in PyTorch. A full-precision weight goes
-//! through the same op on the CPU, so its gradient is not computed either. A forward pass
-//! of a few rows (a generation step) skips the tiles: `gemv` decodes each weight
-//! row once and dots it with every input row.
+//! through the same op on the CPU in f32 (or f64, for exact tests, as NF4 does too), so its
+//! gradient is not computed either. A forward pass of a few rows (a generation step) skips
+//! the tiles: `gemv` decodes each weight row once and dots it with every input row.
 //!
 //! On a CUDA device (feature `cuda`) the packed weight lives in device memory and the same op
 //! dequantizes the whole weight of this one layer into a temporary bf16 buffer with the
@@ -25,6 +28,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{CandleContext, Error, Result};
+use crate::bf16_product;
 use crate::gemv;
 use crate::nf4::{Float, Nf4Matrix};
 
@@ -47,9 +51,9 @@ impl std::fmt::Display for Quantization {
     }
 }
 
-/// The dtype frozen weights and activations take on `device`: f32 on the CPU (bf16 buys
-/// nothing on a CPU without bf16 arithmetic), bf16 on a CUDA GPU, as bitsandbytes' QLoRA
-/// computes (`bnb_4bit_compute_dtype=bfloat16`).
+/// The dtype frozen weights and activations take on `device`: f32 on the CPU (where an NF4
+/// layer rounds the operands of its products to bf16 inside its op, see the module doc),
+/// bf16 on a CUDA GPU, as bitsandbytes' QLoRA computes (`bnb_4bit_compute_dtype=bfloat16`).
 pub fn compute_dtype(device: &Device) -> DType {
     if device.is_cuda() {
         DType::BF16
@@ -66,6 +70,9 @@ pub struct FrozenLinear {
     in_features: usize,
     out_features: usize,
     device: Device,
+    /// Whether f32 products on the CPU round both operands to bf16 (see the module doc):
+    /// always for NF4, on request for a full-precision weight.
+    bf16_operands: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -135,7 +142,14 @@ impl FrozenLinear {
             in_features,
             out_features,
             device,
+            bf16_operands: quantization == Quantization::Nf4,
         })
+    }
+
+    /// This layer with its f32 CPU products taken in bf16 operands, as NF4 layers take
+    /// theirs: for the LM head of an NF4 model, as a bf16 QLoRA model has it.
+    pub fn with_bf16_operands(self) -> Self {
+        Self { bf16_operands: true, ..self }
     }
 
     /// `x` [.., in] → [.., out]. The result carries gradients to `x` (never to the weight).
@@ -235,10 +249,7 @@ impl FrozenLinear {
             (_, false, DType::F32 | DType::BF16) => dtype,
             (_, false, _) => DType::BF16,
         };
-        let op = FrozenMatMul {
-            weight: self.weight.clone(),
-            transposed,
-        };
+        let op = FrozenMatMul { weight: self.weight.clone(), transposed, bf16_operands: self.bf16_operands };
         if compute == dtype {
             x.contiguous()?.apply_op1(op)
         } else {
@@ -263,7 +274,7 @@ impl FrozenLinear {
 
     /// The product op, once `len` values are checked to be `m` rows of its input.
     fn product_op(&self, len: usize, m: usize, transposed: bool) -> candle_core::Result<FrozenMatMul> {
-        let op = FrozenMatMul { weight: self.weight.clone(), transposed };
+        let op = FrozenMatMul { weight: self.weight.clone(), transposed, bf16_operands: self.bf16_operands };
         let k = if transposed { self.out_features } else { self.in_features };
         if len != m * k {
             candle_core::bail!("{}: {len} input values: expected {m} rows of {k}", op.name());
@@ -356,6 +367,7 @@ fn nf4_weight(matrix: Nf4Matrix, device: &Device) -> Result<FrozenWeight> {
 struct FrozenMatMul {
     weight: FrozenWeight,
     transposed: bool,
+    bf16_operands: bool,
 }
 
 /// A raw pointer to the output buffer that threads share; each thread writes only its own
@@ -385,6 +397,9 @@ fn tile_width(total: usize, align: usize) -> usize {
     width.clamp(align, 256.max(align))
 }
 
+/// What [`FrozenMatMul::compute_tiles`] does to each tile of `W` before multiplying it.
+type Prepare<'a, T> = &'a (dyn Fn(&mut [T]) + Sync);
+
 /// Where the tiles (or, for a few input rows, the rows) of `W` come from.
 #[derive(Clone, Copy)]
 pub(crate) enum TileSource<'a> {
@@ -396,7 +411,7 @@ pub(crate) enum TileSource<'a> {
 
 impl TileSource<'_> {
     /// W[first.., :] row-major into `tile` ([tile.len() / cols, cols]).
-    fn rows<T: Float>(&self, first: usize, cols: usize, tile: &mut [T]) {
+    pub(crate) fn rows<T: Float>(&self, first: usize, cols: usize, tile: &mut [T]) {
         match self {
             Self::Nf4(w) => w.dequantize_rows(first, tile),
             Self::Full(w) => {
@@ -408,7 +423,7 @@ impl TileSource<'_> {
     }
 
     /// W[:, first..first + width] row-major into `tile` ([rows, width]).
-    fn cols<T: Float>(&self, first: usize, width: usize, cols: usize, tile: &mut [T]) {
+    pub(crate) fn cols<T: Float>(&self, first: usize, width: usize, cols: usize, tile: &mut [T]) {
         match self {
             Self::Nf4(w) => w.dequantize_cols(first, width, tile),
             Self::Full(w) => {
@@ -482,22 +497,40 @@ impl FrozenMatMul {
 
     /// `x` [m, k] row-major → [m, n] row-major, f32: a forward pass of at most
     /// [`gemv::MAX_ROWS`] rows (a generation step) goes through the fused kernel of
-    /// [`gemv`], anything else through [`Self::compute`].
+    /// [`gemv`]; other products in bf16 operands ([`bf16_product`]) on AMX tiles where the
+    /// CPU has them, else the tiles of [`Self::compute_tiles`] on rounded values; the rest
+    /// in f32.
     fn compute_f32(&self, x: &[f32], m: usize) -> candle_core::Result<Vec<f32>> {
-        if self.transposed || m > gemv::MAX_ROWS {
+        let dims = self.weight_dims();
+        if !self.transposed && m <= gemv::MAX_ROWS {
+            return self.with_source(|source| gemv::matmul_transposed(source, dims, x, m, self.bf16_operands));
+        }
+        if !self.bf16_operands {
             return self.compute(x, m);
         }
-        let (rows, cols) = self.weight_dims();
-        self.with_source(|source| gemv::matmul_transposed(source, rows, cols, x, m))
+        self.with_source(|source| {
+            bf16_product::amx_product(source, dims, x, m, self.transposed).unwrap_or_else(|| {
+                let x: Vec<f32> = x.iter().map(|&v| bf16_product::round(v)).collect();
+                let round = |tile: &mut [f32]| tile.iter_mut().for_each(|v| *v = bf16_product::round(*v));
+                self.compute_tiles(source, &x, m, Some(&round))
+            })
+        })
     }
 
-    /// `x` [m, k] row-major → [m, n] row-major, a tile of `W` at a time.
+    /// `x` [m, k] row-major → [m, n] row-major, a tile of `W` at a time, in `T`.
     fn compute<T: Float>(&self, x: &[T], m: usize) -> candle_core::Result<Vec<T>> {
-        self.with_source(|source| self.compute_tiles(source, x, m))
+        self.with_source(|source| self.compute_tiles(source, x, m, None))
     }
 
-    /// The body of [`Self::compute`].
-    fn compute_tiles<T: Float>(&self, source: TileSource<'_>, x: &[T], m: usize) -> Vec<T> {
+    /// The tiled product: each tile of `W` decoded or copied into scratch and there passed
+    /// through `prepare`, or without `prepare` an f32 `W` read in place.
+    fn compute_tiles<T: Float>(
+        &self,
+        source: TileSource<'_>,
+        x: &[T],
+        m: usize,
+        prepare: Option<Prepare<'_, T>>,
+    ) -> Vec<T> {
         let (rows, cols) = self.weight_dims();
         let (k, n) = if self.transposed {
             (rows, cols)
@@ -514,9 +547,14 @@ impl FrozenMatMul {
         let tile = tile_width(n, if self.transposed { 64 } else { 16 });
         let tiles = n.div_ceil(tile);
         // An f32 weight multiplies f32 inputs where it lies, through strides.
-        let in_place = match source {
-            TileSource::Full(w) => T::in_place(w),
-            TileSource::Nf4(_) => None,
+        let in_place = match (source, prepare) {
+            (TileSource::Full(w), None) => T::in_place(w),
+            _ => None,
+        };
+        let prepare = |tile: &mut [T]| {
+            if let Some(prepare) = prepare {
+                prepare(tile);
+            }
         };
         let dst = OutPtr(out.as_mut_ptr());
         (0..tiles)
@@ -535,9 +573,11 @@ impl FrozenMatMul {
                         scratch.resize(width * k, T::default());
                         if self.transposed {
                             source.cols(first, width, cols, scratch);
+                            prepare(scratch);
                             (scratch.as_ptr(), 1, width as isize)
                         } else {
                             source.rows(first, cols, scratch);
+                            prepare(scratch);
                             (scratch.as_ptr(), k as isize, 1)
                         }
                     }
@@ -673,10 +713,7 @@ impl CustomOp1 for FrozenMatMul {
         _res: &Tensor,
         grad_res: &Tensor,
     ) -> candle_core::Result<Option<Tensor>> {
-        let op = Self {
-            weight: self.weight.clone(),
-            transposed: !self.transposed,
-        };
+        let op = Self { weight: self.weight.clone(), transposed: !self.transposed, bf16_operands: self.bf16_operands };
         Ok(Some(grad_res.contiguous()?.apply_op1(op)?))
     }
 }
@@ -717,6 +754,11 @@ mod tests {
         t.flatten_all().and_then(|t| t.to_vec1()).expect("values")
     }
 
+    /// `values` rounded to bf16: the operands an NF4 product multiplies.
+    fn bf16(values: &[f32]) -> Vec<f32> {
+        values.iter().map(|&v| bf16_product::round(v)).collect()
+    }
+
     fn assert_close(got: &[f32], want: &[f64], tolerance: f64, what: &str) {
         assert_eq!(got.len(), want.len(), "{what}: length");
         for (i, (&g, &w)) in got.iter().zip(want).enumerate() {
@@ -745,8 +787,8 @@ mod tests {
                 .forward(&tensor(x.clone(), &[2, 3, inp]))
                 .expect("forward");
             assert_eq!(y.dims(), [2, 3, out]);
-            let deq = flat(&layer.dequantize().expect("dequantize"));
-            let want = reference_linear(&x, &deq, with_bias.then_some(&b[..]), 6, inp, out);
+            let deq = bf16(&flat(&layer.dequantize().expect("dequantize")));
+            let want = reference_linear(&bf16(&x), &deq, with_bias.then_some(&b[..]), 6, inp, out);
             let got = flat(&y);
             assert_close(&got, &want, 1e-5, &format!("nf4 [{out}, {inp}]"));
         }
@@ -754,28 +796,31 @@ mod tests {
 
     #[test]
     fn few_and_many_rows_take_different_paths_to_the_same_result() {
-        // At most `gemv::MAX_ROWS` rows go through the fused kernel, more through tiles and
-        // gemm; both must match the reference, with bias, for either kind of weight.
-        let (out, inp) = (45, 192);
-        let w = standard_normal(out * inp, 11);
-        let b = standard_normal(out, 12);
-        for quantization in [Quantization::Nf4, Quantization::None] {
-            let layer = FrozenLinear::new(
-                tensor(w.clone(), &[out, inp]),
-                Some(tensor(b.clone(), &[out])),
-                quantization,
-            )
-            .expect("freeze");
-            let weight = flat(&layer.dequantize().expect("weight"));
-            for rows in [1, gemv::MAX_ROWS, gemv::MAX_ROWS + 1] {
-                let x = standard_normal(rows * inp, rows as u64);
-                let got = flat(
-                    &layer
-                        .forward(&tensor(x.clone(), &[rows, inp]))
-                        .expect("forward"),
-                );
-                let want = reference_linear(&x, &weight, Some(&b), rows, inp, out);
-                assert_close(&got, &want, 1e-5, &format!("{quantization} × {rows} rows"));
+        // At most `gemv::MAX_ROWS` rows go through the fused kernel, more through AMX tiles
+        // (64 outputs, where the CPU has AMX) or tiles and gemm (45 outputs); all must match
+        // the reference, with bias, for NF4, f32 and f32 in bf16 operands (an NF4 model's LM
+        // head), the operands rounded where bf16.
+        for out in [45, 64] {
+            let inp = 192;
+            let w = standard_normal(out * inp, 11);
+            let b = standard_normal(out, 12);
+            for (quantization, bf16_operands) in [(Quantization::Nf4, true), (Quantization::None, false), (Quantization::None, true)] {
+                let layer = FrozenLinear::new(
+                    tensor(w.clone(), &[out, inp]),
+                    Some(tensor(b.clone(), &[out])),
+                    quantization,
+                )
+                .expect("freeze");
+                let layer = if bf16_operands { layer.with_bf16_operands() } else { layer };
+                let operands = |v: &[f32]| if bf16_operands { bf16(v) } else { v.to_vec() };
+                let weight = operands(&flat(&layer.dequantize().expect("weight")));
+                for rows in [1, gemv::MAX_ROWS, gemv::MAX_ROWS + 1] {
+                    let x = standard_normal(rows * inp, rows as u64);
+                    let got = flat(&layer.forward(&tensor(x.clone(), &[rows, inp])).expect("forward"));
+                    let want = reference_linear(&operands(&x), &weight, Some(&b), rows, inp, out);
+                    let what = format!("{quantization} (bf16 operands: {bf16_operands}) [{out}, {inp}] × {rows} rows");
+                    assert_close(&got, &want, 1e-5, &what);
+                }
             }
         }
     }
@@ -842,14 +887,14 @@ mod tests {
             .expect("loss");
         let grads = loss.backward().expect("backward");
         let got = flat(grads.get(&x).expect("input gradient"));
-        let deq = flat(&layer.dequantize().expect("dequantize"));
+        let deq = bf16(&flat(&layer.dequantize().expect("dequantize")));
         // c · W is the linear map with weight Wᵀ: reuse the reference on the transpose.
         let wt: Vec<f32> = (0..inp * out)
             .map(|i| deq[(i % out) * inp + i / out])
             .collect();
         assert_close(
             &got,
-            &reference_linear(&c, &wt, None, m, out, inp),
+            &reference_linear(&bf16(&c), &wt, None, m, out, inp),
             1e-5,
             "grad x",
         );
@@ -877,26 +922,19 @@ mod tests {
     }
 
     #[test]
-    fn f64_input_uses_the_same_weights() {
-        let layer = FrozenLinear::new(
-            tensor(standard_normal(16 * 64, 3), &[16, 64]),
-            None,
-            Quantization::Nf4,
-        )
-        .expect("quantize");
-        let x = tensor(standard_normal(2 * 64, 4), &[2, 64]);
-        let y32 = layer
-            .forward(&x)
-            .expect("f32 forward")
-            .to_dtype(DType::F64)
-            .expect("f64");
-        let y64 = layer
-            .forward(&x.to_dtype(DType::F64).expect("f64"))
-            .expect("f64 forward");
-        let diff = (y32 - y64)
-            .and_then(|d| d.abs()?.max_all()?.to_scalar::<f64>())
-            .expect("diff");
-        assert!(diff < 1e-4, "f32 and f64 paths differ by {diff}");
+    fn f64_input_multiplies_the_exact_weights() {
+        // f64 (for exact tests) keeps the dequantized weight and the input unrounded.
+        let (m, out, inp) = (70, 16, 64);
+        let w = standard_normal(out * inp, 3);
+        let layer = FrozenLinear::new(tensor(w, &[out, inp]), None, Quantization::Nf4).expect("quantize");
+        let x = standard_normal(m * inp, 4);
+        let x64 = tensor(x.clone(), &[m, inp]).to_dtype(DType::F64).expect("f64");
+        let y = layer.forward(&x64).expect("f64 forward");
+        let got: Vec<f64> = y.flatten_all().and_then(|y| y.to_vec1()).expect("values");
+        let want = reference_linear(&x, &flat(&layer.dequantize().expect("dequantize")), None, m, inp, out);
+        for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+            assert!((g - w).abs() <= 1e-12 * (1.0 + w.abs()), "[{i}]: got {g}, want {w}");
+        }
     }
 
     #[test]

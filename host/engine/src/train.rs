@@ -787,7 +787,9 @@ mod tests {
     use crate::qlinear::Quantization;
     use crate::weights::{Weights, expected_shapes};
 
-    /// A two-layer Llama with seeded weights and LoRA (random `B`) on every projection.
+    /// A two-layer Llama with seeded weights, a full-precision base (an NF4 base multiplies
+    /// in bf16, whose rounding steps finite differences would see) and LoRA (random `B`)
+    /// on every projection.
     fn tiny_model(lora: &LoraConfig) -> Model {
         let config = Config {
             architecture: Architecture::Llama,
@@ -823,7 +825,7 @@ mod tests {
             tensors.insert(name, Tensor::from_vec(values, shape, &Device::Cpu).unwrap());
         }
         let model =
-            Model::new(config, Weights::new("tiny".into(), tensors), Quantization::Nf4, Some(lora), 3).unwrap();
+            Model::new(config, Weights::new("tiny".into(), tensors), Quantization::None, Some(lora), 3).unwrap();
         for (_, adapter) in model.adapters() {
             let dims = adapter.b().dims().to_vec();
             let values: Vec<f32> =
@@ -834,8 +836,8 @@ mod tests {
     }
 
     /// Every gradient path (plain, checkpointed, chunked loss) against central finite
-    /// differences of the step loss, through the NF4 base and with dropout masks fixed by
-    /// the mode. Gradient scale matters here: AdamW alone would hide a wrong one.
+    /// differences of the step loss, with dropout masks fixed by the mode (the NF4 base's
+    /// own gradient is checked in f64 by `lora`'s tests). Gradient scale matters here: AdamW alone would hide a wrong one.
     #[test]
     fn gradients_match_finite_differences() {
         let lora = LoraConfig { rank: 2, alpha: 4.0, dropout: 0.1, targets: Target::ALL.to_vec(), rslora: false };
