@@ -3,6 +3,8 @@
 # gradient checkpointing, NF4 without AMX tiles where the CPU has them, and an f32 base) and
 # the same configuration in PyTorch + PEFT (fp32 and bf16 autocast) on the same CPU threads,
 # then a table of the figures and their ratios (each rapha-engine run over PyTorch fp32).
+# The headline pair, NF4 and PyTorch fp32, runs twice, interleaved, and shows the mean of
+# each: on a shared machine one minute's speed can differ from the next by 15 %.
 # PyTorch bf16 runs only on CPUs with AVX-512 BF16 (or with TORCH_BF16=1).
 # Installs torch/transformers/peft/gguf into the ignored .venv when missing.
 set -euo pipefail
@@ -21,14 +23,16 @@ fi
 out="$(mktemp -d)"
 trap 'rm -rf "$out"' EXIT
 export RAYON_NUM_THREADS="$threads"
-cargo bench --locked --profile dev --bench engine -- --quantization nf4 > "$out/nf4.json"
+for round in 1 2; do
+    cargo bench --locked --profile dev --bench engine -- --quantization nf4 > "$out/nf4.$round.json"
+    .venv/bin/python benches/compare_pytorch.py --dtype fp32 --threads "$threads" > "$out/torch-fp32.$round.json"
+done
 cargo bench --locked --profile dev --bench engine -- --quantization nf4 --gradient-checkpointing > "$out/nf4-ckpt.json"
 # The same NF4 run with AMX turned off: the f32 kernels on bf16-rounded operands.
 if grep -q amx_bf16 /proc/cpuinfo; then
     RAPHA_NO_AMX=1 cargo bench --locked --profile dev --bench engine -- --quantization nf4 > "$out/nf4-no-amx.json"
 fi
 cargo bench --locked --profile dev --bench engine -- --quantization none > "$out/f32.json"
-.venv/bin/python benches/compare_pytorch.py --dtype fp32 --threads "$threads" > "$out/torch-fp32.json"
 # bf16 autocast is only fast with native bf16 instructions; elsewhere it takes many minutes.
 if grep -q avx512_bf16 /proc/cpuinfo || [ "${TORCH_BF16:-0}" = 1 ]; then
     .venv/bin/python benches/compare_pytorch.py --dtype bf16 --threads "$threads" > "$out/torch-bf16.json"
@@ -38,10 +42,13 @@ import json, sys
 from pathlib import Path
 out = Path(sys.argv[1])
 names = ["nf4", "nf4-ckpt", "nf4-no-amx", "f32", "torch-fp32", "torch-bf16"]
-runs = {name: json.loads((out / f"{name}.json").read_text().strip().splitlines()[-1])
-        for name in names if (out / f"{name}.json").exists()}
 keys = [("train_tokens_per_second", "train tok/s"), ("forward_tokens_per_second", "forward tok/s"),
         ("generate_new_tokens_per_second", "generate tok/s"), ("peak_rss_bytes", "peak RSS GiB")]
+def mean_of(name):
+    # `name.json`, or `name.1.json`, `name.2.json`: the mean of the rounds.
+    found = [json.loads(f.read_text().strip().splitlines()[-1]) for f in sorted(out.glob(f"{name}.*json"))]
+    return {key: sum(r[key] for r in found) / len(found) for key, _ in keys} if found else None
+runs = {name: run for name in names if (run := mean_of(name))}
 def show(key, value):
     return f"{value / 2**30:.2f}" if key == "peak_rss_bytes" else f"{value:.1f}"
 ours = [n for n in ["nf4", "nf4-ckpt", "nf4-no-amx", "f32"] if n in runs]
@@ -50,4 +57,9 @@ for key, label in keys:
     row = "".join(f"{show(key, r[key]):>12}" for r in runs.values())
     ratios = "".join(f"{runs[n][key] / runs['torch-fp32'][key]:22.2f}" for n in ours)
     print(f"{label:16}{row}{ratios}")
+for name in names:
+    rounds = sorted(out.glob(f"{name}.[0-9].json"))
+    if len(rounds) > 1:
+        each = [json.loads(f.read_text().strip().splitlines()[-1])["train_tokens_per_second"] for f in rounds]
+        print(f"{name} train tok/s by round: " + ", ".join(f"{v:.1f}" for v in each))
 PY

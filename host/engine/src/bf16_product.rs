@@ -80,10 +80,11 @@ fn pair(even: u16, odd: u16) -> u32 {
 const ROWS_PER_TASK: usize = 4 * BLOCK;
 /// Output columns per panel: four blocks of 32 columns.
 const PANEL: usize = 4 * BLOCK;
-/// Inner steps (of 32 values) per pass: a pass's share of a row block and of a panel
-/// (64 KiB and 256 KiB) stays in cache however long the inner dimension (the LM head's
-/// backward pass sums over the whole vocabulary).
-const STEPS_PER_PASS: usize = 32;
+/// Inner steps (of 32 values) per pass: a pass's share of a row block (32 KiB) stays in
+/// the L1 cache while the panel's four column blocks (128 KiB) pass over it from L2,
+/// however long the inner dimension (the LM head's backward pass sums over the whole
+/// vocabulary).
+const STEPS_PER_PASS: usize = 16;
 
 /// `x` [m, k] times `Wᵀ` (or `W` when `transposed`), `W` [rows, cols], with AMX: [m, n]
 /// row-major, or `None` when this CPU or process has no AMX, or when `n` is not a
