@@ -111,8 +111,10 @@ pub(crate) fn amx_product(
         let tiles = Tiles::new().expect("AMX was available for this call");
         let first_band = task * ROWS_PER_TASK / TILE_ROWS;
         let task_rows = out.len() / n;
-        for first_step in (0..steps).step_by(STEPS_PER_PASS) {
-            let pass = STEPS_PER_PASS.min(steps - first_step);
+        // Passes of equal length: 18 steps go as 9 + 9, not 16 + 2.
+        let per_pass = steps.div_ceil(steps.div_ceil(STEPS_PER_PASS));
+        for first_step in (0..steps).step_by(per_pass) {
+            let pass = per_pass.min(steps - first_step);
             for panel in (0..n).step_by(PANEL) {
                 for row in (0..task_rows).step_by(BLOCK) {
                     let a = &a[(first_band + row / TILE_ROWS) * band + first_step * TILE_ROWS * TILE_DEPTH..];
@@ -247,10 +249,11 @@ mod tests {
             return;
         }
         // (rows, cols, transposed): inner dimensions that need padding (200 forward, 150
-        // backward), odd ones (75), two panels of output columns (160), and 150 input rows:
-        // two tasks, the last block padded.
+        // backward), odd ones (75), long ones summed in several passes (600), two panels of
+        // output columns (160), and 150 input rows: two tasks, the last block padded.
         let m = 150;
-        for (rows, cols, transposed) in [(160, 200, false), (150, 96, true), (96, 75, false), (75, 64, true)] {
+        let shapes = [(160, 200, false), (150, 96, true), (96, 75, false), (75, 64, true), (32, 600, false), (600, 64, true)];
+        for (rows, cols, transposed) in shapes {
             let nf4 = Nf4Matrix::quantize(&standard_normal(rows * cols, 3), rows, cols);
             let k = if transposed { rows } else { cols };
             let x = standard_normal(m * k, 4);
