@@ -27,8 +27,19 @@ pub(crate) fn to_bits(value: f32) -> u16 {
 }
 
 /// `value` rounded to the nearest bf16, as an f32.
-pub(crate) fn round(value: f32) -> f32 {
+fn round(value: f32) -> f32 {
     f32::from_bits(u32::from(to_bits(value)) << 16)
+}
+
+/// Every value rounded to the nearest bf16, in place: the operands of an f32 kernel that
+/// computes what bf16 products would.
+pub(crate) fn round_in_place(values: &mut [f32]) {
+    values.iter_mut().for_each(|v| *v = round(*v));
+}
+
+/// `values` rounded to the nearest bf16.
+pub(crate) fn rounded(values: &[f32]) -> Vec<f32> {
+    values.iter().map(|&v| round(v)).collect()
 }
 
 /// [`to_bits`] of every value of `src` into `dst` (as long as `src`): with AVX-512 BF16's

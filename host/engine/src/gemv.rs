@@ -53,7 +53,7 @@ pub(crate) fn matmul_transposed(
     // In bf16 operands (always for NF4, see `crate::qlinear`) each weight row is rounded
     // as it is decoded, the input here.
     let x: std::borrow::Cow<'_, [f32]> =
-        if bf16_operands { x.iter().map(|&v| bf16_product::round(v)).collect() } else { x.into() };
+        if bf16_operands { bf16_product::rounded(x).into() } else { x.into() };
     let x = &x[..];
     let mut transposed = vec![0.0f32; n * m];
     let threads = rayon::current_num_threads().max(1);
@@ -119,13 +119,14 @@ impl WithSimd for Task<'_> {
                     decoded.resize(k, 0.0);
                     decode_row(matrix, row, decoded);
                     if bf16_operands {
-                        decoded.iter_mut().for_each(|v| *v = bf16_product::round(*v));
+                        bf16_product::round_in_place(decoded);
                     }
                     &decoded[..]
                 }
                 (TileSource::Full(values), true) => {
                     decoded.clear();
-                    decoded.extend(values[row * k..(row + 1) * k].iter().map(|&v| bf16_product::round(v)));
+                    decoded.extend_from_slice(&values[row * k..(row + 1) * k]);
+                    bf16_product::round_in_place(decoded);
                     &decoded[..]
                 }
                 (TileSource::Full(values), false) => &values[row * k..(row + 1) * k],
@@ -255,14 +256,13 @@ mod tests {
             let values = standard_normal(n * k, (n * k) as u64);
             let nf4 = Nf4Matrix::quantize(&values, n, k);
             // NF4's operands in bf16.
-            let bf16 = |v: &[f32]| v.iter().map(|&v| bf16_product::round(v)).collect::<Vec<_>>();
-            let dequantized = bf16(&nf4.dequantize());
+            let dequantized = bf16_product::rounded(&nf4.dequantize());
             for m in (1..=17).chain([MAX_ROWS]) {
                 let x = standard_normal(m * k, m as u64);
                 let got = matmul_transposed(TileSource::Nf4(&nf4), (n, k), &x, m, true);
                 assert_matches(
                     &got,
-                    &reference(&bf16(&x), &dequantized, m, n, k),
+                    &reference(&bf16_product::rounded(&x), &dequantized, m, n, k),
                     &format!("nf4 [{n}, {k}] × {m} rows"),
                 );
                 let got = matmul_transposed(TileSource::Full(&values), (n, k), &x, m, false);

@@ -249,7 +249,7 @@ impl FrozenLinear {
             (_, false, DType::F32 | DType::BF16) => dtype,
             (_, false, _) => DType::BF16,
         };
-        let op = FrozenMatMul { weight: self.weight.clone(), transposed, bf16_operands: self.bf16_operands };
+        let op = self.product(transposed);
         if compute == dtype {
             x.contiguous()?.apply_op1(op)
         } else {
@@ -272,9 +272,14 @@ impl FrozenLinear {
         self.product_op(x.len(), m, transposed)?.compute(x, m)
     }
 
+    /// The op computing `x · Wᵀ`, or `x · W` when `transposed`.
+    fn product(&self, transposed: bool) -> FrozenMatMul {
+        FrozenMatMul { weight: self.weight.clone(), transposed, bf16_operands: self.bf16_operands }
+    }
+
     /// The product op, once `len` values are checked to be `m` rows of its input.
     fn product_op(&self, len: usize, m: usize, transposed: bool) -> candle_core::Result<FrozenMatMul> {
-        let op = FrozenMatMul { weight: self.weight.clone(), transposed, bf16_operands: self.bf16_operands };
+        let op = self.product(transposed);
         let k = if transposed { self.out_features } else { self.in_features };
         if len != m * k {
             candle_core::bail!("{}: {len} input values: expected {m} rows of {k}", op.name());
@@ -510,9 +515,7 @@ impl FrozenMatMul {
         }
         self.with_source(|source| {
             bf16_product::amx_product(source, dims, x, m, self.transposed).unwrap_or_else(|| {
-                let x: Vec<f32> = x.iter().map(|&v| bf16_product::round(v)).collect();
-                let round = |tile: &mut [f32]| tile.iter_mut().for_each(|v| *v = bf16_product::round(*v));
-                self.compute_tiles(source, &x, m, Some(&round))
+                self.compute_tiles(source, &bf16_product::rounded(x), m, Some(&bf16_product::round_in_place))
             })
         })
     }
@@ -723,6 +726,7 @@ mod tests {
     use candle_core::Var;
 
     use super::*;
+    use crate::bf16_product::rounded as bf16;
     use crate::nf4::tests::standard_normal;
 
     fn tensor(values: Vec<f32>, shape: &[usize]) -> Tensor {
@@ -752,11 +756,6 @@ mod tests {
 
     fn flat(t: &Tensor) -> Vec<f32> {
         t.flatten_all().and_then(|t| t.to_vec1()).expect("values")
-    }
-
-    /// `values` rounded to bf16: the operands an NF4 product multiplies.
-    fn bf16(values: &[f32]) -> Vec<f32> {
-        values.iter().map(|&v| bf16_product::round(v)).collect()
     }
 
     fn assert_close(got: &[f32], want: &[f64], tolerance: f64, what: &str) {
