@@ -347,7 +347,11 @@ impl LoraAdapter {
                 .context_with(context);
         }
         let mut values = vec![0.0f32; x.elem_count()];
-        mask.visit(&mut values, |_, kept, v| *v = if kept { mask.keep } else { 0.0 });
+        mask.visit(&mut values, |_, kept, run| {
+            for (v, &k) in run.iter_mut().zip(kept) {
+                *v = if k { mask.keep } else { 0.0 };
+            }
+        });
         Tensor::from_vec(values, x.shape(), x.device())
             .and_then(|m| m.to_dtype(x.dtype()))
             .context_with(context)
@@ -394,20 +398,33 @@ impl DropoutMask {
         }
     }
 
-    /// Calls `f(i, kept, &mut out[i])` for every element, on rayon's threads, a
-    /// [`DROPOUT_CHUNK`] (one ChaCha8 stream) at a time.
-    pub(crate) fn visit<T: Send>(&self, out: &mut [T], f: impl Fn(usize, bool, &mut T) + Sync) {
+    /// Calls `f(first, kept, run)` for consecutive runs of `out` (`run` is
+    /// `out[first..first + kept.len()]`, `kept[j]` whether its element `j` is kept), on
+    /// rayon's threads, a [`DROPOUT_CHUNK`] (one ChaCha8 stream) at a time. The draws come a
+    /// run at a time, so the callers' loops over a run vectorise instead of paying a call to
+    /// the generator per element.
+    pub(crate) fn visit<T: Send>(&self, out: &mut [T], f: impl Fn(usize, &[bool], &mut [T]) + Sync) {
         let base = ChaCha8Rng::from_seed(self.seed);
         out.par_chunks_mut(DROPOUT_CHUNK).enumerate().for_each(|(chunk, out)| {
             let mut rng = base.clone();
             rng.set_stream(chunk as u64);
-            let first = chunk * DROPOUT_CHUNK;
-            for (i, v) in out.iter_mut().enumerate() {
-                f(first + i, rng.next_u32() >= self.threshold, v);
+            let mut draws = [0u32; DROPOUT_RUN];
+            let mut kept = [false; DROPOUT_RUN];
+            for (run, out) in out.chunks_mut(DROPOUT_RUN).enumerate() {
+                let (draws, kept) = (&mut draws[..out.len()], &mut kept[..out.len()]);
+                rng.fill(draws);
+                for (k, &d) in kept.iter_mut().zip(draws.iter()) {
+                    *k = d >= self.threshold;
+                }
+                f(chunk * DROPOUT_CHUNK + run * DROPOUT_RUN, kept, out);
             }
         });
     }
 }
+
+/// Elements whose draws are taken from the generator at once: the same words, in the same
+/// order, as one draw per element.
+const DROPOUT_RUN: usize = 256;
 
 /// Mask elements drawn from one ChaCha8 stream; a multiple of ChaCha's 16-word block, so
 /// each stream is whole blocks (the GPU's kernel computes one block per thread).
@@ -692,6 +709,31 @@ mod tests {
             values(&other.dropout_mask(&x, 7, 3, 1).expect("mask")),
             "another layer"
         );
+    }
+
+    #[test]
+    fn dropout_runs_draw_the_stream_one_word_per_element() {
+        // The stream the CUDA kernel reproduces: element `e` is kept when word `e % chunk`
+        // of ChaCha8 stream `e / chunk` is at or above the threshold. Two chunks and a
+        // partial third, so runs end inside a chunk and a chunk ends inside a run's length.
+        let mask = DropoutMask { seed: [3; 32], threshold: 1 << 30, keep: 4.0 / 3.0 };
+        let len = 2 * DROPOUT_CHUNK + 1000;
+        let mut got = vec![false; len];
+        mask.visit(&mut got, |first, kept, run| {
+            assert_eq!(run.len(), kept.len());
+            run.copy_from_slice(kept);
+            assert!(first % DROPOUT_RUN == 0, "runs start at multiples of {DROPOUT_RUN}, not {first}");
+        });
+        let mut want = Vec::with_capacity(len);
+        for stream in 0..len.div_ceil(DROPOUT_CHUNK) {
+            let mut rng = ChaCha8Rng::from_seed(mask.seed);
+            rng.set_stream(stream as u64);
+            let count = DROPOUT_CHUNK.min(len - stream * DROPOUT_CHUNK);
+            want.extend((0..count).map(|_| rng.next_u32() >= mask.threshold));
+        }
+        assert_eq!(got, want);
+        let kept = got.iter().filter(|&&k| k).count() as f64 / len as f64;
+        assert!((kept - 0.75).abs() < 0.01, "kept fraction {kept}");
     }
 
     #[test]

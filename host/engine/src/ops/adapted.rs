@@ -85,7 +85,11 @@ impl AdaptedLinear {
             Some(mask) => {
                 let keep = T::from_f64(f64::from(mask.keep));
                 let mut out = vec![T::zero(); x.len()];
-                mask.visit(&mut out, |i, kept, v| *v = if kept { x[i] * keep } else { T::zero() });
+                mask.visit(&mut out, |first, kept, run| {
+                    for ((v, &x), &k) in run.iter_mut().zip(&x[first..]).zip(kept) {
+                        *v = if k { x * keep } else { T::zero() };
+                    }
+                });
                 std::borrow::Cow::Owned(out)
             }
         }
@@ -127,9 +131,11 @@ impl AdaptedLinear {
                 let mut share = d.into_owned();
                 product(&mut share, Mat::new(&gb, m, r), Mat::new(a, r, k), self.scale, false);
                 let keep = T::from_f64(f64::from(mask.keep));
-                mask.visit(&mut grad_x, |i, kept, v| {
-                    if kept {
-                        *v += share[i] * keep;
+                mask.visit(&mut grad_x, |first, kept, run| {
+                    for ((v, &s), &k) in run.iter_mut().zip(&share[first..]).zip(kept) {
+                        if k {
+                            *v += s * keep;
+                        }
                     }
                 });
             }
