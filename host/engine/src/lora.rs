@@ -14,7 +14,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use candle_core::{DType, Device, Tensor, Var};
-use rand::{Rng, RngCore, SeedableRng};
+use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -563,6 +563,7 @@ mod tests {
     use super::*;
     use crate::nf4::tests::standard_normal;
     use crate::qlinear::Quantization;
+    use rand::RngCore;
 
     fn config(rank: usize, alpha: f64, dropout: f32, rslora: bool) -> LoraConfig {
         LoraConfig {
