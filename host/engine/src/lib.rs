@@ -33,6 +33,7 @@ mod gemv;
 pub mod generate;
 pub mod gguf;
 pub mod lora;
+mod loss;
 pub mod model;
 pub mod nf4;
 mod ops;

@@ -688,11 +688,10 @@ impl Model {
         &self.norm
     }
 
-    /// The LM head's weight `[vocab, hidden]` (the embedding when tied); frozen, so a
-    /// loss may form the hidden states' gradient `g · W` itself without candle also
-    /// building the weight's.
-    pub fn lm_head_weight(&self) -> &Tensor {
-        &self.lm_head
+    /// The LM head as a frozen linear layer (the embedding's storage when tied): the CPU's
+    /// loss ([`crate::loss`]) multiplies through it without candle's graph.
+    pub(crate) fn lm_head_frozen(&self) -> &FrozenLinear {
+        &self.lm_head_frozen
     }
 
     /// Logits `[.., vocab]` of hidden states `[.., hidden]`.

@@ -43,6 +43,7 @@ use crate::batch::{Batch, BatchConfig, Batcher, Example};
 use crate::checkpoint::{self, Checkpoint};
 use crate::error::{CandleContext, Error, Result};
 use crate::lora::{LoraConfig, Mode};
+use crate::loss;
 use crate::model::Model;
 use crate::optim::{AdamW, AdamWConfig, clip_grad_norm};
 use crate::schedule::{Decay, Schedule};
@@ -623,6 +624,39 @@ impl<'m> Trainer<'m> {
             .and_then(|flat| flat.index_select(&positions, 0))
             .context_with(context)?;
         let chunk = self.config.loss_chunk_tokens.unwrap_or(n).max(1);
+        let (loss, grad_rows) = if device.is_cpu() {
+            let flat = rows.to_dtype(DType::F32).and_then(|r| r.flatten_all()?.to_vec1::<f32>()).context_with(context)?;
+            let (loss, grads) = loss::head_loss(self.model.lm_head_frozen(), &flat, &batch.target_ids, chunk, scale)?;
+            let grads = grads
+                .map(|g| Tensor::from_vec(g, (n, h), device).and_then(|g| g.to_dtype(hidden.dtype())))
+                .transpose()
+                .context_with(context)?;
+            (loss, grads)
+        } else {
+            self.chunked_loss_tensors(&rows, &targets, chunk, scale)?
+        };
+        let Some(grad_rows) = grad_rows else {
+            return Ok((loss, None));
+        };
+        let grad_hidden = Tensor::zeros((b * t, h), grad_rows.dtype(), device)
+            .and_then(|z| z.index_add(&positions, &grad_rows, 0))
+            .and_then(|g| g.reshape((b, t, h)))
+            .context_with(context)?;
+        Ok((loss, Some(grad_hidden)))
+    }
+
+    /// [`Trainer::chunked_loss`]'s loss and gradient of the gathered `rows` `[n, h]` through
+    /// candle's ops (logits on a GPU): each chunk's logits and their gradient are tensors,
+    /// and the chunk's graph is run back to its rows.
+    fn chunked_loss_tensors(
+        &self,
+        rows: &Tensor,
+        targets: &Tensor,
+        chunk: usize,
+        scale: Option<f64>,
+    ) -> Result<(f64, Option<Tensor>)> {
+        let n = targets.elem_count();
+        let context = || format!("loss over {n} scored tokens");
         let mut loss = 0.0;
         let mut row_grads = Vec::new();
         for start in (0..n).step_by(chunk) {
@@ -632,12 +666,12 @@ impl<'m> Trainer<'m> {
             match scale {
                 None => {
                     let logits = self.model.lm_head(&part)?;
-                    loss += cross_entropy(&logits, &part_targets, None)?.0;
+                    loss += loss::cross_entropy(&logits, &part_targets, None)?.0;
                 }
                 Some(scale) => {
                     let var = Var::from_tensor(&part).context_with(context)?;
                     let logits = self.model.lm_head(var.as_tensor())?;
-                    let (part_loss, grad_logits) = cross_entropy(&logits.detach(), &part_targets, Some(scale))?;
+                    let (part_loss, grad_logits) = loss::cross_entropy(&logits.detach(), &part_targets, Some(scale))?;
                     loss += part_loss;
                     let grad_logits = grad_logits.expect("gradients were asked for");
                     let store = backward_surrogate(&logits, &grad_logits, "lm_head")?;
@@ -648,12 +682,7 @@ impl<'m> Trainer<'m> {
         if scale.is_none() {
             return Ok((loss, None));
         }
-        let grad_rows = Tensor::cat(&row_grads, 0).context_with(context)?;
-        let grad_hidden = Tensor::zeros((b * t, h), grad_rows.dtype(), device)
-            .and_then(|z| z.index_add(&positions, &grad_rows, 0))
-            .and_then(|g| g.reshape((b, t, h)))
-            .context_with(context)?;
-        Ok((loss, Some(grad_hidden)))
+        Ok((loss, Some(Tensor::cat(&row_grads, 0).context_with(context)?)))
     }
 
     /// An [`Error::NonFinite`] for the step being taken.
@@ -702,34 +731,6 @@ fn forward_without_graph(model: &Model, batch: &Batch) -> Result<Tensor> {
         x = layer.forward(&x, &inputs, None, &Mode::Eval)?.detach();
     }
     Ok(model.norm().forward(&x)?.detach())
-}
-
-/// Summed cross-entropy of `logits` `[n, vocab]` against `targets` `[n]` (in f64), and with
-/// `scale`, `scale · (softmax(logits) − onehot(targets))`, its gradient scaled. Computed in
-/// f32 with the max subtracted, as `torch.nn.functional.cross_entropy` does on f32 logits.
-fn cross_entropy(logits: &Tensor, targets: &Tensor, scale: Option<f64>) -> Result<(f64, Option<Tensor>)> {
-    let run = || -> candle_core::Result<(f64, Option<Tensor>)> {
-        let logits = logits.to_dtype(DType::F32)?;
-        let n = logits.dims()[0];
-        let max = logits.max_keepdim(1)?;
-        let shifted = logits.broadcast_sub(&max)?;
-        let exp = shifted.exp()?;
-        let sum = exp.sum_keepdim(1)?;
-        let index = targets.reshape((n, 1))?;
-        let picked = shifted.gather(&index, 1)?;
-        let loss = (sum.log()? - picked)?.to_dtype(DType::F64)?.sum_all()?.to_vec0::<f64>()?;
-        let grad = match scale {
-            None => None,
-            Some(scale) => {
-                let probs = exp.broadcast_div(&sum)?;
-                let ones = Tensor::ones((n, 1), DType::F32, logits.device())?;
-                let onehot = probs.zeros_like()?.scatter_add(&index, &ones, 1)?;
-                Some(((probs - onehot)? * scale)?)
-            }
-        };
-        Ok((loss, grad))
-    };
-    run().context_with(|| format!("cross-entropy of logits {:?}", logits.shape()))
 }
 
 /// SHA-256 over everything that fixes the loss sequence: the numeric settings, the LoRA
@@ -887,26 +888,6 @@ mod tests {
                         param.name
                     );
                 }
-            }
-        }
-    }
-
-    /// Row 0: logits [1, 2, 3], target 2; row 1: logits [0, 0, 0], target 0. torch:
-    /// `F.cross_entropy(x, t, reduction="sum")` = 0.40760596 + 1.09861229 = 1.50621825 and
-    /// the gradient of the sum is softmax − onehot.
-    #[test]
-    fn cross_entropy_matches_torch() {
-        let dev = Device::Cpu;
-        let logits = Tensor::from_slice(&[1.0f32, 2.0, 3.0, 0.0, 0.0, 0.0], (2, 3), &dev).unwrap();
-        let targets = Tensor::from_slice(&[2u32, 0], 2, &dev).unwrap();
-        let (loss, grad) = cross_entropy(&logits, &targets, Some(0.5)).unwrap();
-        assert!((loss - 1.506_218_25).abs() < 1e-6, "loss {loss}");
-        let grad = grad.unwrap().to_vec2::<f32>().unwrap();
-        let p = [0.090_030_57f32, 0.244_728_47, 0.665_240_96];
-        let want = [[p[0] * 0.5, p[1] * 0.5, (p[2] - 1.0) * 0.5], [1.0 / 6.0 - 0.5, 1.0 / 6.0, 1.0 / 6.0]];
-        for (r, row) in grad.iter().enumerate() {
-            for (c, g) in row.iter().enumerate() {
-                assert!((g - want[r][c]).abs() < 1e-6, "grad[{r}][{c}] = {g}, want {}", want[r][c]);
             }
         }
     }
