@@ -14,6 +14,9 @@ use std::fmt;
 use std::str::FromStr;
 
 use candle_core::{DType, Device, Tensor, Var};
+use chacha20::cipher::{Array, KeyIvInit, StreamCipherCore};
+use chacha20::variants::Ietf;
+use chacha20::{ChaChaCore, R8};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
@@ -401,25 +404,37 @@ impl DropoutMask {
     /// Calls `f(first, kept, run)` for consecutive runs of `out` (`run` is
     /// `out[first..first + kept.len()]`, `kept[j]` whether its element `j` is kept), on
     /// rayon's threads, a [`DROPOUT_CHUNK`] (one ChaCha8 stream) at a time. The draws come a
-    /// run at a time, so the callers' loops over a run vectorise instead of paying a call to
-    /// the generator per element.
+    /// run at a time, written by the cipher straight into a buffer (a generator's
+    /// `fill` copied them word by word out of its own), and the callers' loops over a run
+    /// vectorise instead of paying a call to the generator per element.
     pub(crate) fn visit<T: Send>(&self, out: &mut [T], f: impl Fn(usize, &[bool], &mut [T]) + Sync) {
-        let base = ChaCha8Rng::from_seed(self.seed);
         out.par_chunks_mut(DROPOUT_CHUNK).enumerate().for_each(|(chunk, out)| {
-            let mut rng = base.clone();
-            rng.set_stream(chunk as u64);
-            let mut draws = [0u32; DROPOUT_RUN];
+            let mut stream = keystream(&self.seed, chunk as u64);
+            let mut blocks = [[0u8; 64]; DROPOUT_RUN / 16];
             let mut kept = [false; DROPOUT_RUN];
             for (run, out) in out.chunks_mut(DROPOUT_RUN).enumerate() {
-                let (draws, kept) = (&mut draws[..out.len()], &mut kept[..out.len()]);
-                rng.fill(draws);
-                for (k, &d) in kept.iter_mut().zip(draws.iter()) {
+                let blocks = &mut blocks[..out.len().div_ceil(16)];
+                stream.write_keystream_blocks(Array::cast_slice_from_core_mut(blocks));
+                let draws = blocks.as_flattened().as_chunks::<4>().0.iter().map(|w| u32::from_le_bytes(*w));
+                let kept = &mut kept[..out.len()];
+                for (k, d) in kept.iter_mut().zip(draws) {
                     *k = d >= self.threshold;
                 }
                 f(chunk * DROPOUT_CHUNK + run * DROPOUT_RUN, kept, out);
             }
         });
     }
+}
+
+/// The ChaCha8 keystream that `rand_chacha`'s `ChaCha8Rng` seeded with `seed` draws on
+/// `stream`, from its first word. That generator keeps a 64-bit block counter and a 64-bit
+/// stream; the IETF layout a 32-bit counter and a 96-bit nonce over the same state words, so
+/// the nonce is a zero (the counter's high half: a mask chunk is far fewer than 2³² blocks)
+/// and then the stream.
+fn keystream(seed: &[u8; 32], stream: u64) -> ChaChaCore<R8, Ietf> {
+    let mut nonce = [0u8; 12];
+    nonce[4..].copy_from_slice(&stream.to_le_bytes());
+    ChaChaCore::new(seed.into(), &nonce.into())
 }
 
 /// Elements whose draws are taken from the generator at once: the same words, in the same
