@@ -102,43 +102,70 @@ const STEPS_PER_PASS: usize = 16;
 /// multiple of 32.
 pub(crate) fn amx_product(
     w: TileSource<'_>,
-    (rows, cols): (usize, usize),
+    dims: (usize, usize),
     x: &[f32],
     m: usize,
     transposed: bool,
 ) -> Option<Vec<f32>> {
-    let (k, n) = if transposed { (rows, cols) } else { (cols, rows) };
-    assert_eq!(x.len(), m * k, "input is [{m}, {k}]");
-    if n % BLOCK != 0 || m == 0 || k == 0 || !amx::available() {
+    if m == 0 {
         return None;
     }
-    let steps = k.div_ceil(TILE_DEPTH);
-    let a = tiled_rows(x, k, steps, m.next_multiple_of(BLOCK));
-    let b = paired_weight(w, (rows, cols), transposed, steps);
-    let band = steps * TILE_ROWS * TILE_DEPTH;
-    let column_block = steps * TILE_ROWS * BLOCK;
-    let mut out = vec![0.0f32; m.next_multiple_of(BLOCK) * n];
-    out.par_chunks_mut(ROWS_PER_TASK * n).enumerate().for_each(|(task, out)| {
-        let tiles = Tiles::new().expect("AMX was available for this call");
-        let first_band = task * ROWS_PER_TASK / TILE_ROWS;
-        let task_rows = out.len() / n;
-        // Passes of equal length: 18 steps go as 9 + 9, not 16 + 2.
-        let per_pass = steps.div_ceil(steps.div_ceil(STEPS_PER_PASS));
-        for first_step in (0..steps).step_by(per_pass) {
-            let pass = per_pass.min(steps - first_step);
-            for panel in (0..n).step_by(PANEL) {
-                for row in (0..task_rows).step_by(BLOCK) {
-                    let a = &a[(first_band + row / TILE_ROWS) * band + first_step * TILE_ROWS * TILE_DEPTH..];
-                    for col in (panel..(panel + PANEL).min(n)).step_by(BLOCK) {
-                        let b = &b[col / BLOCK * column_block + first_step * TILE_ROWS * BLOCK..];
-                        tiles.block(a, band, b, pass, &mut out[row * n + col..], n);
+    PairedWeight::new(w, dims, transposed).map(|weight| weight.product(x, m))
+}
+
+/// A weight decoded or rounded to bf16 once, laid out for the tiles, for several products
+/// in one direction (the LM head multiplies chunk after chunk of rows through it).
+pub(crate) struct PairedWeight {
+    pairs: Vec<u32>,
+    /// `(k, n)` of the products: the input's columns, the output's.
+    k: usize,
+    n: usize,
+}
+
+impl PairedWeight {
+    /// `W` [rows, cols] as the right-hand side of `x · Wᵀ` (or of `x · W` when
+    /// `transposed`), or `None` when this CPU or process has no AMX, or when the products'
+    /// `n` is not a multiple of 32.
+    pub(crate) fn new(w: TileSource<'_>, (rows, cols): (usize, usize), transposed: bool) -> Option<Self> {
+        let (k, n) = if transposed { (rows, cols) } else { (cols, rows) };
+        if n % BLOCK != 0 || k == 0 || !amx::available() {
+            return None;
+        }
+        let pairs = paired_weight(w, (rows, cols), transposed, k.div_ceil(TILE_DEPTH));
+        Some(Self { pairs, k, n })
+    }
+
+    /// `x` [m, k] times the weight: [m, n] row-major.
+    pub(crate) fn product(&self, x: &[f32], m: usize) -> Vec<f32> {
+        let (k, n, b) = (self.k, self.n, &self.pairs);
+        assert_eq!(x.len(), m * k, "input is [{m}, {k}]");
+        let steps = k.div_ceil(TILE_DEPTH);
+        let a = tiled_rows(x, k, steps, m.next_multiple_of(BLOCK));
+        let band = steps * TILE_ROWS * TILE_DEPTH;
+        let column_block = steps * TILE_ROWS * BLOCK;
+        let mut out = vec![0.0f32; m.next_multiple_of(BLOCK) * n];
+        out.par_chunks_mut(ROWS_PER_TASK * n).enumerate().for_each(|(task, out)| {
+            let tiles = Tiles::new().expect("AMX was available for this weight");
+            let first_band = task * ROWS_PER_TASK / TILE_ROWS;
+            let task_rows = out.len() / n;
+            // Passes of equal length: 18 steps go as 9 + 9, not 16 + 2.
+            let per_pass = steps.div_ceil(steps.div_ceil(STEPS_PER_PASS));
+            for first_step in (0..steps).step_by(per_pass) {
+                let pass = per_pass.min(steps - first_step);
+                for panel in (0..n).step_by(PANEL) {
+                    for row in (0..task_rows).step_by(BLOCK) {
+                        let a = &a[(first_band + row / TILE_ROWS) * band + first_step * TILE_ROWS * TILE_DEPTH..];
+                        for col in (panel..(panel + PANEL).min(n)).step_by(BLOCK) {
+                            let b = &b[col / BLOCK * column_block + first_step * TILE_ROWS * BLOCK..];
+                            tiles.block(a, band, b, pass, &mut out[row * n + col..], n);
+                        }
                     }
                 }
             }
-        }
-    });
-    out.truncate(m * n);
-    Some(out)
+        });
+        out.truncate(m * n);
+        out
+    }
 }
 
 /// `x` [m, k] in bf16 tiles: bands of 16 rows, each `steps` tiles of 16 × 32 values

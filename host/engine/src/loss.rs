@@ -27,14 +27,24 @@ pub(crate) fn head_loss(
 ) -> Result<(f64, Option<Vec<f32>>)> {
     let (hidden, vocab) = (head.in_features(), head.out_features());
     let context = || format!("loss head over {} rows of {hidden} against a vocabulary of {vocab}", targets.len());
+    // The head in bf16 tiles once for all chunks (an NF4 model's head, on AMX), rather than
+    // once per product.
+    let forward = head.paired_bf16(false);
+    let backward = scale.and_then(|_| head.paired_bf16(true));
+    let product = |x: &[f32], m: usize, transposed: bool| {
+        match if transposed { &backward } else { &forward } {
+            Some(weight) => Ok(weight.product(x, m)),
+            None => head.cpu_product_f32(x, m, transposed),
+        }
+    };
     let mut loss = 0.0;
     let mut grad_rows = scale.map(|_| Vec::with_capacity(rows.len()));
     for (part, part_targets) in rows.chunks(chunk.max(1) * hidden).zip(targets.chunks(chunk.max(1))) {
         let m = part_targets.len();
-        let mut logits = head.cpu_product_f32(part, m, false).context_with(context)?;
+        let mut logits = product(part, m, false).context_with(context)?;
         loss += cross_entropy_in_place(&mut logits, vocab, part_targets, scale).context_with(context)?;
         if let Some(grad_rows) = &mut grad_rows {
-            grad_rows.extend(head.cpu_product_f32(&logits, m, true).context_with(context)?);
+            grad_rows.extend(product(&logits, m, true).context_with(context)?);
         }
     }
     Ok((loss, grad_rows))
@@ -135,6 +145,7 @@ mod tests {
     use candle_core::Device;
 
     use super::*;
+    use crate::bf16_product;
     use crate::nf4::tests::standard_normal;
     use crate::qlinear::Quantization;
 
@@ -164,35 +175,49 @@ mod tests {
     }
 
     /// The CPU's fused head against the tensor form through candle's matmul, over chunks
-    /// that do not divide the rows, a vocabulary that is not whole lanes, and one row whose
-    /// logits are in the hundreds (`exp` of them overflows without the max subtracted).
+    /// that do not divide the rows and one row whose logits are in the hundreds (`exp` of
+    /// them overflows without the max subtracted): an f32 head whose vocabulary is not whole
+    /// lanes, and a head in bf16 operands (on AMX tiles where the CPU has them) against the
+    /// same products of rounded values.
     #[test]
     fn head_loss_matches_the_tensor_form() {
-        let (n, hidden, vocab) = (37, 24, 83);
-        let mut rows = standard_normal(n * hidden, 1);
-        rows[..hidden].iter_mut().for_each(|x| *x *= 100.0);
-        let weight = Tensor::from_vec(standard_normal(vocab * hidden, 2), (vocab, hidden), &Device::Cpu).unwrap();
-        let head = FrozenLinear::new(weight.clone(), None, Quantization::None).unwrap();
-        let targets: Vec<u32> = (0..n as u32).map(|i| (i * 31 + 5) % vocab as u32).collect();
+        for (bf16, hidden, vocab) in [(false, 24, 83), (true, 32, 96)] {
+            let n = 37;
+            let mut rows = standard_normal(n * hidden, 1);
+            rows[..hidden].iter_mut().for_each(|x| *x *= 100.0);
+            let weight = standard_normal(vocab * hidden, 2);
+            let head = FrozenLinear::new(Tensor::from_slice(&weight, (vocab, hidden), &Device::Cpu).unwrap(), None, Quantization::None).unwrap();
+            let head = if bf16 { head.with_bf16_operands() } else { head };
+            if bf16 && crate::amx::available() {
+                assert!(head.paired_bf16(false).is_some() && head.paired_bf16(true).is_some(), "AMX products");
+            }
+            let targets: Vec<u32> = (0..n as u32).map(|i| (i * 31 + 5) % vocab as u32).collect();
 
-        let (loss, grad) = head_loss(&head, &rows, &targets, 16, Some(0.25)).unwrap();
-        let grad = grad.unwrap();
+            let (loss, grad) = head_loss(&head, &rows, &targets, 16, Some(0.25)).unwrap();
+            let grad = grad.unwrap();
 
-        let x = Tensor::from_slice(&rows, (n, hidden), &Device::Cpu).unwrap();
-        let logits = x.matmul(&weight.t().unwrap()).unwrap();
-        let t = Tensor::from_slice(&targets, n, &Device::Cpu).unwrap();
-        let (want_loss, grad_logits) = cross_entropy(&logits, &t, Some(0.25)).unwrap();
-        let want = grad_logits.unwrap().matmul(&weight).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
+            // The tensor form, in bf16 operands where the head takes them.
+            let round = |v: &[f32]| if bf16 { bf16_product::rounded(v) } else { v.to_vec() };
+            let x = Tensor::from_vec(round(&rows), (n, hidden), &Device::Cpu).unwrap();
+            let w = Tensor::from_vec(round(&weight), (vocab, hidden), &Device::Cpu).unwrap();
+            let logits = x.matmul(&w.t().unwrap()).unwrap();
+            let t = Tensor::from_slice(&targets, n, &Device::Cpu).unwrap();
+            let (want_loss, grad_logits) = cross_entropy(&logits, &t, Some(0.25)).unwrap();
+            let grad_logits = grad_logits.unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
+            let grad_logits = Tensor::from_vec(round(&grad_logits), (n, vocab), &Device::Cpu).unwrap();
+            let want = grad_logits.matmul(&w).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
 
-        assert!(want_loss > 100.0, "row 0's loss should be large: total {want_loss}");
-        assert!((loss - want_loss).abs() <= 1e-5 * want_loss, "loss {loss}, tensor form {want_loss}");
-        let largest = want.iter().fold(0f32, |m, v| m.max(v.abs()));
-        for (i, (g, w)) in grad.iter().zip(&want).enumerate() {
-            assert!((g - w).abs() <= 1e-5 * largest, "grad[{i}] = {g}, tensor form {w}");
+            let tolerance = if bf16 { 1e-4 } else { 1e-5 };
+            assert!(want_loss > 100.0, "row 0's loss should be large: total {want_loss}");
+            assert!((loss - want_loss).abs() <= tolerance * want_loss, "bf16 {bf16}: loss {loss}, tensor form {want_loss}");
+            let largest = want.iter().fold(0f32, |m, v| m.max(v.abs()));
+            for (i, (g, w)) in grad.iter().zip(&want).enumerate() {
+                assert!((g - w).abs() <= tolerance as f32 * largest, "bf16 {bf16}: grad[{i}] = {g}, tensor form {w}");
+            }
+            let (eval_loss, none) = head_loss(&head, &rows, &targets, 5, None).unwrap();
+            assert!(none.is_none());
+            assert!((eval_loss - want_loss).abs() <= tolerance * want_loss, "bf16 {bf16}: loss without gradient {eval_loss}");
         }
-        let (eval_loss, none) = head_loss(&head, &rows, &targets, 5, None).unwrap();
-        assert!(none.is_none());
-        assert!((eval_loss - want_loss).abs() <= 1e-5 * want_loss, "loss without gradient {eval_loss}");
     }
 
     #[test]

@@ -267,6 +267,19 @@ impl FrozenLinear {
         self.product_op(x.len(), m, transposed)?.compute_f32(x, m)
     }
 
+    /// The weight in bf16, laid out for AMX products `x · Wᵀ` (or `x · W` when
+    /// `transposed`) that give what [`FrozenLinear::cpu_product_f32`] gives, for a caller
+    /// that multiplies several inputs through it and would otherwise pay the conversion each
+    /// time. `None` unless the layer takes bf16 operands and this CPU has AMX.
+    pub(crate) fn paired_bf16(&self, transposed: bool) -> Option<bf16_product::PairedWeight> {
+        if !self.bf16_operands || !self.device.is_cpu() {
+            return None;
+        }
+        let op = self.product(transposed);
+        let dims = op.weight_dims();
+        op.with_source(|source| bf16_product::PairedWeight::new(source, dims, transposed)).ok().flatten()
+    }
+
     /// [`FrozenLinear::cpu_product_f32`] in f64 (the weight widened), for exact tests.
     pub(crate) fn cpu_product_f64(&self, x: &[f64], m: usize, transposed: bool) -> candle_core::Result<Vec<f64>> {
         self.product_op(x.len(), m, transposed)?.compute(x, m)
