@@ -15,6 +15,7 @@
 
 #[cfg(target_arch = "x86_64")]
 use std::arch::asm;
+use std::mem::MaybeUninit;
 use std::sync::LazyLock;
 
 /// Rows of every tile.
@@ -89,8 +90,9 @@ impl Tiles {
     }
 
     /// `c` (a 32 × 32 block, rows `c_stride` apart) `+=` `a · b` over `steps · 32` inner
-    /// values, in bf16 with f32 sums. The operands are laid out as the tiles are loaded,
-    /// so that each tile is 1 KiB of consecutive memory:
+    /// values, in bf16 with f32 sums, or with `accumulate` false `c =` `a · b` (so a fresh,
+    /// uninitialised output needs no zeroing first). The operands are laid out as the
+    /// tiles are loaded, so that each tile is 1 KiB of consecutive memory:
     /// - `a`: two bands of 16 rows (rows 0–15 from index 0, rows 16–31 from `a_band`),
     ///   each `steps` tiles of 16 rows × 32 bf16 bit patterns, row-major;
     /// - `b`: 32 columns, the inner dimension in pairs (the low half of each `u32` holds the
@@ -98,7 +100,20 @@ impl Tiles {
     ///
     /// # Panics
     /// When a slice is too short for the block it must hold, or a stride too small.
-    pub(crate) fn block(&self, a: &[u16], a_band: usize, b: &[u32], steps: usize, c: &mut [f32], c_stride: usize) {
+    ///
+    /// # Safety
+    /// With `accumulate`, the block's 32 × 32 elements of `c` are initialised.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) unsafe fn block(
+        &self,
+        a: &[u16],
+        a_band: usize,
+        b: &[u32],
+        steps: usize,
+        c: &mut [MaybeUninit<f32>],
+        c_stride: usize,
+        accumulate: bool,
+    ) {
         let band = steps * TILE_ROWS * TILE_DEPTH;
         assert!(steps > 0, "an empty inner dimension");
         assert!(a_band >= band && a.len() >= a_band + band, "a: two bands of {steps} tiles");
@@ -108,13 +123,21 @@ impl Tiles {
         // SAFETY: the tiles are configured on this thread (`self`); the asserts above keep
         // every tile load inside `a` (tile `s` of a band: 1 KiB from `s` KiB) and `b` (pair
         // rows `16 · s` on: 2 KiB from `2 · s` KiB), and every tile load and store of `c`
-        // inside `c`.
+        // inside `c`; `c` is loaded only with `accumulate`, when the caller vouches for it.
         unsafe {
             asm!(
+                "test {accumulate}, {accumulate}",
+                "jz 3f",
                 "tileloadd tmm0, [{c0} + {c_row} * 1]",
                 "tileloadd tmm1, [{c0} + {c_row} * 1 + 64]",
                 "tileloadd tmm2, [{c1} + {c_row} * 1]",
                 "tileloadd tmm3, [{c1} + {c_row} * 1 + 64]",
+                "jmp 2f",
+                "3:",
+                "tilezero tmm0",
+                "tilezero tmm1",
+                "tilezero tmm2",
+                "tilezero tmm3",
                 "2:",
                 "tileloadd tmm4, [{a0} + {a_row} * 1]",
                 "tileloadd tmm5, [{a1} + {a_row} * 1]",
@@ -142,6 +165,7 @@ impl Tiles {
                 a_row = in(reg) 2 * TILE_DEPTH,
                 b_row = in(reg) 4 * BLOCK,
                 c_row = in(reg) 4 * c_stride,
+                accumulate = in(reg) usize::from(accumulate),
                 options(nostack),
             );
         }

@@ -143,8 +143,9 @@ impl PairedWeight {
         let a = tiled_rows(x, k, steps, m.next_multiple_of(BLOCK));
         let band = steps * TILE_ROWS * TILE_DEPTH;
         let column_block = steps * TILE_ROWS * BLOCK;
-        let mut out = vec![0.0f32; m.next_multiple_of(BLOCK) * n];
-        out.par_chunks_mut(ROWS_PER_TASK * n).enumerate().for_each(|(task, out)| {
+        let len = m.next_multiple_of(BLOCK) * n;
+        let mut out = Vec::with_capacity(len);
+        out.spare_capacity_mut()[..len].par_chunks_mut(ROWS_PER_TASK * n).enumerate().for_each(|(task, out)| {
             let tiles = Tiles::new().expect("AMX was available for this weight");
             let first_band = task * ROWS_PER_TASK / TILE_ROWS;
             let task_rows = out.len() / n;
@@ -157,12 +158,17 @@ impl PairedWeight {
                         let a = &a[(first_band + row / TILE_ROWS) * band + first_step * TILE_ROWS * TILE_DEPTH..];
                         for col in (panel..(panel + PANEL).min(n)).step_by(BLOCK) {
                             let b = &b[col / BLOCK * column_block + first_step * TILE_ROWS * BLOCK..];
-                            tiles.block(a, band, b, pass, &mut out[row * n + col..], n);
+                            // SAFETY: the first pass (`first_step` 0) writes every block
+                            // of the task (its rows are whole blocks, `n` is whole blocks)
+                            // before a later pass accumulates into it.
+                            unsafe { tiles.block(a, band, b, pass, &mut out[row * n + col..], n, first_step > 0) };
                         }
                     }
                 }
             }
         });
+        // SAFETY: every element was written above: the tasks' chunks cover all `len`.
+        unsafe { out.set_len(len) };
         out.truncate(m * n);
         out
     }
