@@ -39,7 +39,8 @@ pub(crate) fn head_loss(
     };
     let mut loss = 0.0;
     let mut grad_rows = scale.map(|_| Vec::with_capacity(rows.len()));
-    for (part, part_targets) in rows.chunks(chunk.max(1) * hidden).zip(targets.chunks(chunk.max(1))) {
+    let chunk = chunk.max(1);
+    for (part, part_targets) in rows.chunks(chunk * hidden).zip(targets.chunks(chunk)) {
         let m = part_targets.len();
         let mut logits = product(part, m, false).context_with(context)?;
         loss += cross_entropy_in_place(&mut logits, vocab, part_targets, scale).context_with(context)?;

@@ -11,8 +11,9 @@
 //!
 //! **Loss without full logits.** Only positions whose next token is scored are gathered, and
 //! their logits are formed `loss_chunk_tokens` rows at a time. For each chunk the loss and
-//! its gradient `softmax − onehot` are computed directly, the chunk's graph is run back to
-//! the hidden rows at once, and the logits are dropped: the `[b, t, vocab]` tensor never
+//! its gradient `softmax − onehot` are computed directly and multiplied back through the
+//! frozen head to the hidden rows (on the CPU on plain slices, `loss::head_loss`; on a GPU
+//! through the chunk's graph), and the logits are dropped: the `[b, t, vocab]` tensor never
 //! exists, and at most `chunk × vocab` logits are alive. The gradient with respect to the
 //! final hidden states is then pushed through the network with the surrogate
 //! `sum(hidden · grad)`, whose gradient is exactly `grad`.
@@ -618,7 +619,6 @@ impl<'m> Trainer<'m> {
         let (b, t, h) = hidden.dims3().context_with(context)?;
         let n = batch.target_count();
         let positions = Tensor::from_slice(&batch.target_positions, n, device).context_with(context)?;
-        let targets = Tensor::from_slice(&batch.target_ids, n, device).context_with(context)?;
         let rows = hidden
             .reshape((b * t, h))
             .and_then(|flat| flat.index_select(&positions, 0))
@@ -633,7 +633,7 @@ impl<'m> Trainer<'m> {
                 .context_with(context)?;
             (loss, grads)
         } else {
-            self.chunked_loss_tensors(&rows, &targets, chunk, scale)?
+            self.chunked_loss_tensors(&rows, &batch.target_ids, chunk, scale)?
         };
         let Some(grad_rows) = grad_rows else {
             return Ok((loss, None));
@@ -651,12 +651,13 @@ impl<'m> Trainer<'m> {
     fn chunked_loss_tensors(
         &self,
         rows: &Tensor,
-        targets: &Tensor,
+        targets: &[u32],
         chunk: usize,
         scale: Option<f64>,
     ) -> Result<(f64, Option<Tensor>)> {
-        let n = targets.elem_count();
+        let n = targets.len();
         let context = || format!("loss over {n} scored tokens");
+        let targets = Tensor::from_slice(targets, n, rows.device()).context_with(context)?;
         let mut loss = 0.0;
         let mut row_grads = Vec::new();
         for start in (0..n).step_by(chunk) {
