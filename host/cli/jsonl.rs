@@ -2,12 +2,17 @@
 //! the file's sha256 computed over exactly the bytes read.
 
 use std::fs::File;
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
+use rapha_sandbox::input::open_regular;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
+
+/// The longest line read: one record, a note or a FHIR bundle, with room to spare. A longer
+/// line is refused before it is held whole (a 1 GiB line once took 3 GB).
+pub const MAX_LINE_BYTES: u64 = 16 << 20;
 
 /// One non-blank line.
 #[derive(Debug)]
@@ -49,27 +54,38 @@ pub struct Reader {
 }
 
 impl Reader {
-    /// Open `path` for reading.
+    /// Open `path`, a regular file, for reading.
     pub fn open(path: &Path) -> anyhow::Result<Reader> {
-        let file = File::open(path).with_context(|| format!("cannot open `{}`", path.display()))?;
+        let file = open_regular(path).with_context(|| format!("cannot open `{}`", path.display()))?;
         Ok(Reader { path: path.to_owned(), inner: BufReader::new(file), hasher: Sha256::new(), number: 0 })
     }
 
-    /// The next non-blank line, or `None` at the end of the file.
+    /// The next non-blank line, or `None` at the end of the file. A line longer than
+    /// [`MAX_LINE_BYTES`] is an error, found before more than that is held in memory.
     pub fn next_line(&mut self) -> anyhow::Result<Option<Line>> {
         loop {
             let mut bytes = Vec::new();
-            let read = self
-                .inner
+            let read = (&mut self.inner)
+                .take(MAX_LINE_BYTES + 1)
                 .read_until(b'\n', &mut bytes)
                 .with_context(|| format!("cannot read `{}`", self.path.display()))?;
             if read == 0 {
                 return Ok(None);
             }
-            self.hasher.update(&bytes);
             self.number += 1;
+            if read as u64 > MAX_LINE_BYTES {
+                bail!(
+                    "{}:{}: expected a line of at most {} MiB, found a longer one",
+                    self.path.display(),
+                    self.number,
+                    MAX_LINE_BYTES >> 20
+                );
+            }
+            self.hasher.update(&bytes);
             let text = String::from_utf8(bytes)
                 .map_err(|_| anyhow::anyhow!("{}:{}: expected UTF-8 text", self.path.display(), self.number))?;
+            // Exports from Windows systems often start with a byte-order mark.
+            let text = if self.number == 1 { text.strip_prefix('\u{feff}').unwrap_or(&text) } else { &text };
             let text = text.trim_end_matches(['\n', '\r']);
             if !text.trim().is_empty() {
                 return Ok(Some(Line { number: self.number, text: text.to_owned() }));
@@ -152,6 +168,35 @@ mod tests {
         assert_eq!(second.text, "{\"id\":\"b\"}");
         assert!(reader.next_line().expect("read").is_none());
         assert_eq!(reader.finish().expect("hash"), hex::encode(Sha256::digest(bytes)));
+    }
+
+    #[test]
+    fn a_byte_order_mark_opens_the_first_line_and_is_hashed_as_read() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("d.jsonl");
+        let bytes = "\u{feff}{\"id\":1}\r\n{\"id\":2}\n".as_bytes();
+        std::fs::write(&path, bytes).expect("write");
+        let mut reader = Reader::open(&path).expect("open");
+        let first = reader.next_line().expect("read").expect("a line");
+        assert_eq!(first.text, "{\"id\":1}");
+        assert!(first.object(&path).is_ok());
+        assert_eq!(reader.finish().expect("hash"), hex::encode(Sha256::digest(bytes)));
+    }
+
+    #[test]
+    fn a_line_over_the_cap_is_refused_naming_file_line_and_cap() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("d.jsonl");
+        let mut bytes = b"{\"id\":1}\n".to_vec();
+        bytes.resize(bytes.len() + MAX_LINE_BYTES as usize + 1, b' ');
+        std::fs::write(&path, &bytes).expect("write");
+        let mut reader = Reader::open(&path).expect("open");
+        assert!(reader.next_line().expect("read").is_some());
+        let error = reader.next_line().expect_err("too long");
+        assert_eq!(
+            error.to_string(),
+            format!("{}:2: expected a line of at most 16 MiB, found a longer one", path.display())
+        );
     }
 
     #[test]

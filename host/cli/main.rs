@@ -25,6 +25,7 @@ use crate::args::{Cli, Command, LogFormat};
 
 fn main() -> ExitCode {
     rapha_engine::allocator::retain_freed_buffers();
+    rapha_sandbox::lockdown::file_size_limit_as_error();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(error) => {

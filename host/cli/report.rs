@@ -1,13 +1,16 @@
 //! The closing table of base-vs-adapter metrics, and `report.txt` for the export folder.
 //!
 //! `report.txt` leaves the building, so it is rendered from a fixed template whose
-//! every value is typed: numbers with bounded decimals (a long digit run would read
-//! as a record number to the egress gate), identifier-like strings the host controls,
-//! or enums. [`render_report`] also returns each rendered value, which the gate
-//! exempts from its identifier checks; its verbatim check still covers everything.
+//! every value is typed: numbers at the precision [`rapha_sandbox::disclosure`] allows,
+//! counts under the small-cell rule, identifier-like strings the host controls, or enums.
+//! [`render_report`] also returns each rendered value, which the gate exempts from its
+//! identifier checks; its verbatim check still covers everything.
 
 use std::fmt::Write as _;
 use std::path::Path;
+
+use rapha_sandbox::Count;
+use rapha_sandbox::disclosure;
 
 /// Marks a delta that moved the metric the right way.
 const BETTER: &str = "▲";
@@ -20,7 +23,8 @@ const SUPPRESSED: &str = "n<11";
 /// Shown for a delta that cannot be computed.
 const NO_DELTA: &str = "—";
 
-/// One metric in the base-vs-adapter comparison. `None` = suppressed by the small-cell rule.
+/// One metric in the base-vs-adapter comparison: values as [`disclosure::round`] leaves
+/// them; `None` = suppressed by the small-cell rule (or not returned by the plugin).
 #[derive(Debug, Clone, PartialEq)]
 pub struct MetricRow {
     pub name: String,
@@ -29,14 +33,14 @@ pub struct MetricRow {
     pub adapter: Option<f64>,
 }
 
-/// The terminal table: metric | base | adapter | delta, with the delta signed and marked
-/// better/worse by `higher_is_better` (e.g. "+0.213 ▲" / "-0.050 ▼", "=" when equal), 4 decimals,
-/// columns aligned; a suppressed value shows as `n<11` and its delta as `—`. `records` = how many
-/// test records each value is computed over, in a title line.
+/// The table: metric | base | adapter | delta, with the delta signed and marked
+/// better/worse by `higher_is_better` (e.g. "+0.213 ▲" / "-0.050 ▼", "=" when equal), values at
+/// their significant digits, columns aligned; a suppressed value shows as `n<11` and its delta
+/// as `—`. `records` = how many test records each value is computed over, in a title line.
 ///
 /// ▲ means better and ▼ worse, whichever way the metric runs: a lower-is-better metric
 /// that fell shows a negative delta marked ▲. The title line says so.
-pub fn comparison_table(rows: &[MetricRow], records: usize) -> String {
+pub fn comparison_table(rows: &[MetricRow], records: Count) -> String {
     let mut cells: Vec<[String; 4]> = vec![["metric".into(), "base".into(), "adapter".into(), "delta".into()]];
     cells.extend(rows.iter().map(|row| {
         [
@@ -67,28 +71,25 @@ fn pad(cell: &str, width: usize) -> String {
 }
 
 fn value_cell(value: Option<f64>) -> String {
-    value.map_or_else(|| SUPPRESSED.to_owned(), |value| format!("{value:.4}"))
+    value.map_or_else(|| SUPPRESSED.to_owned(), disclosure::display)
 }
 
-/// The signed delta at 4 decimals and its mark; equal when it rounds to zero.
+/// The signed delta, exact on the values' decimal grid, and its mark; equal when zero.
 fn delta_cell(row: &MetricRow) -> String {
     let (Some(base), Some(adapter)) = (row.base, row.adapter) else {
         return NO_DELTA.to_owned();
     };
-    let delta = adapter - base;
-    if !delta.is_finite() {
-        return NO_DELTA.to_owned();
-    }
-    let rounded = format!("{:.4}", delta.abs());
-    if rounded.bytes().all(|b| b == b'0' || b == b'.') {
-        return format!("{rounded} {EQUAL}");
+    let delta = disclosure::difference(base, adapter);
+    let places = disclosure::places(base).max(disclosure::places(adapter));
+    if delta == 0.0 {
+        return format!("{delta:.places$} {EQUAL}");
     }
     let mark = if (delta > 0.0) == row.higher_is_better {
         BETTER
     } else {
         WORSE
     };
-    format!("{delta:+.4} {mark}")
+    format!("{delta:+.places$} {mark}")
 }
 
 /// Typed fields of report.txt. Nothing free-form: every value is a number, an identifier-like
@@ -108,17 +109,22 @@ pub struct ReportFields {
     pub steps: u64,
     pub best_step: u64,
     pub stopped_early: bool,
-    pub train_records: u64,
-    pub val_records: u64,
-    pub test_records: u64,
-    pub wall_seconds: f64,
+    pub train_records: Count,
+    pub val_records: Count,
+    pub test_records: Count,
+    /// The engine's training throughput (plugins do not run during steps).
     pub tokens_per_second: f64,
-    pub final_train_loss: f64,
+    /// Rounded by [`disclosure::round`], as the loss below.
+    pub final_train_loss: Option<f64>,
     pub best_eval_loss: Option<f64>,
     /// e.g. `"strict: landlock abi 7, tcp denied, seccomp socket filter"`.
     pub sandbox: String,
+    /// The exported metrics only (at most [`disclosure::MAX_EXPORTED_METRICS`]).
     pub rows: Vec<MetricRow>,
-    pub eval_records: usize,
+    /// The test records each metric is computed over.
+    pub eval_records: Count,
+    /// [`disclosure::channel_bits`] of this export.
+    pub channel_bits: f64,
 }
 
 /// Render report.txt from a fixed template. Returns the text and the rendered value of every
@@ -132,6 +138,7 @@ pub fn render_report(fields: &ReportFields) -> (String, Vec<String>) {
         .file_name()
         .map_or_else(|| fields.model.clone(), |name| name.to_string_lossy().into_owned());
     let text_field = |value: &str| value.escape_debug().to_string();
+    let number = |value: Option<f64>| value.map_or_else(|| "none".to_owned(), disclosure::display);
     let lines: [(&str, String); 19] = [
         ("task", text_field(&fields.task)),
         ("plugin version", text_field(&fields.plugin_version)),
@@ -150,16 +157,11 @@ pub fn render_report(fields: &ReportFields) -> (String, Vec<String>) {
         ("train records", fields.train_records.to_string()),
         ("val records", fields.val_records.to_string()),
         ("test records", fields.test_records.to_string()),
-        ("wall seconds", format!("{:.1}", fields.wall_seconds)),
         ("tokens per second", format!("{:.1}", fields.tokens_per_second)),
-        ("final train loss", format!("{:.4}", fields.final_train_loss)),
-        (
-            "best eval loss",
-            fields
-                .best_eval_loss
-                .map_or_else(|| "none".to_owned(), |loss| format!("{loss:.4}")),
-        ),
+        ("final train loss", number(fields.final_train_loss)),
+        ("best eval loss", number(fields.best_eval_loss)),
         ("eval records", fields.eval_records.to_string()),
+        ("metric channel", format!("at most {:.1} bits", fields.channel_bits)),
     ];
     let label_width = lines.iter().map(|(label, _)| label.len()).max().unwrap_or(0);
     let mut text = String::from("rapha-host run report\n\n");
@@ -176,7 +178,7 @@ pub fn render_report(fields: &ReportFields) -> (String, Vec<String>) {
             [row.base, row.adapter]
                 .into_iter()
                 .flatten()
-                .map(|value| format!("{value:.4}")),
+                .map(disclosure::display),
         );
         let delta = delta_cell(row);
         if let Some((number, _mark)) = delta.split_once(' ') {
@@ -216,20 +218,20 @@ mod tests {
             steps: 500,
             best_step: 400,
             stopped_early: true,
-            train_records: 1200,
-            val_records: 100,
-            test_records: 100,
-            wall_seconds: 523.4567,
+            train_records: Count::of(1200),
+            val_records: Count::of(100),
+            test_records: Count::of(100),
             tokens_per_second: 1234.56,
-            final_train_loss: 0.81234,
-            best_eval_loss: Some(0.70012),
+            final_train_loss: Some(0.812),
+            best_eval_loss: Some(0.7),
             sandbox: "strict: landlock abi 7, tcp denied, seccomp socket filter".into(),
             rows: vec![
                 row("field_f1", true, Some(0.213), Some(0.426)),
                 row("error_rate", false, Some(0.5), Some(0.45)),
                 row("rare_code_recall", true, None, Some(0.1)),
             ],
-            eval_records: 100,
+            eval_records: Count::of(100),
+            channel_bits: 89.5,
         }
     }
 
@@ -248,13 +250,13 @@ mod tests {
                 row("error_rate", false, Some(0.5), Some(0.45)),
                 row("latency", false, Some(0.2), Some(0.25)),
             ],
-            120,
+            Count::of(120),
         );
         let expected = "\
 base vs adapter, each over 120 test records (▲ better, ▼ worse)
-metric        base  adapter  delta
-error_rate  0.5000   0.4500  -0.0500 ▲
-latency     0.2000   0.2500  +0.0500 ▼
+metric       base  adapter  delta
+error_rate  0.500    0.450  -0.050 ▲
+latency     0.200    0.250  +0.050 ▼
 ";
         assert_eq!(table, expected, "\n{table}");
     }
@@ -265,18 +267,20 @@ latency     0.2000   0.2500  +0.0500 ▼
             &[
                 row("rouge1", true, Some(0.213), Some(0.426)),
                 row("exact", true, Some(0.7), Some(0.6)),
-                row("f1", true, Some(0.5), Some(0.50001)),
+                row("f1", true, Some(0.5), Some(0.5)),
+                row("length_ratio", false, Some(0.987), Some(12.3)),
                 row("recall", true, None, Some(0.9)),
             ],
-            10,
+            Count::of(10),
         );
         let expected = "\
-base vs adapter, each over 10 test records (▲ better, ▼ worse)
-metric    base  adapter  delta
-rouge1  0.2130   0.4260  +0.2130 ▲
-exact   0.7000   0.6000  -0.1000 ▼
-f1      0.5000   0.5000  0.0000 =
-recall    n<11   0.9000  —
+base vs adapter, each over <11 test records (▲ better, ▼ worse)
+metric         base  adapter  delta
+rouge1        0.213    0.426  +0.213 ▲
+exact         0.700    0.600  -0.100 ▼
+f1            0.500    0.500  0.000 =
+length_ratio  0.987     12.3  +11.313 ▼
+recall         n<11    0.900  —
 ";
         assert_eq!(table, expected, "\n{table}");
     }
@@ -289,15 +293,16 @@ recall    n<11   0.9000  —
             .unwrap_or_else(|reason| panic!("report refused: {reason}\n{text}"));
         assert!(text.contains("model              SmolLM2-135M-Instruct\n"), "{text}");
         assert!(!text.contains("/srv/models"), "{text}");
-        assert!(text.contains("wall seconds       523.5\n"), "{text}");
-        assert!(text.contains("best eval loss     0.7001\n"), "{text}");
-        assert!(text.contains("rare_code_recall    n<11   0.1000  —\n"), "{text}");
+        assert!(text.contains("tokens per second  1234.6\n"), "{text}");
+        assert!(text.contains("best eval loss     0.700\n"), "{text}");
+        assert!(text.contains("metric channel     at most 89.5 bits\n"), "{text}");
+        assert!(text.contains("rare_code_recall   n<11    0.100  —\n"), "{text}");
     }
 
     #[test]
     fn a_field_that_looks_like_an_identifier_passes_only_as_a_template_field() {
         let mut fields = fields();
-        fields.train_records = 12_345_678;
+        fields.train_records = Count::of(12_345_678);
         let (text, exempt) = render_report(&fields);
         let verbatim = VerbatimIndex::new(8, NOTES.iter().copied());
         assert_eq!(

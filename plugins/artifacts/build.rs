@@ -54,7 +54,12 @@ const TASK_PLUGINS: [Plugin; 4] = [
 ];
 
 /// Plugins that misbehave on purpose, for the task host's tests.
-const TEST_PLUGINS: [Plugin; 3] = [
+const TEST_PLUGINS: [Plugin; 4] = [
+    Plugin {
+        dir: "testing/exfiltrate",
+        package: "rapha-test-plugin-exfiltrate",
+        env: "RAPHA_ARTIFACT_EXFILTRATE",
+    },
     Plugin {
         dir: "testing/misbehave",
         package: "rapha-test-plugin-misbehave",

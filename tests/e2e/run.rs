@@ -8,6 +8,11 @@ mod resume;
 mod refusals;
 // A plugin that reaches for files and sockets; an export the gate refuses.
 mod hostile;
+// A stopped export resumed; a file-size limit.
+mod faults;
+// What must not leave: a note written into metrics, small counts; private work files;
+// folders overlapping the inputs.
+mod leaks;
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -50,9 +55,9 @@ impl Recipe {
         recipe
             .set("plugin", "path", &text(plugin))
             .set("model", "path", &text(&tiny_model().display().to_string()))
-            .set("data", "train", &text("train.jsonl"))
-            .set("data", "val", &text("val.jsonl"))
-            .set("data", "test", &text("test.jsonl"))
+            .set("data", "train", &text("data/train.jsonl"))
+            .set("data", "val", &text("data/val.jsonl"))
+            .set("data", "test", &text("data/test.jsonl"))
             .set("lora", "rank", "4")
             .set("train", "max_steps", "6")
             .set("train", "batch_size", "2")
@@ -138,11 +143,13 @@ impl Recipe {
     }
 }
 
-/// Copy `data/fhir-extraction/{train,val,test}.jsonl` into `dir`.
+/// Copy `data/fhir-extraction/{train,val,test}.jsonl` into `dir/data/`, a folder of its own
+/// (a run refuses work and export folders inside a data folder).
 pub fn copy_fhir_data(dir: &Dir) {
+    fs::create_dir_all(dir.path().join("data")).expect("create data/");
     for split in ["train", "val", "test"] {
         let from = root().join("data/fhir-extraction").join(format!("{split}.jsonl"));
-        fs::copy(&from, dir.path().join(format!("{split}.jsonl")))
+        fs::copy(&from, dir.path().join("data").join(format!("{split}.jsonl")))
             .unwrap_or_else(|error| panic!("cannot copy `{}`: {error}", from.display()));
     }
 }
@@ -215,7 +222,7 @@ fn model_sha256(model: &Path) -> String {
 fn run_exports_exactly_the_gated_files_and_keeps_the_rest_in_the_work_folder() {
     let dir = Dir::new();
     copy_fhir_data(&dir);
-    let train = dir.path().join("train.jsonl");
+    let train = dir.path().join("data/train.jsonl");
     let mut lines: Vec<String> = read_text(&train).lines().map(str::to_owned).collect();
     lines.insert(2, "{\"id\": \"fhir-train-broken\", \"note\": ".to_owned());
     fs::write(&train, lines.join("\n") + "\n").expect("write train.jsonl");
@@ -263,7 +270,7 @@ fn run_exports_exactly_the_gated_files_and_keeps_the_rest_in_the_work_folder() {
             (d["role"].as_str().expect("role"), record)
         })
         .collect();
-    let hash = |split: &str| sha256_file(&dir.path().join(format!("{split}.jsonl")));
+    let hash = |split: &str| sha256_file(&dir.path().join("data").join(format!("{split}.jsonl")));
     let (train_hash, val_hash, test_hash) = (hash("train"), hash("val"), hash("test"));
     let want = BTreeMap::from([
         ("train", (train_hash.as_str(), 500)),
@@ -276,8 +283,15 @@ fn run_exports_exactly_the_gated_files_and_keeps_the_rest_in_the_work_folder() {
     let metrics = read_json(&export.join("metrics.json"));
     assert_eq!(metrics["metrics"]["records"], 12);
     assert_eq!(metrics["metrics"]["suppressed"], Value::Null);
-    assert!(metrics["metrics"]["base"]["field_f1"].is_number(), "{metrics:#}");
-    assert!(metrics["metrics"]["adapter"]["field_f1"].is_number(), "{metrics:#}");
+    // The plugin's first four metrics leave (the recipe selects by `eval_loss`), each a number.
+    for column in ["base", "adapter"] {
+        let values = metrics["metrics"][column].as_object().unwrap_or_else(|| panic!("{metrics:#}"));
+        let names: Vec<&str> = values.keys().map(String::as_str).collect();
+        assert_eq!(names, ["field_precision", "field_recall", "json_valid", "schema_valid"], "{metrics:#}");
+        assert!(values.values().all(Value::is_number), "{metrics:#}");
+    }
+    let leaving = stdout.lines().find(|line| line.starts_with("leaving in metrics.json and report.txt: "));
+    assert!(leaving.is_some_and(|line| line.contains("field_precision, field_recall")), "{stdout}");
     assert_eq!(metrics["training"]["steps"], 6);
     assert!(!read_text(&export.join("report.txt")).contains("n<11"));
 
@@ -304,7 +318,7 @@ fn run_exports_exactly_the_gated_files_and_keeps_the_rest_in_the_work_folder() {
     assert!(!audit.iter().any(|line| line[2] == "refused"), "{audit:#?}");
 
     // The work folder: one prediction per test record, base and adapter, in file order.
-    let test_ids: Vec<String> = read_jsonl(&dir.path().join("test.jsonl"))
+    let test_ids: Vec<String> = read_jsonl(&dir.path().join("data/test.jsonl"))
         .iter()
         .take(12)
         .map(|record| record["id"].as_str().expect("id").to_owned())

@@ -54,6 +54,17 @@ impl Dir {
         cmd.current_dir(self.dir.path()).arg("--work").arg(self.work());
         Cmd { cmd }
     }
+
+    /// [`Dir::command`] under a file-size limit of `blocks` (`ulimit -f`, set by `sh`).
+    pub fn command_with_file_size_limit(&self, blocks: u32) -> Cmd {
+        let mut cmd = Command::new("sh");
+        cmd.current_dir(self.dir.path())
+            .args(["-c", &format!("ulimit -f {blocks} && exec \"$0\" \"$@\"")])
+            .arg(env!("CARGO_BIN_EXE_rapha-host"))
+            .arg("--work")
+            .arg(self.work());
+        Cmd { cmd }
+    }
 }
 
 /// A command around the built binary.

@@ -30,6 +30,10 @@ const MAX_LISTED_PROBLEMS: usize = 50;
 const PERFECT_REWARD_TOLERANCE: f64 = 1e-9;
 
 pub fn run(work: &Path, command: PluginCommand) -> anyhow::Result<()> {
+    if matches!(command, PluginCommand::Info(_) | PluginCommand::Check(_) | PluginCommand::Score(_)) {
+        // Their logs and outputs in the work folder may quote records.
+        rapha_sandbox::lockdown::owner_only_files();
+    }
     match command {
         PluginCommand::Info(args) => info(work, &args),
         PluginCommand::Check(args) => check(work, &args),

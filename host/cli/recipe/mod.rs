@@ -13,7 +13,6 @@ mod schema;
 mod validate;
 
 use std::collections::BTreeMap;
-use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -177,10 +176,15 @@ pub struct PrivacySettings {
     pub min_records: u64,
 }
 
+/// The largest recipe read: a recipe is a page of settings, and a larger file is a mistake
+/// or an attack that would otherwise be parsed whole (a 100 MB recipe took 5.6 GB).
+const MAX_RECIPE_BYTES: u64 = 1 << 20;
+
 impl Recipe {
-    /// Read, parse and validate the recipe at `path`.
+    /// Read, parse and validate the recipe at `path`: a regular file of at most
+    /// [`MAX_RECIPE_BYTES`].
     pub fn load(path: &Path) -> Result<Recipe, RecipeError> {
-        let bytes = fs::read(path).map_err(|source| RecipeError::Read {
+        let bytes = rapha_sandbox::input::read_capped(path, MAX_RECIPE_BYTES).map_err(|source| RecipeError::Read {
             file: path.to_owned(),
             source,
         })?;

@@ -41,19 +41,62 @@ pub fn validate(
     let (model, model_at) = split(raw.model);
     let (data, data_at) = split(raw.data);
     let (paths, paths_at) = split(raw.paths);
+    let plugin = check.plugin(plugin, plugin_at)?;
+    let model = check.model(model, model_at)?;
+    let data = check.data(data, data_at)?;
+    let inputs = Inputs { recipe: file, plugin: &plugin.path, model: &model.path, data: &data };
     Ok(Recipe {
         file: file.to_owned(),
         sha256,
-        plugin: check.plugin(plugin, plugin_at)?,
-        model: check.model(model, model_at)?,
-        data: check.data(data, data_at)?,
         lora: check.lora(split(raw.lora).0)?,
         train: check.train(split(raw.train).0)?,
         eval: check.eval(split(raw.eval).0)?,
-        paths: check.paths(paths, paths_at)?,
+        paths: check.paths(paths, paths_at, &inputs)?,
+        plugin,
+        model,
+        data,
         privacy: check.privacy(split(raw.privacy).0)?,
         positions: document.positions(),
     })
+}
+
+/// What a run reads, which its two folders must keep apart from.
+struct Inputs<'a> {
+    recipe: &'a Path,
+    plugin: &'a Path,
+    model: &'a Path,
+    data: &'a DataSettings,
+}
+
+impl Inputs<'_> {
+    /// Each input by its key.
+    fn all(&self) -> [(&'static str, &Path); 6] {
+        [
+            ("the recipe", self.recipe),
+            (schema::PLUGIN_PATH.path, self.plugin),
+            (schema::MODEL_PATH.path, self.model),
+            (schema::DATA_TRAIN.path, &self.data.train),
+            (schema::DATA_VAL.path, &self.data.val),
+            (schema::DATA_TEST.path, &self.data.test),
+        ]
+    }
+
+    /// The folders a run must not write into: each data file's folder, and the model's when it
+    /// is a folder.
+    fn folders(&self) -> Vec<(&'static str, PathBuf)> {
+        let mut folders: Vec<(&'static str, PathBuf)> = [
+            (schema::DATA_TRAIN.path, &self.data.train),
+            (schema::DATA_VAL.path, &self.data.val),
+            (schema::DATA_TEST.path, &self.data.test),
+        ]
+        .into_iter()
+        .filter_map(|(key, file)| Some((key, resolve(file).parent()?.to_owned())))
+        .collect();
+        if self.model.is_dir() {
+            folders.push((schema::MODEL_PATH.path, resolve(self.model)));
+        }
+        folders
+    }
 }
 
 /// A table's keys (all absent when the table is) and the span of its header.
@@ -338,6 +381,7 @@ impl Check<'_> {
         &self,
         raw: RawPaths,
         table: Option<Range<usize>>,
+        inputs: &Inputs<'_>,
     ) -> Result<PathSettings, RecipeError> {
         let work = self.required(raw.work.as_ref(), &schema::PATHS_WORK, table.clone())?;
         let export = self.required(raw.export.as_ref(), &schema::PATHS_EXPORT, table)?;
@@ -365,6 +409,20 @@ impl Check<'_> {
                 export.span(),
                 format!("`{}` ({relation})", export.get_ref()),
             ));
+        }
+        if fs::symlink_metadata(&settings.export).is_ok_and(|meta| meta.file_type().is_symlink()) {
+            let key = Key { path: schema::PATHS_EXPORT.path, expected: "a folder that is not a symlink" };
+            return Err(self.invalid(&key, export.span(), format!("`{}` (a symlink)", export.get_ref())));
+        }
+        for (key, value, at) in [(&schema::PATHS_WORK, work, &work_at), (&schema::PATHS_EXPORT, export, &export_at)] {
+            if let Some(relation) = overlap(at, inputs) {
+                let key = Key {
+                    path: key.path,
+                    expected: "a folder apart from the run's inputs: holding none of them, \
+                        and not inside a data folder or the model folder",
+                };
+                return Err(self.invalid(&key, value.span(), format!("`{}` ({relation})", value.get_ref())));
+            }
         }
         Ok(settings)
     }
@@ -514,6 +572,22 @@ impl Check<'_> {
     fn as_written(&self, span: Range<usize>) -> String {
         format!("`{}`", self.document.source(span))
     }
+}
+
+/// How the resolved folder `root` overlaps a run's input, if it does: it holds one (which a
+/// run could then overwrite), or lies in a data folder or the model folder (which a run would
+/// then write into).
+fn overlap(root: &Path, inputs: &Inputs<'_>) -> Option<String> {
+    if let Some((key, _)) = inputs.all().into_iter().find(|(_, input)| resolve(input).starts_with(root)) {
+        return Some(format!("it holds {}", name_of(key)));
+    }
+    let (key, _) = inputs.folders().into_iter().find(|(_, folder)| root.starts_with(folder))?;
+    Some(format!("inside the folder of {}", name_of(key)))
+}
+
+/// A key in backticks, or a description as it is.
+fn name_of(key: &str) -> String {
+    if key.contains('.') { format!("`{key}`") } else { key.to_owned() }
 }
 
 fn io_problem(error: &io::Error) -> String {

@@ -3,6 +3,7 @@
 //! export folder receives only what passes the egress gate. Both must exist before the
 //! lockdown, which grants access beneath existing paths only.
 
+use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 
 use anyhow::{Context, bail};
@@ -19,12 +20,16 @@ pub struct Folders {
 }
 
 impl Folders {
-    /// Create the folders. A fresh run needs a work folder without a run in it; `--resume`
-    /// needs one with a run. The export folder must be absent or empty either way.
+    /// Create the folders, the work folder private to its owner. A fresh run needs a work
+    /// folder without a run in it and an export folder absent or empty; `--resume` needs a
+    /// work folder with a run (see [`super::recover`] for its export folder).
     pub fn prepare(recipe: &Recipe, resume: bool) -> anyhow::Result<Folders> {
         let work = &recipe.paths.work;
         std::fs::create_dir_all(work).with_context(|| format!("cannot create the work folder `{}`", work.display()))?;
         let work = work.canonicalize().with_context(|| format!("cannot resolve `{}`", work.display()))?;
+        // Created under the run's umask, but an existing folder keeps the mode it had.
+        std::fs::set_permissions(&work, std::fs::Permissions::from_mode(0o700))
+            .with_context(|| format!("cannot make the work folder `{}` private", work.display()))?;
         let started = work.join("run.json").exists();
         if started && !resume {
             bail!(
@@ -38,6 +43,8 @@ impl Folders {
         }
         let export = &recipe.paths.export;
         match std::fs::read_dir(export) {
+            // A resumed run clears what a stopped export left once the audit log is open.
+            Ok(_) if resume => {}
             Ok(mut entries) => {
                 if entries.next().is_some() {
                     bail!(

@@ -3,7 +3,6 @@
 //! continue when any of them changed since.
 
 use std::collections::BTreeMap;
-use std::fs::File;
 use std::io::Read;
 use std::path::Path;
 
@@ -70,7 +69,7 @@ fn short(hash: &str) -> &str {
 
 /// sha256 of a file.
 pub fn hash_file(path: &Path) -> anyhow::Result<String> {
-    let mut file = File::open(path).with_context(|| format!("cannot open `{}`", path.display()))?;
+    let mut file = rapha_sandbox::input::open_regular(path).with_context(|| format!("cannot open `{}`", path.display()))?;
     let mut hasher = Sha256::new();
     let mut buffer = vec![0u8; 1 << 20];
     loop {

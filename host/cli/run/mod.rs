@@ -14,6 +14,7 @@ mod export;
 mod folders;
 mod identity;
 mod journal;
+mod recover;
 mod selection;
 
 use std::fmt;
@@ -27,8 +28,9 @@ use rapha_engine::{
     AdamWConfig, GenerateConfig, Model, ModelSource, PeftAdapter, Pretrained, Sampling, TrainConfig, Trainer,
 };
 use rapha_sandbox::lockdown::{self, Report as SandboxReport};
-use rapha_sandbox::{AuditLog, Decision, ManifestInputs, VerbatimIndex};
-use rapha_task_host::{Limits, TaskHost, TaskPlugin};
+use rapha_sandbox::disclosure;
+use rapha_sandbox::{AuditLog, Count, Decision, ManifestInputs, VerbatimIndex};
+use rapha_task_host::{Limits, MetricInfo, TaskHost, TaskPlugin};
 
 use crate::args::RunArgs;
 use crate::plot;
@@ -70,6 +72,7 @@ impl std::error::Error for Interrupted {}
 pub fn run(args: &RunArgs, progress_visible: bool) -> anyhow::Result<()> {
     let started = Instant::now();
     let recipe = Recipe::load(&args.recipe)?;
+    lockdown::owner_only_files();
     let folders = Folders::prepare(&recipe, args.resume)?;
     if let Some(threads) = recipe.train.threads {
         // SAFETY: the process has one thread here (lock_down checks it in strict mode), so
@@ -95,6 +98,9 @@ pub fn run(args: &RunArgs, progress_visible: bool) -> anyhow::Result<()> {
     }
     let audit = Arc::new(AuditLog::open(folders.work.join("audit.log"))?);
     audit.record("lockdown", "process", Decision::Noted, &describe(&sandbox))?;
+    if args.resume {
+        recover::recover(&folders.work, &folders.export, &audit)?;
+    }
     for missing in &sandbox.missing {
         tracing::warn!("sandbox: {missing}");
     }
@@ -348,20 +354,20 @@ impl Run<'_> {
         }
 
         let n = test.records.len();
-        let rows: Vec<MetricRow> = info
+        let row = |metric: &MetricInfo| MetricRow {
+            name: metric.name.clone(),
+            higher_is_better: metric.higher_is_better,
+            base: base_scores.get(&metric.name).and_then(|value| cell(n, value)),
+            adapter: tuned_scores.get(&metric.name).and_then(|value| cell(n, value)),
+        };
+        let shown: Vec<MetricRow> = info
             .metrics
             .iter()
-            .filter_map(|metric| {
-                let base = base_scores.get(&metric.name)?;
-                let adapter = tuned_scores.get(&metric.name)?;
-                Some(MetricRow {
-                    name: metric.name.clone(),
-                    higher_is_better: metric.higher_is_better,
-                    base: cell(n, base),
-                    adapter: cell(n, adapter),
-                })
-            })
+            .filter(|metric| base_scores.get(&metric.name).is_some() && tuned_scores.get(&metric.name).is_some())
+            .map(row)
             .collect();
+        let exported = export::exported_metrics(&info, &selection.metric);
+        let evaluations = max_steps.div_ceil(recipe.train.eval_every);
         let steps = journal.steps();
         let train_seconds: f64 = steps.iter().map(|s| s.seconds).sum();
         let train_tokens: u64 = steps.iter().map(|s| s.tokens).sum();
@@ -376,16 +382,16 @@ impl Run<'_> {
             steps: steps_done,
             best_step: best.step,
             stopped_early,
-            train_records: train.records.len() as u64,
-            val_records: val.records.len() as u64,
-            test_records: n as u64,
-            wall_seconds: self.started.elapsed().as_secs_f64(),
+            train_records: Count::of(train.records.len() as u64),
+            val_records: Count::of(val.records.len() as u64),
+            test_records: Count::of(n as u64),
             tokens_per_second: train_tokens as f64 / train_seconds.max(f64::MIN_POSITIVE),
-            final_train_loss: steps.last().map_or(f64::NAN, |s| s.loss),
+            final_train_loss: steps.last().and_then(|s| disclosure::round(s.loss)),
             best_eval_loss: cell(best.records, best.eval_loss),
             sandbox: describe(self.sandbox),
-            rows,
-            eval_records: n,
+            rows: exported.iter().copied().map(row).collect(),
+            eval_records: Count::of(n as u64),
+            channel_bits: disclosure::channel_bits(2 * exported.len(), evaluations, recipe.data.max_rejected),
         };
         let train_curve: Vec<(u64, f64)> = steps.iter().map(|s| (s.step, s.loss)).collect();
         let eval_curve: Vec<(u64, f64)> = journal.evals().iter().map(|e| (e.step, e.eval_loss)).collect();
@@ -399,7 +405,14 @@ impl Run<'_> {
                 texts.extend(prepared.formatted.messages.iter().map(|m| m.content.as_str()));
             }
         }
-        let table = report::comparison_table(&fields.rows, n);
+        let mut table = report::comparison_table(&shown, Count::of(n as u64));
+        let names: Vec<&str> = exported.iter().map(|metric| metric.name.as_str()).collect();
+        table.push_str(&format!(
+            "leaving in metrics.json and report.txt: {} (at most {} metrics, {} significant digits)\n",
+            names.join(", "),
+            disclosure::MAX_EXPORTED_METRICS,
+            disclosure::SIGNIFICANT_DIGITS
+        ));
         let inputs = ManifestInputs {
             recipe: export::input("recipe", &recipe.sha256, None),
             model: export::input("model", &model_sha256, None),

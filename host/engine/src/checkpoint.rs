@@ -172,6 +172,51 @@ pub fn latest(root: &Path) -> Result<Option<PathBuf>> {
     Ok(list(root)?.into_iter().next_back().map(|(_, path)| path))
 }
 
+/// Clear what a run stopped while saving left under `root`: a checkpoint moved aside to be
+/// replaced (`.checkpoint-N.old-…`) goes back in place when no complete `checkpoint-N` took it,
+/// and every other hidden entry (a temporary directory, `.checkpoint-N.tmp-…`) is removed.
+/// Returns what it did, one line per entry.
+pub fn sweep(root: &Path) -> Result<Vec<String>> {
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| Error::Io { path, source }
+    };
+    let entries = match std::fs::read_dir(root) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(source) => return Err(Error::Io { path: root.to_path_buf(), source }),
+    };
+    let mut hidden: Vec<(String, PathBuf)> = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(io(root))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with('.') {
+            hidden.push((name, entry.path()));
+        }
+    }
+    hidden.sort();
+    let mut done = Vec::new();
+    for (name, path) in hidden {
+        let moved_aside = name.strip_prefix('.').and_then(|rest| rest.split_once(".old-")).map(|(dir, _)| root.join(dir));
+        match moved_aside {
+            Some(original) if !original.join(TRAINER_STATE_FILE).is_file() => {
+                if original.exists() {
+                    std::fs::remove_dir_all(&original).map_err(io(&original))?;
+                }
+                std::fs::rename(&path, &original).map_err(io(&path))?;
+                done.push(format!("restored `{name}` as `{}`", original.display()));
+            }
+            _ => {
+                let removed = if path.is_dir() { std::fs::remove_dir_all(&path) } else { std::fs::remove_file(&path) };
+                removed.map_err(io(&path))?;
+                done.push(format!("removed `{name}`"));
+            }
+        }
+    }
+    sync_dir(root)?;
+    Ok(done)
+}
+
 /// Remove all but the newest `keep` complete checkpoints under `root`.
 pub fn prune(root: &Path, keep: usize) -> Result<()> {
     let all = list(root)?;
@@ -284,5 +329,33 @@ mod tests {
         assert!(!root.path().join("checkpoint-2").exists());
         assert!(root.path().join("checkpoint-10").exists());
         assert_eq!(latest(&root.path().join("absent")).unwrap(), None);
+    }
+
+    #[test]
+    fn sweep_removes_temporaries_and_restores_a_checkpoint_moved_aside() {
+        let root = tempfile::tempdir().unwrap();
+        let make = |name: &str, complete: bool| {
+            let dir = root.path().join(name);
+            std::fs::create_dir(&dir).unwrap();
+            if complete {
+                std::fs::write(dir.join(TRAINER_STATE_FILE), "{}").unwrap();
+            }
+        };
+        // Stopped between moving `checkpoint-4` aside and renaming its replacement in.
+        make(".checkpoint-4.old-77", true);
+        make(".checkpoint-4.tmp-77", true);
+        // Replaced completely; the old one was not yet removed.
+        make("checkpoint-2", true);
+        make(".checkpoint-2.old-77", true);
+        std::fs::write(root.path().join(".adapter_model.safetensors.tmp-77-0"), "partial").unwrap();
+
+        let done = sweep(root.path()).unwrap();
+        assert_eq!(done.len(), 4, "{done:?}");
+        let mut names: Vec<String> =
+            std::fs::read_dir(root.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+        names.sort();
+        assert_eq!(names, ["checkpoint-2", "checkpoint-4"]);
+        assert_eq!(latest(root.path()).unwrap(), Some(root.path().join("checkpoint-4")));
+        assert!(sweep(root.path()).unwrap().is_empty());
     }
 }

@@ -27,7 +27,8 @@ use crate::verbatim::VerbatimIndex;
 
 const MANIFEST_NAME: &str = "manifest.json";
 
-/// The export folder, open for a run.
+/// The export folder, open for a run: an all-or-nothing transaction. Until [`ExportDir::finish`]
+/// succeeds, [`ExportDir::abort`] (or dropping it) removes every file it put there.
 #[derive(Debug)]
 pub struct ExportDir {
     root: PathBuf,
@@ -36,8 +37,55 @@ pub struct ExportDir {
     adapter: Option<AdapterSpec>,
     audit: Arc<AuditLog>,
     written: Vec<ManifestFile>,
+    /// Every path this export created that may still exist: a temporary file from its
+    /// creation on, a final name from its rename on (so a failure after the rename, in the
+    /// folder's sync, still knows to remove it).
+    placed: Vec<PathBuf>,
     total_bytes: u64,
+    finished: bool,
+    io: Box<dyn Syscalls>,
 }
+
+/// The file-system calls an export makes, behind one seam so that tests can fail each of
+/// them: "nothing half-written" has to hold whichever one fails.
+trait Syscalls: std::fmt::Debug + Send + Sync {
+    /// Create `path` new, without following a link, owner-writable.
+    fn create(&self, path: &Path) -> std::io::Result<File> {
+        OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o644)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .open(path)
+    }
+
+    fn write(&self, file: &mut File, bytes: &[u8]) -> std::io::Result<()> {
+        file.write_all(bytes)
+    }
+
+    fn sync_file(&self, file: &File) -> std::io::Result<()> {
+        file.sync_all()
+    }
+
+    /// Rename without replacing what is there.
+    fn rename(&self, from: &Path, to: &Path) -> std::io::Result<()> {
+        rename_no_replace(from, to)
+    }
+
+    fn sync_dir(&self, dir: &Path) -> std::io::Result<()> {
+        File::open(dir).and_then(|dir| dir.sync_all())
+    }
+
+    fn remove(&self, path: &Path) -> std::io::Result<()> {
+        std::fs::remove_file(path)
+    }
+}
+
+/// The real calls.
+#[derive(Debug)]
+struct Kernel;
+
+impl Syscalls for Kernel {}
 
 impl ExportDir {
     /// Open `root` as the export folder, creating it if absent. An existing
@@ -70,7 +118,53 @@ impl ExportDir {
             Err(e) => return Err(Error::io("cannot inspect", root, e)),
         }
         let root = root.canonicalize().map_err(|e| Error::io("cannot resolve", root, e))?;
-        Ok(ExportDir { root, policy, verbatim, adapter, audit, written: Vec::new(), total_bytes: 0 })
+        Ok(ExportDir {
+            root,
+            policy,
+            verbatim,
+            adapter,
+            audit,
+            written: Vec::new(),
+            placed: Vec::new(),
+            total_bytes: 0,
+            finished: false,
+            io: Box::new(Kernel),
+        })
+    }
+
+    /// Clear what an export stopped midway (a killed run) left in `root`, so that the resumed
+    /// run can export again: the files named in `names` and the gate's temporaries of them
+    /// (and of the manifest) are removed, each removal audited. Refused, with nothing removed,
+    /// when `root` holds the manifest (that export finished) or anything else. Returns the
+    /// names removed.
+    pub fn recover(root: &Path, names: &[&str], audit: &AuditLog) -> Result<Vec<String>> {
+        let folder_error = |reason: String| Error::ExportFolder { path: root.to_path_buf(), reason };
+        let entries = match std::fs::read_dir(root) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(Error::io("cannot list", root, e)),
+        };
+        let mut left = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(|e| Error::io("cannot list", root, e))?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name == MANIFEST_NAME {
+                return Err(folder_error(format!("holds a finished export (`{MANIFEST_NAME}`): there is nothing to resume")));
+            }
+            let written = partial_of(&name).unwrap_or(&name);
+            let ours = names.contains(&written) || written == MANIFEST_NAME;
+            let meta = std::fs::symlink_metadata(entry.path()).map_err(|e| Error::io("cannot inspect", entry.path(), e))?;
+            if !ours || !meta.is_file() {
+                return Err(folder_error(format!("holds `{name}`, which the export gate did not write: move it away")));
+            }
+            left.push((name, entry.path()));
+        }
+        for (name, path) in &left {
+            std::fs::remove_file(path).map_err(|e| Error::io("cannot remove", path, e))?;
+            audit.record("rollback", name, Decision::Noted, "removed: left by an export that was stopped")?;
+        }
+        File::open(root).and_then(|dir| dir.sync_all()).map_err(|e| Error::io("cannot sync", root, e))?;
+        Ok(left.into_iter().map(|(name, _)| name).collect())
     }
 
     /// The folder, canonical.
@@ -109,15 +203,48 @@ impl ExportDir {
     }
 
     /// Write the manifest (after checking the folder holds only what the gate
-    /// wrote), then check the folder once more. Returns the manifest.
-    pub fn finish(mut self, inputs: ManifestInputs, metrics: serde_json::Value, sandbox: serde_json::Value) -> Result<Manifest> {
+    /// wrote), then check the folder once more. Returns the manifest; from then on the
+    /// export stays. On an error, [`ExportDir::abort`] removes what was written.
+    pub fn finish(&mut self, inputs: ManifestInputs, metrics: serde_json::Value, sandbox: serde_json::Value) -> Result<Manifest> {
         self.scan()?;
         let manifest = Manifest { format: MANIFEST_FORMAT, files: self.written.clone(), inputs, metrics, sandbox };
         let mut bytes = serde_json::to_vec_pretty(&manifest).expect("a manifest always serialises");
         bytes.push(b'\n');
         self.export(MANIFEST_NAME, &bytes, &[])?;
         self.scan()?;
+        self.finished = true;
         Ok(manifest)
+    }
+
+    /// Remove every file this export put in the folder (each removal audited) and sync the
+    /// folder; the names removed. Fails, naming what is left, only when a removal fails.
+    pub fn abort(mut self) -> Result<Vec<String>> {
+        self.roll_back()
+    }
+
+    fn roll_back(&mut self) -> Result<Vec<String>> {
+        self.finished = true;
+        let mut removed = Vec::new();
+        let mut first_error = None;
+        for path in std::mem::take(&mut self.placed) {
+            let name = path.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+            match self.io.remove(&path) {
+                Ok(()) => {
+                    self.audit.record("rollback", &name, Decision::Noted, "removed: the export as a whole failed")?;
+                    removed.push(name);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    self.audit.record("rollback", &name, Decision::Failed, &format!("cannot remove: {e}"))?;
+                    first_error.get_or_insert(Error::io("cannot remove", path, e));
+                }
+            }
+        }
+        if let Some(error) = first_error {
+            return Err(error);
+        }
+        self.io.sync_dir(&self.root).map_err(|e| Error::io("cannot sync", &self.root, e))?;
+        Ok(removed)
     }
 
     /// Refuse the export if the folder holds anything the gate did not write: a
@@ -172,29 +299,62 @@ impl ExportDir {
         content.map_err(Refusal::Content)
     }
 
-    /// Create `name` with `bytes`: temp file (create-new, no-follow), sync,
-    /// rename without replacing, sync the folder. Nothing is left on failure.
-    fn write_new(&self, name: &str, bytes: &[u8]) -> Result<ManifestFile> {
+    /// Create `name` with `bytes`: temp file (create-new, no-follow), write, sync,
+    /// rename without replacing, sync the folder. Every path it creates is in `placed` until
+    /// it is gone, so whichever step fails, [`ExportDir::abort`] leaves nothing behind.
+    fn write_new(&mut self, name: &str, bytes: &[u8]) -> Result<ManifestFile> {
         let temp = self.root.join(format!(".{name}.partial-{}", std::process::id()));
         let target = self.root.join(name);
-        let written = write_synced(&temp, bytes).and_then(|()| rename_no_replace(&temp, &target));
-        if let Err(error) = written {
-            // The temp file is ours; removing it is what "nothing left behind" means.
-            if let Err(e) = std::fs::remove_file(&temp) {
-                if e.kind() != std::io::ErrorKind::NotFound {
-                    tracing::warn!(path = %temp.display(), "cannot remove a partial export file: {e}");
-                }
+        let mut file = self.io.create(&temp).map_err(|e| self.write_error(name, &target, e))?;
+        self.placed.push(temp.clone());
+        let written = self
+            .io
+            .write(&mut file, bytes)
+            .and_then(|()| self.io.sync_file(&file))
+            .and_then(|()| self.io.rename(&temp, &target));
+        drop(file);
+        match written {
+            // The rename happened: the temporary name is gone, the final one is ours.
+            Ok(()) => {
+                self.placed.retain(|path| *path != temp);
+                self.placed.push(target.clone());
             }
-            return Err(match error.raw_os_error() {
-                Some(libc::EEXIST) => Error::Refused { name: name.to_owned(), refusal: Refusal::Exists(name.to_owned()) },
-                _ => Error::io("cannot write", &target, error),
-            });
+            Err(error) => {
+                // This file failed alone: its temporary goes now (and stays listed for the
+                // rollback only if it cannot).
+                if self.io.remove(&temp).is_ok() {
+                    self.placed.retain(|path| *path != temp);
+                }
+                return Err(self.write_error(name, &target, error));
+            }
         }
-        File::open(&self.root)
-            .and_then(|dir| dir.sync_all())
-            .map_err(|e| Error::io("cannot sync", &self.root, e))?;
+        self.io.sync_dir(&self.root).map_err(|e| Error::io("cannot sync", &self.root, e))?;
         Ok(ManifestFile { name: name.to_owned(), bytes: bytes.len() as u64, sha256: hex::encode(Sha256::digest(bytes)) })
     }
+
+    fn write_error(&self, name: &str, target: &Path, error: std::io::Error) -> Error {
+        match error.raw_os_error() {
+            Some(libc::EEXIST) => Error::Refused { name: name.to_owned(), refusal: Refusal::Exists(name.to_owned()) },
+            _ => Error::io("cannot write", target, error),
+        }
+    }
+}
+
+impl Drop for ExportDir {
+    /// An export neither finished nor aborted (an early return, a panic) is rolled back too.
+    fn drop(&mut self) {
+        if !self.finished
+            && let Err(error) = self.roll_back()
+        {
+            tracing::error!(folder = %self.root.display(), "an unfinished export could not be removed: {error}");
+        }
+    }
+}
+
+/// The name a gate's temporary file `.{name}.partial-{pid}` stands for.
+fn partial_of(temporary: &str) -> Option<&str> {
+    let (name, pid) = temporary.strip_prefix('.')?.rsplit_once(".partial-")?;
+    (!pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit())).then_some(name)
 }
 
 /// A plain file name: 1 to 128 characters of `[A-Za-z0-9._-]`, not starting
@@ -219,17 +379,6 @@ fn check_name(name: &str) -> Result<(), Refusal> {
     Ok(())
 }
 
-fn write_synced(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let mut file = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o644)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-        .open(path)?;
-    file.write_all(bytes)?;
-    file.sync_all()
-}
-
 fn rename_no_replace(from: &Path, to: &Path) -> std::io::Result<()> {
     let from = CString::new(from.as_os_str().as_bytes()).map_err(std::io::Error::other)?;
     let to = CString::new(to.as_os_str().as_bytes()).map_err(std::io::Error::other)?;
@@ -242,7 +391,156 @@ fn rename_no_replace(from: &Path, to: &Path) -> std::io::Result<()> {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Mutex;
+
     use super::*;
+
+    /// The calls of [`Syscalls`], to name the one to fail.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    enum Call {
+        Create,
+        Write,
+        SyncFile,
+        Rename,
+        SyncDir,
+        Remove,
+    }
+
+    /// The kernel, except that the `n`th call of each listed kind fails with `EIO`.
+    #[derive(Debug)]
+    struct Failing {
+        faults: Vec<(Call, usize)>,
+        seen: Mutex<Vec<Call>>,
+    }
+
+    impl Failing {
+        fn hit(&self, call: Call) -> std::io::Result<()> {
+            let mut seen = self.seen.lock().expect("not poisoned");
+            seen.push(call);
+            let count = seen.iter().filter(|c| **c == call).count();
+            if self.faults.contains(&(call, count)) {
+                return Err(std::io::Error::from_raw_os_error(libc::EIO));
+            }
+            Ok(())
+        }
+    }
+
+    impl Syscalls for Failing {
+        fn create(&self, path: &Path) -> std::io::Result<File> {
+            self.hit(Call::Create)?;
+            Kernel.create(path)
+        }
+        fn write(&self, file: &mut File, bytes: &[u8]) -> std::io::Result<()> {
+            self.hit(Call::Write)?;
+            Kernel.write(file, bytes)
+        }
+        fn sync_file(&self, file: &File) -> std::io::Result<()> {
+            self.hit(Call::SyncFile)?;
+            Kernel.sync_file(file)
+        }
+        fn rename(&self, from: &Path, to: &Path) -> std::io::Result<()> {
+            self.hit(Call::Rename)?;
+            Kernel.rename(from, to)
+        }
+        fn sync_dir(&self, dir: &Path) -> std::io::Result<()> {
+            self.hit(Call::SyncDir)?;
+            Kernel.sync_dir(dir)
+        }
+        fn remove(&self, path: &Path) -> std::io::Result<()> {
+            self.hit(Call::Remove)?;
+            Kernel.remove(path)
+        }
+    }
+
+    /// An export folder in `dir` whose calls fail as `faults` say.
+    fn export_dir(dir: &Path, faults: Vec<(Call, usize)>) -> ExportDir {
+        let audit = Arc::new(AuditLog::open(dir.join("audit.log")).expect("audit log"));
+        let mut export = ExportDir::open(dir.join("export"), Policy::new(), VerbatimIndex::new(8, ["a note"]), None, audit)
+            .expect("open");
+        export.io = Box::new(Failing { faults, seen: Mutex::new(Vec::new()) });
+        export
+    }
+
+    /// Two files and the manifest: each call happens three times.
+    fn export_all(export: &mut ExportDir) -> Result<Manifest> {
+        export.export("metrics.json", br#"{"metrics": {"f1": 0.5}}"#, &[])?;
+        export.export("report.txt", b"rapha-host run report\n", &[])?;
+        let inputs = |role: &str| crate::InputHash { role: role.into(), sha256: "0".repeat(64), records: None };
+        let inputs = ManifestInputs { recipe: inputs("recipe"), model: inputs("model"), plugin: inputs("plugin"), datasets: vec![] };
+        export.finish(inputs, serde_json::json!({}), serde_json::json!({}))
+    }
+
+    fn entries(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir.join("export"))
+            .expect("list")
+            .map(|entry| entry.expect("entry").file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn whichever_call_of_the_export_fails_the_abort_leaves_the_folder_empty() {
+        for call in [Call::Create, Call::Write, Call::SyncFile, Call::Rename, Call::SyncDir] {
+            for nth in 1..=3 {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let mut export = export_dir(dir.path(), vec![(call, nth)]);
+                let error = export_all(&mut export).expect_err("an injected failure");
+                assert!(error.to_string().contains("Input/output error"), "{call:?} #{nth}: {error}");
+                export.abort().expect("the rollback");
+                assert_eq!(entries(dir.path()), Vec::<String>::new(), "{call:?} #{nth}");
+            }
+        }
+    }
+
+    #[test]
+    fn an_export_dropped_unfinished_is_rolled_back_and_a_finished_one_stays() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut export = export_dir(dir.path(), vec![]);
+        export.export("metrics.json", br#"{"metrics": {}}"#, &[]).expect("export");
+        drop(export);
+        assert_eq!(entries(dir.path()), Vec::<String>::new());
+        let mut export = export_dir(dir.path(), vec![]);
+        export_all(&mut export).expect("the export");
+        drop(export);
+        assert_eq!(entries(dir.path()), ["manifest.json", "metrics.json", "report.txt"]);
+    }
+
+    #[test]
+    fn recover_clears_a_stopped_export_but_not_a_finished_one_or_foreign_files() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let audit = AuditLog::open(dir.path().join("audit.log")).expect("audit log");
+        let root = dir.path().join("export");
+        std::fs::create_dir(&root).expect("create");
+        for name in ["metrics.json", ".report.txt.partial-4242"] {
+            std::fs::write(root.join(name), "x").expect("write");
+        }
+        let mut removed = ExportDir::recover(&root, &["metrics.json", "report.txt"], &audit).expect("recover");
+        removed.sort();
+        assert_eq!(removed, [".report.txt.partial-4242", "metrics.json"]);
+        assert_eq!(std::fs::read_dir(&root).expect("list").count(), 0);
+
+        std::fs::write(root.join("notes.txt"), "the operator's").expect("write");
+        let error = ExportDir::recover(&root, &["metrics.json", "report.txt"], &audit).expect_err("foreign");
+        assert!(error.to_string().contains("holds `notes.txt`, which the export gate did not write"), "{error}");
+        std::fs::remove_file(root.join("notes.txt")).expect("remove");
+        std::fs::write(root.join("manifest.json"), "{}").expect("write");
+        let error = ExportDir::recover(&root, &["metrics.json"], &audit).expect_err("finished");
+        assert!(error.to_string().contains("holds a finished export"), "{error}");
+        assert!(root.join("manifest.json").exists());
+    }
+
+    #[test]
+    fn a_failed_removal_is_reported_and_the_rest_is_still_removed() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        // The second rename fails and its temporary is removed (the first removal); then
+        // removing the first file fails.
+        let mut export = export_dir(dir.path(), vec![(Call::Rename, 2), (Call::Remove, 2)]);
+        export_all(&mut export).expect_err("the second rename fails");
+        let error = export.abort().expect_err("the second removal fails");
+        assert!(error.to_string().contains("metrics.json"), "{error}");
+        assert_eq!(entries(dir.path()), ["metrics.json"], "the partial report is gone");
+    }
 
     #[test]
     fn names_must_be_plain() {

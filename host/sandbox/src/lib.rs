@@ -24,8 +24,10 @@
 #![warn(missing_docs)]
 
 mod audit;
+pub mod disclosure;
 mod error;
 mod export_dir;
+pub mod input;
 pub mod inspect;
 pub mod lockdown;
 mod manifest;
@@ -33,6 +35,7 @@ mod policy;
 mod verbatim;
 
 pub use audit::{AuditLog, Decision};
+pub use disclosure::Count;
 pub use error::{Error, Refusal, Result};
 pub use export_dir::ExportDir;
 pub use inspect::AdapterSpec;

@@ -48,6 +48,22 @@ pub const SYSTEM_READ_PATHS: &[&str] = &[
     "/dev/urandom",
 ];
 
+/// Make every file and folder the process creates from now on private to its owner (umask
+/// `077`): files a run writes may hold record text (plugin logs, predictions, checkpoints,
+/// caches, temporary files), and a mode set file by file would miss the next one added.
+pub fn owner_only_files() {
+    // SAFETY: umask only replaces the process's file-creation mask; it cannot fail.
+    unsafe { libc::umask(0o077) };
+}
+
+/// Turn a file-size limit (`ulimit -f`) from a kill into an error: with `SIGXFSZ` ignored, a
+/// write past the limit fails with `EFBIG`, which the export rolls back and the run reports,
+/// instead of the signal ending the process with a half-written file.
+pub fn file_size_limit_as_error() {
+    // SAFETY: setting a signal's disposition to SIG_IGN installs no handler code.
+    unsafe { libc::signal(libc::SIGXFSZ, libc::SIG_IGN) };
+}
+
 /// What this kernel offers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct Protections {

@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::disclosure::Count;
+
 /// Format version of the manifest document.
 pub const MANIFEST_FORMAT: u32 = 1;
 
@@ -57,7 +59,7 @@ pub struct InputHash {
     pub role: String,
     /// SHA-256, lower-case hex.
     pub sha256: String,
-    /// For datasets: how many records were used.
+    /// For datasets: how many records were used, under the small-cell rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub records: Option<u64>,
+    pub records: Option<Count>,
 }

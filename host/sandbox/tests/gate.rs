@@ -84,7 +84,7 @@ fn exports_a_valid_adapter_and_writes_a_manifest_with_hashes() {
         recipe: rapha_sandbox::InputHash { role: "recipe".into(), sha256: "0".repeat(64), records: None },
         model: rapha_sandbox::InputHash { role: "model".into(), sha256: "1".repeat(64), records: None },
         plugin: rapha_sandbox::InputHash { role: "plugin".into(), sha256: "2".repeat(64), records: None },
-        datasets: vec![rapha_sandbox::InputHash { role: "train".into(), sha256: "3".repeat(64), records: Some(500) }],
+        datasets: vec![rapha_sandbox::InputHash { role: "train".into(), sha256: "3".repeat(64), records: Some(rapha_sandbox::Count::of(500)) }],
     };
     let root = f.root.clone();
     let manifest = f.export.finish(inputs, serde_json::json!({"rouge1": 0.43}), serde_json::json!({"mode": "strict"})).expect("finish");

@@ -5,7 +5,6 @@
 //! at load. A guest error (the plugin's own `task-error`) keeps the instance: the plugin
 //! returned normally.
 
-use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
@@ -27,6 +26,10 @@ use crate::schema::{OutputSchema, SchemaViolation};
 use crate::stats::{CallStats, CallSummary, Stats};
 use crate::types::{ExampleScore, FormattedExample, Metric, TaskInfo, Violation};
 use crate::wasi::{CallRandom, Sandbox};
+
+/// The largest component loaded: Python and JavaScript components, which carry their
+/// interpreter, are tens of MiB; a larger file is refused before it is read whole.
+const MAX_COMPONENT_BYTES: u64 = 256 << 20;
 
 /// The longest host reason kept in a [`TrapKind::Host`]; the full error is in the log.
 const MAX_HOST_REASON: usize = 200;
@@ -89,7 +92,7 @@ impl TaskPlugin {
     pub fn load(host: &TaskHost, path: impl AsRef<Path>) -> Result<TaskPlugin> {
         let path = path.as_ref();
         let inner = &host.inner;
-        let bytes = fs::read(path).map_err(|source| Error::Read {
+        let bytes = rapha_sandbox::input::read_capped(path, MAX_COMPONENT_BYTES).map_err(|source| Error::Read {
             path: path.to_owned(),
             source,
         })?;

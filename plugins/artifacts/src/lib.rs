@@ -43,6 +43,10 @@ pub const TRIAL_MATCHING: &str = env!("RAPHA_ARTIFACT_TRIAL_MATCHING");
 /// `plugins/testing/misbehave/src/lib.rs`, lists the behaviours.
 pub const MISBEHAVE: &str = env!("RAPHA_ARTIFACT_MISBEHAVE");
 
+/// Task `exfiltrate`: writes the start of a record's note into the digits and bits of its 32
+/// metrics; `plugins/testing/exfiltrate/src/lib.rs` has the encodings.
+pub const EXFILTRATE: &str = env!("RAPHA_ARTIFACT_EXFILTRATE");
+
 /// Task `wrong-version`: exports `rapha:task/task@0.3.0`, which the host must refuse.
 pub const WRONG_VERSION: &str = env!("RAPHA_ARTIFACT_WRONG_VERSION");
 
@@ -90,6 +94,7 @@ mod tests {
         }
         foreach_plugin!(check);
         for path in [
+            super::EXFILTRATE,
             super::MISBEHAVE,
             super::WRONG_VERSION,
             super::FORBIDDEN_IMPORT,

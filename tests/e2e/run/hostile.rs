@@ -70,13 +70,14 @@ fn run_denies_and_logs_a_plugins_file_and_socket_attempts_and_finishes() {
 #[test]
 fn run_stops_a_plugin_that_loops_at_its_deadline_naming_the_record() {
     let dir = Dir::new();
-    dir.create("train.jsonl", "{\"id\": \"a\", \"behaviour\": \"ok\"}\n{\"id\": \"b\", \"behaviour\": \"loop\"}\n");
+    fs::create_dir(dir.path().join("data")).expect("create data/");
+    dir.create("data/train.jsonl", "{\"id\": \"a\", \"behaviour\": \"ok\"}\n{\"id\": \"b\", \"behaviour\": \"loop\"}\n");
     let mut recipe = recipe();
-    recipe.set("data", "train", "\"train.jsonl\"").set("plugin", "deadline_ms", "300").set("data", "max_rejected", "5");
+    recipe.set("data", "train", "\"data/train.jsonl\"").set("plugin", "deadline_ms", "300").set("data", "max_rejected", "5");
     recipe.write(&dir);
     let output = dir.command().args(["run", "recipe.toml"]).fails_with(1);
     let error = output.stderr.lines().find(|line| line.starts_with("error: ")).expect("an error line");
-    assert!(error.starts_with("error: train.jsonl:2: plugin `misbehave` "), "{error}");
+    assert!(error.starts_with("error: data/train.jsonl:2: plugin `misbehave` "), "{error}");
     assert!(error.contains("call `format-example`, record 2"), "{error}");
     assert!(names(&dir.path().join("export")).is_empty());
 }

@@ -11,6 +11,11 @@ use crate::util::{Dir, Output};
 /// Run `recipe` in a folder holding the FHIR data; assert exit 1 and an export folder
 /// left absent or empty; the output.
 fn refused(recipe: &Recipe, prepare: impl FnOnce(&Dir)) -> Output {
+    refused_in(recipe, prepare).1
+}
+
+/// [`refused`], with the folder it ran in.
+pub(super) fn refused_in(recipe: &Recipe, prepare: impl FnOnce(&Dir)) -> (Dir, Output) {
     let dir = Dir::new();
     copy_fhir_data(&dir);
     prepare(&dir);
@@ -18,11 +23,11 @@ fn refused(recipe: &Recipe, prepare: impl FnOnce(&Dir)) -> Output {
     let output = dir.command().args(["run", "recipe.toml"]).fails_with(1);
     let export = names(&dir.path().join("export"));
     assert!(export.is_empty(), "the export folder holds {export:?}\nstderr:\n{}", output.stderr);
-    output
+    (dir, output)
 }
 
 /// The `error: …` line.
-fn error_line(output: &Output) -> &str {
+pub(super) fn error_line(output: &Output) -> &str {
     output
         .stderr
         .lines()
@@ -128,9 +133,9 @@ fn replace_line(dir: &Dir, file: &str, number: usize, text: &str) {
 #[test]
 fn run_stops_at_a_malformed_line_naming_file_line_and_column() {
     let malformed = "{\"id\": \"v\", \"note\" 5}";
-    let output = refused(&Recipe::tiny(FHIR_EXTRACTION), |dir| replace_line(dir, "val.jsonl", 7, malformed));
+    let output = refused(&Recipe::tiny(FHIR_EXTRACTION), |dir| replace_line(dir, "data/val.jsonl", 7, malformed));
     crate::eqnice!(
-        "error: val.jsonl:7:20: expected a JSON object per line, found invalid JSON (a syntax error); \
+        "error: data/val.jsonl:7:20: expected a JSON object per line, found invalid JSON (a syntax error); \
          stopping: the recipe's `data.max_rejected` is 0 and 0 lines or records were skipped before",
         error_line(&output)
     );
@@ -139,11 +144,11 @@ fn run_stops_at_a_malformed_line_naming_file_line_and_column() {
 #[test]
 fn run_refuses_an_id_in_two_splits_naming_both() {
     let output = refused(&Recipe::tiny(FHIR_EXTRACTION), |dir| {
-        let first_train = read_text(&dir.path().join("train.jsonl")).lines().next().expect("a record").to_owned();
-        replace_line(dir, "val.jsonl", 4, &first_train);
+        let first_train = read_text(&dir.path().join("data/train.jsonl")).lines().next().expect("a record").to_owned();
+        replace_line(dir, "data/val.jsonl", 4, &first_train);
     });
     crate::eqnice!(
-        "error: val.jsonl:4: duplicate record id `fhir-train-0001`: expected ids unique across train, val and test, \
+        "error: data/val.jsonl:4: duplicate record id `fhir-train-0001`: expected ids unique across train, val and test, \
          found it already in train at line 1",
         error_line(&output)
     );
@@ -157,7 +162,7 @@ fn run_refuses_fewer_training_records_than_privacy_min_records() {
     crate::eqnice!(
         format!(
             "error: recipe.toml:{}: `privacy.min_records`: expected at least 501 training records, \
-             found 500 usable records in `train.jsonl`",
+             found 500 usable records in `data/train.jsonl`",
             recipe.position("privacy", "min_records")
         ),
         error_line(&output)
