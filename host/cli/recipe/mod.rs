@@ -21,6 +21,7 @@ use sha2::{Digest, Sha256};
 
 use self::document::Document;
 pub use self::error::{Position, RecipeError};
+pub use self::validate::MAX_STEPS;
 use self::raw::RawRecipe;
 
 /// A validated recipe. Every path is the recipe's own text joined onto the recipe's folder
@@ -89,6 +90,8 @@ pub struct DataSettings {
     pub test: PathBuf,
     /// Rejected records or malformed lines that may be skipped before the run stops.
     pub max_rejected: u64,
+    /// Whether records of different splits may hold the same text.
+    pub allow_overlap: bool,
 }
 
 /// How long training runs.

@@ -83,6 +83,11 @@ pub struct RawData {
     /// How many records the plugin rejects, or malformed lines, may be skipped (each skip
     /// is written to the audit log) before the run stops. Default 0: the first one stops it.
     pub max_rejected: Option<Spanned<u64>>,
+    /// Whether a validation or test record may hold the same text as a training record (or
+    /// as each other), compared after lower-casing and collapsing white space, ids aside.
+    /// Default `false`: such an overlap stops the run, since evaluation on trained notes is not
+    /// evaluation. With `true` the overlaps are counted in the audit log and the run goes on.
+    pub allow_overlap: Option<Spanned<bool>>,
 }
 
 /// `[lora]`
@@ -113,22 +118,22 @@ pub struct RawTrain {
     /// Passes over the training records; fractions allowed. At most one of `epochs` and
     /// `max_steps`. Default 1.0 when neither is set; a positive finite number.
     pub epochs: Option<Spanned<f64>>,
-    /// Optimizer steps to run, instead of `epochs`. At least 1.
+    /// Optimizer steps to run, instead of `epochs`. 1 to 10,000,000 (as `epochs` must come to).
     pub max_steps: Option<Spanned<u64>>,
     /// Records per micro-batch (per forward and backward pass). Default 4; 1 to 1024.
     pub batch_size: Option<Spanned<u64>>,
     /// Micro-batches whose gradients add up to one optimizer step, so the effective batch
     /// is `batch_size × grad_accum`. Default 1; 1 to 1024.
     pub grad_accum: Option<Spanned<u64>>,
-    /// Peak learning rate of AdamW. Default 2e-4; a positive finite number.
+    /// Peak learning rate of AdamW. Default 2e-4; a positive number up to 1.
     pub lr: Option<Spanned<f64>>,
-    /// Optimizer steps of linear warmup from 0 to `lr`. Default 0.
+    /// Optimizer steps of linear warmup from 0 to `lr`. Default 0; fewer than the run's steps.
     pub warmup_steps: Option<Spanned<u64>>,
     /// Decay after warmup down to 0 at the last step: `"cosine"` or `"linear"`.
     /// Default `"cosine"`.
     pub schedule: Option<Spanned<String>>,
     /// Longest tokenized example (prompt and completion); longer ones are truncated.
-    /// Default 512; 8 to 32768.
+    /// Default 512; 8 to 32768, and at most the model's context length.
     pub max_seq_len: Option<Spanned<u64>>,
     /// Seed of adapter initialisation, dropout and data order: the same recipe and data
     /// give the same adapter. Default 42.

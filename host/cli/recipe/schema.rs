@@ -58,6 +58,7 @@ keys! {
     DATA_VAL = "data.val": "the validation records: a JSONL file";
     DATA_TEST = "data.test": "the test records: a JSONL file";
     DATA_MAX_REJECTED = "data.max_rejected": COUNT;
+    DATA_ALLOW_OVERLAP = "data.allow_overlap": BOOLEAN;
 
     LORA_RANK = "lora.rank": "an integer from 1 to 256";
     LORA_ALPHA = "lora.alpha": POSITIVE_FINITE;
@@ -67,10 +68,10 @@ keys! {
     LORA_RSLORA = "lora.rslora": BOOLEAN;
 
     TRAIN_EPOCHS = "train.epochs": POSITIVE_FINITE;
-    TRAIN_MAX_STEPS = "train.max_steps": POSITIVE;
+    TRAIN_MAX_STEPS = "train.max_steps": "an integer from 1 to 10000000";
     TRAIN_BATCH_SIZE = "train.batch_size": "an integer from 1 to 1024";
     TRAIN_GRAD_ACCUM = "train.grad_accum": "an integer from 1 to 1024";
-    TRAIN_LR = "train.lr": POSITIVE_FINITE;
+    TRAIN_LR = "train.lr": "a positive number up to 1";
     TRAIN_WARMUP_STEPS = "train.warmup_steps": COUNT;
     TRAIN_SCHEDULE = "train.schedule": "`cosine` or `linear`";
     TRAIN_MAX_SEQ_LEN = "train.max_seq_len": "an integer from 8 to 32768";

@@ -52,6 +52,7 @@ train = "../data/icd-coding/train.jsonl"
 val = "../data/icd-coding/val.jsonl"
 test = "../data/icd-coding/test.jsonl"
 max_rejected = 3
+allow_overlap = true
 
 [lora]
 rank = 8
@@ -181,6 +182,7 @@ fn minimal_recipe_takes_every_documented_default() {
         recipes.join("../data/fhir-extraction/test.jsonl")
     );
     assert_eq!(recipe.data.max_rejected, 0);
+    assert!(!recipe.data.allow_overlap);
 
     assert_eq!(recipe.lora.rank, 16);
     assert_eq!(recipe.lora.alpha, 32.0);
@@ -228,6 +230,7 @@ fn full_recipe_sets_every_key_and_resolves_units() {
     assert_eq!(recipe.plugin.system_prompt.as_deref(), Some("List the ICD-10-CM codes."));
     assert_eq!(recipe.model.quantization, Quantization::None);
     assert_eq!(recipe.data.max_rejected, 3);
+    assert!(recipe.data.allow_overlap);
 
     assert_eq!(recipe.lora.rank, 8);
     assert_eq!(recipe.lora.alpha, 16.0, "an integer alpha is accepted");
@@ -357,7 +360,7 @@ fn rejects_wrong_types_with_what_the_key_expects() {
     );
     assert_eq!(
         tree.message(&with("[train]\nlr = true\n")),
-        "recipes/x.toml:13:6: `train.lr`: expected a positive finite number, found `true`"
+        "recipes/x.toml:13:6: `train.lr`: expected a positive number up to 1, found `true`"
     );
     assert_eq!(
         tree.message(&with("[train]\nbatch_size = 2.5\n")),
@@ -380,11 +383,19 @@ fn rejects_values_out_of_range_as_written() {
     let cases = [
         (
             "[train]\nlr = -1\n",
-            "13:6: `train.lr`: expected a positive finite number, found `-1`",
+            "13:6: `train.lr`: expected a positive number up to 1, found `-1`",
         ),
         (
             "[train]\nlr = nan\n",
-            "13:6: `train.lr`: expected a positive finite number, found `nan`",
+            "13:6: `train.lr`: expected a positive number up to 1, found `nan`",
+        ),
+        (
+            "[train]\nlr = 1e39\n",
+            "13:6: `train.lr`: expected a positive number up to 1, found `1e39`",
+        ),
+        (
+            "[train]\nmax_steps = 99999999999\n",
+            "13:13: `train.max_steps`: expected an integer from 1 to 10000000, found `99999999999`",
         ),
         (
             "[lora]\nrank = -4\n",

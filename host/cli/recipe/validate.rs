@@ -22,6 +22,10 @@ use super::{
     PrivacySettings, Recipe, SelectMetric, TrainSettings,
 };
 
+/// The most optimizer steps a run may ask for, directly or through `epochs` (checked by the
+/// run, which knows the records): ten million steps outlast any run a machine finishes.
+pub const MAX_STEPS: u64 = 10_000_000;
+
 /// The longest plugin metric name `select_metric` may give.
 const MAX_METRIC_NAME: usize = 48;
 
@@ -194,6 +198,7 @@ impl Check<'_> {
                 0,
                 0..=u64::MAX,
             )?,
+            allow_overlap: raw.allow_overlap.is_some_and(Spanned::into_inner),
         })
     }
 
@@ -257,7 +262,7 @@ impl Check<'_> {
                 &raw.max_steps,
                 &schema::TRAIN_MAX_STEPS,
                 1,
-                1..=u64::MAX,
+                1..=MAX_STEPS,
             )?),
             (_, None) => Length::Epochs(self.float(
                 &raw.epochs,
@@ -290,7 +295,7 @@ impl Check<'_> {
                 1,
                 1..=1024,
             )?),
-            lr: self.float(&raw.lr, &schema::TRAIN_LR, 2e-4, |lr| lr > 0.0)?,
+            lr: self.float(&raw.lr, &schema::TRAIN_LR, 2e-4, |lr| lr > 0.0 && lr <= 1.0)?,
             warmup_steps: self.integer(
                 &raw.warmup_steps,
                 &schema::TRAIN_WARMUP_STEPS,

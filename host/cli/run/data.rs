@@ -1,6 +1,7 @@
 //! The run's datasets: records read line by line from JSONL, each checked (a JSON
 //! object with a unique id), then formatted by the task plugin and tokenized with
-//! the model's chat template. A bad line or a record the plugin rejects stops the run,
+//! the model's chat template. A record whose text an earlier split holds under another id
+//! stops the run unless the recipe allows overlaps. A bad line or a record the plugin rejects stops the run,
 //! naming its file and line, unless the recipe's `max_rejected` allows skipping it;
 //! every skip is written to the audit log (by file, line and reason, never content).
 
@@ -9,6 +10,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use rapha_engine::{Example, Message, Tokenizer};
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
 use rapha_sandbox::{AuditLog, Decision};
 use rapha_task_host::{FormattedExample, Role, TaskPlugin};
 
@@ -109,10 +112,87 @@ impl<'a> Rejections<'a> {
     }
 }
 
-/// Ids already seen in earlier splits, so a record cannot be in two of them.
+/// What earlier records held: their ids, so a record cannot be in two splits, and their
+/// texts, so that unless the recipe allows it a validation or test record cannot be a
+/// training record (or each other) under another id.
 #[derive(Default)]
-pub struct SeenIds {
+pub struct Seen {
     ids: HashMap<String, (Split, u64)>,
+    texts: HashMap<[u8; 32], (Split, u64)>,
+    /// Whether a text may recur in another split (`data.allow_overlap`).
+    pub allow_overlap: bool,
+    /// Records whose text an earlier split holds.
+    pub overlaps: u64,
+}
+
+impl Seen {
+    /// Nothing seen yet; `allow_overlap` as the recipe's `data.allow_overlap`.
+    pub fn new(allow_overlap: bool) -> Seen {
+        Seen { allow_overlap, ..Seen::default() }
+    }
+
+    /// Note the text of the record at `path:line` of `split`; an error when an earlier
+    /// split holds the same text and overlaps are not allowed.
+    fn text(&mut self, split: Split, path: &Path, line: u64, object: &Map<String, Value>) -> anyhow::Result<()> {
+        let hash = text_hash(object);
+        match self.texts.get(&hash) {
+            Some((other, at)) if *other != split => {
+                if !self.allow_overlap {
+                    bail!(
+                        "{}:{line}: the record's text is also in {} at line {at} (under another id), compared after \
+                         lower-casing and collapsing white space: expected splits apart, since evaluation on trained \
+                         notes is not evaluation (`data.allow_overlap = true` runs anyway)",
+                        path.display(),
+                        other.name()
+                    );
+                }
+                self.overlaps += 1;
+            }
+            Some(_) => {}
+            None => {
+                self.texts.insert(hash, (split, line));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// sha256 of a record's values but its `id`: keys sorted, every string lower-cased with its
+/// white space collapsed, so that re-exported or re-indented copies of a note compare equal.
+fn text_hash(object: &Map<String, Value>) -> [u8; 32] {
+    fn write(value: &Value, hasher: &mut Sha256) {
+        match value {
+            Value::String(text) => {
+                hasher.update(b"s");
+                for word in text.split_whitespace() {
+                    hasher.update(word.to_lowercase().as_bytes());
+                    hasher.update(b" ");
+                }
+            }
+            Value::Array(items) => {
+                hasher.update(b"[");
+                items.iter().for_each(|item| write(item, hasher));
+                hasher.update(b"]");
+            }
+            Value::Object(fields) => {
+                let mut keys: Vec<&String> = fields.keys().collect();
+                keys.sort();
+                hasher.update(b"{");
+                for key in keys {
+                    hasher.update(key.as_bytes());
+                    hasher.update(b":");
+                    write(&fields[key], hasher);
+                }
+                hasher.update(b"}");
+            }
+            other => hasher.update(other.to_string().as_bytes()),
+        }
+    }
+    let mut hasher = Sha256::new();
+    let mut rest = object.clone();
+    rest.remove("id");
+    write(&Value::Object(rest), &mut hasher);
+    hasher.finalize().into()
 }
 
 /// How records become token sequences: the plugin formats, the recipe may replace the
@@ -134,7 +214,7 @@ pub fn read(
     path: &Path,
     limit: Option<usize>,
     formatter: &mut Formatter<'_>,
-    seen: &mut SeenIds,
+    seen: &mut Seen,
     rejections: &mut Rejections<'_>,
 ) -> anyhow::Result<Dataset> {
     let mut reader = Reader::open(path)?;
@@ -166,6 +246,7 @@ pub fn read(
         if limit.is_some_and(|limit| records.len() >= limit) {
             continue;
         }
+        seen.text(split, path, line.number, &object)?;
         let record = Record { line: line.number, id, json: line.text };
         match formatter.prepare(record) {
             Ok(prepared) => records.push(prepared),

@@ -35,9 +35,9 @@ use rapha_task_host::{Limits, MetricInfo, TaskHost, TaskPlugin};
 use crate::args::RunArgs;
 use crate::plot;
 use crate::progress::Progress;
-use crate::recipe::{Length, Recipe, SelectMetric};
+use crate::recipe::{Length, MAX_STEPS, Recipe, SelectMetric};
 use crate::report::{self, MetricRow, ReportFields};
-use data::{Dataset, Formatter, Rejections, SeenIds, Split};
+use data::{Dataset, Formatter, Rejections, Seen, Split};
 use evaluate::Generator;
 use export::{Export, cell};
 use folders::Folders;
@@ -163,7 +163,7 @@ impl Run<'_> {
             .with_context(|| format!("cannot load the model `{}`", recipe.model.path.display()))?;
         let tokenizer = pretrained.tokenizer;
 
-        let mut seen = SeenIds::default();
+        let mut seen = Seen::new(recipe.data.allow_overlap);
         let mut rejections = Rejections::new(recipe.data.max_rejected, &self.audit);
         let mut formatter = Formatter {
             plugin: &mut plugin,
@@ -177,6 +177,11 @@ impl Run<'_> {
         let val = read(Split::Val, &recipe.data.val, Some(recipe.eval.records))?;
         let test = read(Split::Test, &recipe.data.test, recipe.eval.test_records)?;
         let skipped = rejections.used();
+        if seen.overlaps > 0 {
+            let reason = format!("{} validation or test records hold the text of an earlier split", seen.overlaps);
+            tracing::warn!("{reason} (`data.allow_overlap = true`)");
+            self.audit.record("overlap", &recipe.file.display().to_string(), Decision::Noted, &reason)?;
+        }
         if (train.records.len() as u64) < recipe.privacy.min_records {
             return Err(recipe
                 .error_at(
@@ -186,6 +191,8 @@ impl Run<'_> {
                 )
                 .into());
         }
+
+        let max_steps = planned_steps(recipe, train.records.len(), pretrained.config.max_position_embeddings)?;
 
         let identity = Identity {
             recipe: recipe.sha256.clone(),
@@ -216,7 +223,6 @@ impl Run<'_> {
         let model = Model::new(pretrained.config, pretrained.weights, recipe.model.quantization, Some(&recipe.lora), recipe.train.seed)
             .context("cannot build the model")?;
         let pad_id = tokenizer.pad_token_id().or_else(|| tokenizer.eos_token_ids().first().copied()).unwrap_or(0);
-        let max_steps = max_steps(recipe, train.records.len());
         let records_per_step = recipe.train.batch_size * recipe.train.grad_accum;
         let config = TrainConfig {
             max_steps,
@@ -476,15 +482,34 @@ impl Run<'_> {
     }
 }
 
-/// Optimizer steps the recipe asks for: `max_steps`, or enough for `epochs` passes.
-fn max_steps(recipe: &Recipe, train_records: usize) -> u64 {
-    match recipe.train.length {
+/// Optimizer steps the recipe asks for: `max_steps`, or enough for `epochs` passes over
+/// `train_records`. Refused, naming the key, before anything trains: more steps than
+/// [`MAX_STEPS`], a warm-up as long as the run, or sequences longer than the model's
+/// `context`.
+fn planned_steps(recipe: &Recipe, train_records: usize, context: usize) -> anyhow::Result<u64> {
+    let train = &recipe.train;
+    let steps = match train.length {
         Length::MaxSteps(steps) => steps,
         Length::Epochs(epochs) => {
-            let per_epoch = train_records.div_ceil(recipe.train.batch_size).div_ceil(recipe.train.grad_accum);
-            ((per_epoch as f64 * epochs).ceil() as u64).max(1)
+            let per_epoch = train_records.div_ceil(train.batch_size).div_ceil(train.grad_accum);
+            let steps = (per_epoch as f64 * epochs).ceil().max(1.0);
+            if steps > MAX_STEPS as f64 {
+                let expected = format!("epochs that come to at most {MAX_STEPS} optimizer steps");
+                let found = format!("`{epochs}`: {steps:.0} steps of {per_epoch} per epoch");
+                return Err(recipe.error_at("train.epochs", &expected, &found).into());
+            }
+            steps as u64
         }
+    };
+    if train.warmup_steps >= steps && train.warmup_steps > 0 {
+        let expected = format!("fewer warm-up steps than the run's {steps} optimizer steps");
+        return Err(recipe.error_at("train.warmup_steps", &expected, &format!("`{}`", train.warmup_steps)).into());
     }
+    if train.max_seq_len > context {
+        let expected = format!("at most the model's context length, {context} tokens");
+        return Err(recipe.error_at("train.max_seq_len", &expected, &format!("`{}`", train.max_seq_len)).into());
+    }
+    Ok(steps)
 }
 
 /// The folder holding the adapter of evaluation step `step` while it is the best.

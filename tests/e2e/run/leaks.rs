@@ -27,7 +27,7 @@ fn canary_data(dir: &Dir) {
     fs::create_dir(dir.path().join("data")).expect("create data/");
     for (split, count) in [("train", 110), ("val", 12), ("test", 12)] {
         let lines: String = (0..count)
-            .map(|i| format!("{{\"id\": \"{split}-{i}\", \"note\": \"{CANARY} seen on ward {i} for chest pain\"}}\n"))
+            .map(|i| format!("{{\"id\": \"{split}-{i}\", \"note\": \"{CANARY} seen on {split} ward {i} for chest pain\"}}\n"))
             .collect();
         dir.create(&format!("data/{split}.jsonl"), &lines);
     }

@@ -142,6 +142,46 @@ fn run_stops_at_a_malformed_line_naming_file_line_and_column() {
 }
 
 #[test]
+fn run_refuses_a_training_plan_that_cannot_work_before_training_naming_the_key() {
+    let mut epochs = Recipe::tiny(FHIR_EXTRACTION);
+    epochs.remove("train", "max_steps").set("train", "epochs", "1e9");
+    let mut warmup = Recipe::tiny(FHIR_EXTRACTION);
+    warmup.set("train", "warmup_steps", "6");
+    let mut context = Recipe::tiny(FHIR_EXTRACTION);
+    context.set("train", "max_seq_len", "512");
+    let cases = [
+        (epochs, "epochs", "expected epochs that come to at most 10000000 optimizer steps, found `1000000000`: 250000000000 steps of 250 per epoch"),
+        (warmup, "warmup_steps", "expected fewer warm-up steps than the run's 6 optimizer steps, found `6`"),
+        (context, "max_seq_len", "expected at most the model's context length, 256 tokens, found `512`"),
+    ];
+    for (recipe, key, expected) in cases {
+        let output = refused(&recipe, |_| {});
+        let position = recipe.position("train", key);
+        crate::eqnice!(format!("error: recipe.toml:{position}: `train.{key}`: {expected}"), error_line(&output));
+        assert!(!output.stderr.contains("step 1"), "{}", output.stderr);
+    }
+}
+
+#[test]
+fn run_refuses_a_training_note_in_the_validation_split_under_another_id() {
+    let output = refused(&Recipe::tiny(FHIR_EXTRACTION), |dir| {
+        let first_train = read_text(&dir.path().join("data/train.jsonl")).lines().next().expect("a record").to_owned();
+        let mut record: serde_json::Value = serde_json::from_str(&first_train).expect("a JSON record");
+        record["id"] = "fhir-val-copy".into();
+        // Re-exported: other white space and capitals, the same note.
+        let note = record["note"].as_str().expect("a note").to_uppercase().replace(' ', "  ");
+        record["note"] = note.into();
+        replace_line(dir, "data/val.jsonl", 4, &record.to_string());
+    });
+    let error = error_line(&output);
+    assert!(
+        error.starts_with("error: data/val.jsonl:4: the record's text is also in train at line 1 (under another id)"),
+        "{error}"
+    );
+    assert!(error.ends_with("(`data.allow_overlap = true` runs anyway)"), "{error}");
+}
+
+#[test]
 fn run_refuses_an_id_in_two_splits_naming_both() {
     let output = refused(&Recipe::tiny(FHIR_EXTRACTION), |dir| {
         let first_train = read_text(&dir.path().join("data/train.jsonl")).lines().next().expect("a record").to_owned();
