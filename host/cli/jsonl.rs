@@ -2,7 +2,7 @@
 //! the file's sha256 computed over exactly the bytes read.
 
 use std::fs::File;
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
@@ -19,6 +19,8 @@ pub const MAX_LINE_BYTES: u64 = 16 << 20;
 pub struct Line {
     /// 1-based line number in the file.
     pub number: u64,
+    /// Where the line starts in the file, in bytes (for [`Rereader`]).
+    pub offset: u64,
     /// The line without its end-of-line characters.
     pub text: String,
 }
@@ -51,44 +53,30 @@ pub struct Reader {
     inner: BufReader<File>,
     hasher: Sha256,
     number: u64,
+    offset: u64,
 }
 
 impl Reader {
     /// Open `path`, a regular file, for reading.
     pub fn open(path: &Path) -> anyhow::Result<Reader> {
         let file = open_regular(path).with_context(|| format!("cannot open `{}`", path.display()))?;
-        Ok(Reader { path: path.to_owned(), inner: BufReader::new(file), hasher: Sha256::new(), number: 0 })
+        Ok(Reader { path: path.to_owned(), inner: BufReader::new(file), hasher: Sha256::new(), number: 0, offset: 0 })
     }
 
     /// The next non-blank line, or `None` at the end of the file. A line longer than
     /// [`MAX_LINE_BYTES`] is an error, found before more than that is held in memory.
     pub fn next_line(&mut self) -> anyhow::Result<Option<Line>> {
         loop {
-            let mut bytes = Vec::new();
-            let read = (&mut self.inner)
-                .take(MAX_LINE_BYTES + 1)
-                .read_until(b'\n', &mut bytes)
-                .with_context(|| format!("cannot read `{}`", self.path.display()))?;
-            if read == 0 {
+            let offset = self.offset;
+            let Some(bytes) = read_line(&mut self.inner, &self.path, self.number + 1)? else {
                 return Ok(None);
-            }
+            };
             self.number += 1;
-            if read as u64 > MAX_LINE_BYTES {
-                bail!(
-                    "{}:{}: expected a line of at most {} MiB, found a longer one",
-                    self.path.display(),
-                    self.number,
-                    MAX_LINE_BYTES >> 20
-                );
-            }
+            self.offset += bytes.len() as u64;
             self.hasher.update(&bytes);
-            let text = String::from_utf8(bytes)
-                .map_err(|_| anyhow::anyhow!("{}:{}: expected UTF-8 text", self.path.display(), self.number))?;
-            // Exports from Windows systems often start with a byte-order mark.
-            let text = if self.number == 1 { text.strip_prefix('\u{feff}').unwrap_or(&text) } else { &text };
-            let text = text.trim_end_matches(['\n', '\r']);
+            let text = decode(bytes, &self.path, self.number)?;
             if !text.trim().is_empty() {
-                return Ok(Some(Line { number: self.number, text: text.to_owned() }));
+                return Ok(Some(Line { number: self.number, offset, text }));
             }
         }
     }
@@ -98,6 +86,50 @@ impl Reader {
         while self.next_line()?.is_some() {}
         Ok(hex::encode(self.hasher.finalize()))
     }
+}
+
+/// Lines of a JSONL file read again, in any order, at the offsets [`Reader`] gave them.
+pub struct Rereader {
+    path: PathBuf,
+    inner: BufReader<File>,
+}
+
+impl Rereader {
+    /// Open `path`, a regular file, for reading.
+    pub fn open(path: &Path) -> anyhow::Result<Rereader> {
+        let file = open_regular(path).with_context(|| format!("cannot open `{}`", path.display()))?;
+        Ok(Rereader { path: path.to_owned(), inner: BufReader::new(file) })
+    }
+
+    /// The line numbered `number` that starts at `offset`.
+    pub fn line(&mut self, number: u64, offset: u64) -> anyhow::Result<Line> {
+        self.inner.seek(SeekFrom::Start(offset)).with_context(|| format!("cannot read `{}`", self.path.display()))?;
+        let bytes = read_line(&mut self.inner, &self.path, number)?
+            .with_context(|| format!("{}:{number}: the line is gone: the file changed while it was read", self.path.display()))?;
+        Ok(Line { number, offset, text: decode(bytes, &self.path, number)? })
+    }
+}
+
+/// The bytes of the next line, its end of line included; `None` at the end of the file. A
+/// line longer than [`MAX_LINE_BYTES`] is an error, found before more than that is held.
+fn read_line(reader: &mut BufReader<File>, path: &Path, number: u64) -> anyhow::Result<Option<Vec<u8>>> {
+    let mut bytes = Vec::new();
+    let read = reader
+        .take(MAX_LINE_BYTES + 1)
+        .read_until(b'\n', &mut bytes)
+        .with_context(|| format!("cannot read `{}`", path.display()))?;
+    if read as u64 > MAX_LINE_BYTES {
+        bail!("{}:{number}: expected a line of at most {} MiB, found a longer one", path.display(), MAX_LINE_BYTES >> 20);
+    }
+    Ok((read > 0).then_some(bytes))
+}
+
+/// Line `number` as text, without its end of line, and without the byte-order mark that
+/// exports from Windows systems often start with.
+fn decode(bytes: Vec<u8>, path: &Path, number: u64) -> anyhow::Result<String> {
+    let text = String::from_utf8(bytes).map_err(|_| anyhow::anyhow!("{}:{number}: expected UTF-8 text", path.display()))?;
+    let text = if number == 1 { text.strip_prefix('\u{feff}').unwrap_or(&text) } else { &text };
+    Ok(text.trim_end_matches(['\n', '\r']).to_owned())
 }
 
 /// Every non-blank line of a JSONL file; a file without any is an error.
@@ -201,7 +233,7 @@ mod tests {
 
     #[test]
     fn ids_are_strings_or_numbers() {
-        let line = Line { number: 3, text: String::new() };
+        let line = Line { number: 3, offset: 0, text: String::new() };
         let file = Path::new("p.jsonl");
         let object = |value: Value| value.as_object().expect("an object").clone();
         assert_eq!(id_of(&object(serde_json::json!({"id": "a-1"})), file, &line).expect("string id"), "a-1");
@@ -212,11 +244,11 @@ mod tests {
 
     #[test]
     fn errors_name_file_line_and_column_but_not_the_text() {
-        let line = Line { number: 7, text: "{\"note\": \"Mrs Smith\" oops}".to_owned() };
+        let line = Line { number: 7, offset: 0, text: "{\"note\": \"Mrs Smith\" oops}".to_owned() };
         let message = line.object(Path::new("train.jsonl")).expect_err("invalid").to_string();
         assert!(message.starts_with("train.jsonl:7:22: expected a JSON object per line"), "{message}");
         assert!(!message.contains("Smith"), "{message}");
-        let array = Line { number: 2, text: "[1]".to_owned() };
+        let array = Line { number: 2, offset: 0, text: "[1]".to_owned() };
         let message = array.object(Path::new("t.jsonl")).expect_err("not an object").to_string();
         assert_eq!(message, "t.jsonl:2: expected a JSON object per line, found an array");
     }

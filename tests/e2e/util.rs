@@ -104,6 +104,25 @@ impl Cmd {
         }
     }
 
+    /// Run to the end; what it printed and returned, and its peak resident memory in KiB,
+    /// read from `VmHWM` in `/proc/<pid>/status` every few milliseconds while it runs. (The
+    /// `ru_maxrss` that `wait4` gives would also count the test process's memory, which the
+    /// child shared until its `exec`.)
+    pub fn output_and_peak_rss(&mut self, out: &Path, err: &Path) -> (Output, u64) {
+        let mut spawned = self.spawn(out, err);
+        let status = format!("/proc/{}/status", spawned.child.id());
+        let mut peak = 0;
+        while spawned.child.try_wait().expect("poll the child").is_none() {
+            let high_water = fs::read_to_string(&status).ok().and_then(|text| {
+                let line = text.lines().find(|line| line.starts_with("VmHWM:"))?;
+                line.split_whitespace().nth(1)?.parse::<u64>().ok()
+            });
+            peak = peak.max(high_water.unwrap_or(0));
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+        (spawned.wait(), peak)
+    }
+
     /// Run, assert success; stdout.
     pub fn stdout(&mut self) -> String {
         let output = self.output();

@@ -157,6 +157,13 @@ impl Config {
                 self.rms_norm_eps,
             ));
         }
+        let special = self.bos_token_id.map(|id| ("bos_token_id", id));
+        for (field, id) in special.into_iter().chain(self.eos_token_ids.iter().map(|&id| ("eos_token_id", id))) {
+            if id as usize >= self.vocab_size {
+                let expected = format!("a token id below `vocab_size` ({}), a row of the embedding", self.vocab_size);
+                return Err(ConfigError::new(field, expected, id));
+            }
+        }
         if !(self.rope_theta.is_finite() && self.rope_theta > 1.0) {
             return Err(ConfigError::new(
                 "rope_theta",
@@ -340,6 +347,15 @@ impl ConfigError {
             expected: expected.into(),
             found: "nothing".to_owned(),
         }
+    }
+
+    /// The same error about the field `rename` gives for this one's (a GGUF's key for a
+    /// `config.json` field), or about this one's when it gives none.
+    pub(crate) fn renamed(mut self, rename: impl Fn(&str) -> Option<&'static str>) -> Self {
+        if let Some(key) = rename(&self.field) {
+            self.field = key.to_owned();
+        }
+        self
     }
 
     /// Attach the file (or GGUF) the config came from.

@@ -187,7 +187,17 @@ impl GgufFile {
         };
         let head_dim = match self.metadata("llama.attention.key_length") {
             Some(_) => self.usize_key("llama.attention.key_length")?,
-            None if num_attention_heads != 0 => hidden_size / num_attention_heads,
+            None if num_attention_heads != 0 && hidden_size.is_multiple_of(num_attention_heads) => {
+                hidden_size / num_attention_heads
+            }
+            None if num_attention_heads != 0 => {
+                return Err(self.invalid(
+                    "metadata `llama.embedding_length`",
+                    format!(
+                        "expected a multiple of `llama.attention.head_count` ({num_attention_heads}), found `{hidden_size}`"
+                    ),
+                ));
+            }
             None => 0,
         };
         if let Some(rope_dims) = self
@@ -227,7 +237,7 @@ impl GgufFile {
         };
         config
             .validate()
-            .map_err(|e: ConfigError| e.with_origin(&self.path))
+            .map_err(|e: ConfigError| e.renamed(gguf_key).with_origin(&self.path))
     }
 
     /// Every tensor, dequantized to f32 under its Hugging Face name, with q/k rows
@@ -328,6 +338,26 @@ fn hf_name(gguf: &str) -> Option<String> {
         _ => return None,
     };
     Some(format!("model.layers.{layer}.{hf_module}.{param}"))
+}
+
+/// The metadata key a GGUF stores a `config.json` field under, so that an error names the
+/// key the file holds.
+fn gguf_key(field: &str) -> Option<&'static str> {
+    Some(match field {
+        "vocab_size" => "tokenizer.ggml.tokens",
+        "hidden_size" => "llama.embedding_length",
+        "intermediate_size" => "llama.feed_forward_length",
+        "num_hidden_layers" => "llama.block_count",
+        "num_attention_heads" => "llama.attention.head_count",
+        "num_key_value_heads" => "llama.attention.head_count_kv",
+        "head_dim" => "llama.attention.key_length",
+        "rms_norm_eps" => "llama.attention.layer_norm_rms_epsilon",
+        "rope_theta" => "llama.rope.freq_base",
+        "max_position_embeddings" => "llama.context_length",
+        "bos_token_id" => "tokenizer.ggml.bos_token_id",
+        "eos_token_id" => "tokenizer.ggml.eos_token_id",
+        _ => return None,
+    })
 }
 
 /// An unsigned integer metadata value of any width.

@@ -86,6 +86,7 @@ impl Pretrained {
                 let config = file.config()?;
                 let weights = file.weights(&config)?;
                 let tokenizer = file.tokenizer()?;
+                check_token_ids(&config, &tokenizer, path)?;
                 Ok(Self {
                     config,
                     weights,
@@ -97,6 +98,7 @@ impl Pretrained {
                 let config = dir.config()?;
                 let weights = dir.weights(&config)?;
                 let tokenizer = dir.tokenizer(&config)?;
+                check_token_ids(&config, &tokenizer, path)?;
                 Ok(Self {
                     config,
                     weights,
@@ -105,6 +107,31 @@ impl Pretrained {
             }
         }
     }
+}
+
+/// Every id the tokenizer can produce must name a row of the embedding: its special tokens
+/// and its whole vocabulary (added tokens included).
+fn check_token_ids(config: &Config, tokenizer: &Tokenizer, origin: &Path) -> Result<()> {
+    let rows = config.vocab_size;
+    let invalid = |field: String, expected: String, found: String| Error::InvalidConfig {
+        origin: origin.to_path_buf(),
+        field,
+        expected,
+        found,
+    };
+    let named = [("bos", tokenizer.bos_token_id()), ("pad", tokenizer.pad_token_id())];
+    let special = named.into_iter().filter_map(|(name, id)| Some((name, id?)));
+    for (name, id) in special.chain(tokenizer.eos_token_ids().iter().map(|&id| ("eos", id))) {
+        if id as usize >= rows {
+            let expected = format!("an id below `vocab_size` ({rows}), a row of the embedding");
+            return Err(invalid(format!("tokenizer {name} token"), expected, format!("`{id}`")));
+        }
+    }
+    if tokenizer.vocab_size() > rows {
+        let expected = format!("at most `vocab_size` ({rows}) tokens, one embedding row each");
+        return Err(invalid("tokenizer vocabulary".to_owned(), expected, format!("{} tokens", tokenizer.vocab_size())));
+    }
+    Ok(())
 }
 
 /// Keys and values of past positions, one entry per layer, for incremental decoding.

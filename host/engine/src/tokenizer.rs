@@ -12,7 +12,9 @@
 //! `apply_chat_template(..., tokenize=True)`, the rendered text is then encoded with
 //! `add_special_tokens = false`: the template already wrote the special tokens.
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::str::FromStr;
 
 use minijinja::value::{Kwargs, Value as JinjaValue};
 use minijinja::{Environment, ErrorKind};
@@ -121,10 +123,7 @@ impl Tokenizer {
     /// generation config's) join the tokenizer's own EOS token as stop tokens.
     pub fn from_hf_dir(dir: &Path, extra_eos_ids: &[u32]) -> Result<Self> {
         let path = dir.join("tokenizer.json");
-        let inner = tokenizers::Tokenizer::from_file(&path).map_err(|source| Error::Tokenizer {
-            context: path.display().to_string(),
-            source,
-        })?;
+        let inner = read_tokenizer_json(&path)?;
         let config_path = dir.join("tokenizer_config.json");
         let raw: RawTokenizerConfig = if config_path.is_file() {
             read_json(&config_path)?
@@ -527,9 +526,70 @@ impl RawChatTemplate {
     }
 }
 
+/// The largest `tokenizer.json` read: vocabularies of a few hundred thousand tokens take tens
+/// of MiB; a larger file is refused before it is read.
+const MAX_TOKENIZER_BYTES: u64 = 256 << 20;
+
+/// Parse `tokenizer.json` at `path`: a regular file of at most [`MAX_TOKENIZER_BYTES`], its
+/// SentencePiece `Precompiled` normalizers checked first (tokenizers panics on one it cannot
+/// parse; here it is an error naming the file and the field).
+fn read_tokenizer_json(path: &Path) -> Result<tokenizers::Tokenizer> {
+    let io = |source| Error::Io { path: path.to_path_buf(), source };
+    let meta = std::fs::metadata(path).map_err(io)?;
+    if !meta.is_file() || meta.len() > MAX_TOKENIZER_BYTES {
+        let found = if meta.is_file() { format!("{} bytes", meta.len()) } else { "not a regular file".to_owned() };
+        let reason = format!("expected a regular file of at most {MAX_TOKENIZER_BYTES} bytes, found {found}");
+        return Err(io(std::io::Error::new(std::io::ErrorKind::InvalidInput, reason)));
+    }
+    let mut text = String::new();
+    std::fs::File::open(path).and_then(|file| file.take(MAX_TOKENIZER_BYTES).read_to_string(&mut text)).map_err(io)?;
+    let error = |pointer: String, source: tokenizers::Error| Error::Tokenizer {
+        context: if pointer.is_empty() { path.display().to_string() } else { format!("{}: `{pointer}`", path.display()) },
+        source,
+    };
+    let value: serde_json::Value = serde_json::from_str(&text).map_err(|source| Error::Json { path: path.to_path_buf(), source })?;
+    if let Some(normalizer) = value.get("normalizer") {
+        check_precompiled(normalizer, "/normalizer".to_owned()).map_err(|(pointer, source)| error(pointer, source))?;
+    }
+    tokenizers::Tokenizer::from_str(&text).map_err(|source| error(String::new(), source))
+}
+
+/// Parse every `Precompiled` normalizer in `normalizer` (nested in `Sequence`s) on its own.
+fn check_precompiled(normalizer: &serde_json::Value, pointer: String) -> std::result::Result<(), (String, tokenizers::Error)> {
+    match normalizer.get("type").and_then(serde_json::Value::as_str) {
+        Some("Precompiled") => serde_json::from_value::<tokenizers::normalizers::precompiled::Precompiled>(normalizer.clone())
+            .map(drop)
+            .map_err(|e| (pointer, format!("a SentencePiece `Precompiled` normalizer that cannot be read: {e}").into())),
+        Some("Sequence") => {
+            let inner = normalizer.get("normalizers").and_then(serde_json::Value::as_array).map_or(&[][..], Vec::as_slice);
+            inner.iter().enumerate().try_for_each(|(i, item)| check_precompiled(item, format!("{pointer}/normalizers/{i}")))
+        }
+        _ => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_unreadable_precompiled_normalizer_is_an_error_naming_the_field_not_a_panic() {
+        let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tiny/llama3/tokenizer.json");
+        let text = std::fs::read_to_string(&fixture).expect("the tiny tokenizer");
+        let bad = serde_json::json!({"type": "Precompiled", "precompiled_charsmap": "AAECAwQFBgc="});
+        for (normalizer, pointer) in [
+            (bad.clone(), "`/normalizer`"),
+            (serde_json::json!({"type": "Sequence", "normalizers": [{"type": "NFC"}, bad]}), "`/normalizer/normalizers/1`"),
+        ] {
+            let mut json: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+            json["normalizer"] = normalizer;
+            let dir = tempfile::tempdir().expect("temporary folder");
+            std::fs::write(dir.path().join("tokenizer.json"), json.to_string()).expect("write");
+            let error = Tokenizer::from_hf_dir(dir.path(), &[]).expect_err("a bad charsmap");
+            let message = error.to_string();
+            assert!(message.contains(pointer) && message.contains("`Precompiled` normalizer"), "{message}");
+        }
+    }
 
     fn render(template: &str, value: serde_json::Value) -> String {
         let env = chat_environment(template.to_owned()).expect("template compiles");

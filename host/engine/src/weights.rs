@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use candle_core::{DType, Device, Tensor};
+use candle_core::{CpuStorage, DType, Device, Storage, Tensor};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
@@ -150,8 +150,9 @@ impl Weights {
     }
 
     /// Check that every tensor the architecture needs is present, in f32, with the
-    /// shape `config` implies. Extra tensors (a stored copy of a tied LM head, rotary
-    /// buffers) are ignored, as transformers ignores them.
+    /// shape `config` implies, and (once loaded) holds finite values only: a NaN or an
+    /// infinity in a frozen weight would train an adapter on garbage. Extra tensors (a
+    /// stored copy of a tied LM head, rotary buffers) are ignored, as transformers ignores them.
     pub fn validate(&self, config: &Config) -> Result<()> {
         for (name, shape) in expected_shapes(config) {
             let (dtype, dims) = self.describe(&name)?;
@@ -161,9 +162,26 @@ impl Weights {
             if dims != shape.as_slice() {
                 return Err(self.error(&name, format!("expected shape {shape:?}, found {dims:?}")));
             }
+            if let Source::Loaded(tensors) = &self.source
+                && let Some((index, value)) = first_non_finite(&tensors[&name])?
+            {
+                return Err(self.error(&name, format!("expected finite values, found {value} at flat index {index}")));
+            }
         }
         Ok(())
     }
+}
+
+/// The first value of an f32 `tensor` that is NaN or infinite, with its flat index.
+fn first_non_finite(tensor: &Tensor) -> Result<Option<(usize, f32)>> {
+    let position = |values: &[f32]| values.iter().position(|v| !v.is_finite()).map(|i| (i, values[i]));
+    let (storage, layout) = tensor.storage_and_layout();
+    if let (Storage::Cpu(CpuStorage::F32(data)), Some((start, end))) = (&*storage, layout.contiguous_offsets()) {
+        return Ok(position(&data[start..end]));
+    }
+    drop(storage);
+    let values = tensor.flatten_all().and_then(|flat| flat.to_vec1::<f32>()).context_with(|| "reading a weight".to_owned())?;
+    Ok(position(&values))
 }
 
 impl Synthetic {
@@ -343,6 +361,31 @@ mod tests {
         assert!((std / sigma - 1.0).abs() < 0.05, "std {std}");
         let within = x.iter().filter(|&&v| f64::from(v).abs() < sigma).count() as f64 / n;
         assert!((within - 0.6827).abs() < 0.015, "share within 1σ: {within}");
+    }
+
+    #[test]
+    fn loaded_weights_with_a_nan_or_an_infinity_are_refused_naming_the_tensor() {
+        let config = Config::synthetic(SyntheticShape::Tiny);
+        let up = "model.layers.1.mlp.up_proj.weight";
+        for bad in [f32::NAN, f32::NEG_INFINITY] {
+            let mut synthetic = Weights::synthetic(&config, 3, &Device::Cpu);
+            let mut tensors = BTreeMap::new();
+            for (name, _) in expected_shapes(&config) {
+                let tensor = synthetic.take(&name).expect("present");
+                tensors.insert(name, tensor);
+            }
+            let weights = Weights::new(PathBuf::from("model.gguf"), tensors.clone());
+            weights.validate(&config).expect("finite values");
+            let shape = tensors[up].dims().to_vec();
+            let mut values = tensors[up].flatten_all().and_then(|t| t.to_vec1::<f32>()).expect("values");
+            values[77] = bad;
+            tensors.insert(up.to_owned(), Tensor::from_vec(values, shape, &Device::Cpu).expect("tensor"));
+            let err = Weights::new(PathBuf::from("model.gguf"), tensors).validate(&config).expect_err("non-finite");
+            assert_eq!(
+                err.to_string(),
+                format!("model.gguf: tensor `{up}`: expected finite values, found {bad} at flat index 77")
+            );
+        }
     }
 
     #[test]

@@ -22,6 +22,10 @@ struct Variant {
     without_block_count: bool,
     q_columns: Option<usize>,
     up_rows: Option<usize>,
+    /// A `u32` metadata value in place of the valid one.
+    replaced: Option<(&'static str, u32)>,
+    /// A value written into the down projection, at index 5.
+    down_value: Option<f32>,
 }
 
 /// llama.cpp's `permute` of q/k rows (convert_hf_to_gguf.py): `[heads, 2, dim/2, in]`
@@ -41,6 +45,15 @@ fn hf_weight(rows: usize, cols: usize, offset: f32) -> Tensor {
         .map(|i| offset + i as f32 / 100.0)
         .collect();
     Tensor::from_vec(values, (rows, cols), &Device::Cpu).expect("weight")
+}
+
+/// The down projection, with `value` at flat index 5 when given.
+fn down_weight(value: Option<f32>) -> Tensor {
+    let mut values = hf_weight(HIDDEN, FFN, 7.0).flatten_all().and_then(|t| t.to_vec1::<f32>()).expect("values");
+    if let Some(value) = value {
+        values[5] = value;
+    }
+    Tensor::from_vec(values, (HIDDEN, FFN), &Device::Cpu).expect("weight")
 }
 
 fn build(variant: Variant) -> Vec<u8> {
@@ -84,6 +97,13 @@ fn build(variant: Variant) -> Vec<u8> {
             s("{% for m in messages %}<s>{{ m['content'] }}</s>{% endfor %}"),
         ),
     ];
+    if let Some((key, value)) = variant.replaced {
+        for (name, slot) in &mut metadata {
+            if *name == key {
+                *slot = Value::U32(value);
+            }
+        }
+    }
     if !variant.without_block_count {
         metadata.push(("llama.block_count", Value::U32(1)));
     }
@@ -115,7 +135,7 @@ fn build(variant: Variant) -> Vec<u8> {
             "blk.0.ffn_up.weight",
             hf_weight(variant.up_rows.unwrap_or(FFN), HIDDEN, 6.0),
         ),
-        ("blk.0.ffn_down.weight", hf_weight(HIDDEN, FFN, 7.0)),
+        ("blk.0.ffn_down.weight", down_weight(variant.down_value)),
         ("output_norm.weight", ones(HIDDEN)),
     ];
     let quantized: Vec<(&str, QTensor)> = tensors
@@ -311,6 +331,34 @@ fn rejects_missing_metadata_and_other_architectures_by_name() {
         message.ends_with("gguf metadata `general.architecture`: expected `llama`, found `qwen2`"),
         "{message}"
     );
+}
+
+#[test]
+fn rejects_sizes_that_cannot_make_a_model_naming_the_gguf_key() {
+    let cases = [
+        (("llama.embedding_length", 0), "`llama.embedding_length`: expected a positive integer, found `0`"),
+        (("llama.embedding_length", 9), "gguf metadata `llama.embedding_length`: expected a multiple of `llama.attention.head_count` (2), found `9`"),
+        (("llama.attention.head_count", 0), "`llama.attention.head_count`: expected a positive integer, found `0`"),
+        (("llama.feed_forward_length", 0), "`llama.feed_forward_length`: expected a positive integer, found `0`"),
+        (("tokenizer.ggml.eos_token_id", 8), "`tokenizer.ggml.eos_token_id`: expected a token id below `vocab_size` (8), a row of the embedding, found `8`"),
+    ];
+    for (replaced, expected) in cases {
+        let message = load_error(&build(Variant { replaced: Some(replaced), ..Variant::default() }));
+        assert!(message.ends_with(expected), "{replaced:?}: {message}");
+    }
+}
+
+#[test]
+fn rejects_weights_holding_nan_or_infinity_naming_the_tensor() {
+    for bad in [f32::NAN, f32::INFINITY] {
+        let message = load_error(&build(Variant { down_value: Some(bad), ..Variant::default() }));
+        assert!(
+            message.ends_with(&format!(
+                "tensor `model.layers.0.mlp.down_proj.weight`: expected finite values, found {bad} at flat index 5"
+            )),
+            "{message}"
+        );
+    }
 }
 
 #[test]

@@ -348,3 +348,32 @@ fn rejects_an_invalid_config_naming_the_field() {
         "{err}"
     );
 }
+
+/// A tokenizer whose padding token lies beyond the embedding (an added token the model has no
+/// row for) is refused at load, naming the token and the embedding's size.
+#[test]
+fn a_special_token_beyond_the_embedding_is_refused_at_load() {
+    let dir = tempfile::tempdir().expect("temporary folder");
+    for entry in std::fs::read_dir(tiny("llama3")).expect("fixture") {
+        let path = entry.expect("entry").path();
+        std::fs::copy(&path, dir.path().join(path.file_name().expect("a name"))).expect("copy");
+    }
+    let path = dir.path().join("tokenizer.json");
+    let mut tokenizer: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).expect("read")).expect("JSON");
+    let added = tokenizer["added_tokens"].as_array_mut().expect("added tokens");
+    added.push(serde_json::json!({"id": 128, "content": "<|extra_pad|>", "single_word": false, "lstrip": false,
+        "rstrip": false, "normalized": false, "special": true}));
+    std::fs::write(&path, tokenizer.to_string()).expect("write");
+    let config = dir.path().join("tokenizer_config.json");
+    let text = std::fs::read_to_string(&config).expect("read").replace("\"<pad>\"", "\"<|extra_pad|>\"");
+    std::fs::write(&config, text).expect("write");
+
+    let error = Pretrained::load(&ModelSource::from_path(dir.path())).expect_err("pad beyond the embedding");
+    assert!(
+        error.to_string().ends_with(
+            ": `tokenizer pad token`: expected an id below `vocab_size` (128), a row of the embedding, found `128`"
+        ),
+        "{error}"
+    );
+}
