@@ -147,7 +147,6 @@ impl Run<'_> {
                 .error_at("plugin.sha256", &format!("the plugin's sha256 `{plugin_sha256}`"), &format!("`{pinned}`"))
                 .into());
         }
-        let model_sha256 = identity::hash_model(&recipe.model.path)?;
         let mut limits = Limits::default();
         limits.fuel_per_call = recipe.plugin.fuel;
         limits.deadline_per_call = recipe.plugin.deadline;
@@ -162,6 +161,8 @@ impl Run<'_> {
         let pretrained = Pretrained::load(&ModelSource::from_path(&recipe.model.path))
             .with_context(|| format!("cannot load the model `{}`", recipe.model.path.display()))?;
         let tokenizer = pretrained.tokenizer;
+        // Hashed once its headers and sizes have been checked by loading it.
+        let model_sha256 = identity::hash_model(&recipe.model.path)?;
 
         let mut seen = Seen::new(recipe.data.allow_overlap);
         let mut rejections = Rejections::new(recipe.data.max_rejected, &self.audit);

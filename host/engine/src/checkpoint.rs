@@ -333,12 +333,12 @@ mod tests {
 
     #[test]
     fn sweep_removes_temporaries_and_restores_a_checkpoint_moved_aside() {
-        let root = tempfile::tempdir().unwrap();
+        let root = tempfile::tempdir().expect("temporary folder");
         let make = |name: &str, complete: bool| {
             let dir = root.path().join(name);
-            std::fs::create_dir(&dir).unwrap();
+            std::fs::create_dir(&dir).expect("create");
             if complete {
-                std::fs::write(dir.join(TRAINER_STATE_FILE), "{}").unwrap();
+                std::fs::write(dir.join(TRAINER_STATE_FILE), "{}").expect("write");
             }
         };
         // Stopped between moving `checkpoint-4` aside and renaming its replacement in.
@@ -347,15 +347,15 @@ mod tests {
         // Replaced completely; the old one was not yet removed.
         make("checkpoint-2", true);
         make(".checkpoint-2.old-77", true);
-        std::fs::write(root.path().join(".adapter_model.safetensors.tmp-77-0"), "partial").unwrap();
+        std::fs::write(root.path().join(".adapter_model.safetensors.tmp-77-0"), "partial").expect("write");
 
-        let done = sweep(root.path()).unwrap();
+        let done = sweep(root.path()).expect("sweep");
         assert_eq!(done.len(), 4, "{done:?}");
         let mut names: Vec<String> =
-            std::fs::read_dir(root.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+            std::fs::read_dir(root.path()).expect("list").map(|e| e.expect("entry").file_name().to_string_lossy().into_owned()).collect();
         names.sort();
         assert_eq!(names, ["checkpoint-2", "checkpoint-4"]);
-        assert_eq!(latest(root.path()).unwrap(), Some(root.path().join("checkpoint-4")));
-        assert!(sweep(root.path()).unwrap().is_empty());
+        assert_eq!(latest(root.path()).expect("latest"), Some(root.path().join("checkpoint-4")));
+        assert!(sweep(root.path()).expect("sweep").is_empty());
     }
 }

@@ -722,12 +722,13 @@ fn validate_header<R: Read + Seek>(
     }
 
     let data_start = cur.pos.div_ceil(alignment) * alignment;
+    let mut data_end = data_start;
     for (name, offset, bytes) in tensors {
         let end = data_start
             .checked_add(offset)
             .and_then(|s| s.checked_add(bytes));
         match end {
-            Some(end) if end <= len => {}
+            Some(end) if end <= len => data_end = data_end.max(end),
             _ => {
                 return Err(HeaderError::new(
                     format!("tensor `{name}`"),
@@ -737,6 +738,14 @@ fn validate_header<R: Read + Seek>(
                 ));
             }
         }
+    }
+    // Past the last tensor a file holds at most its alignment padding: anything longer (a
+    // sparse file of 100 GB behind a small header) would be hashed and mapped for nothing.
+    if len - data_end >= alignment {
+        return Err(HeaderError::new(
+            "file size",
+            format!("{len} bytes, of which {} follow the last tensor's data (ending at byte {data_end})", len - data_end),
+        ));
     }
     Ok(())
 }

@@ -63,6 +63,17 @@ pub fn round(value: f64) -> Option<f64> {
     Some(if value.is_sign_negative() && rounded != 0.0 { -rounded } else { rounded })
 }
 
+/// Whether `value` is one that [`round`] gives: 0, or ±m/10^k with m an integer of 100 to 999
+/// and k from 0 to 5, one of the [`VALUE_LEVELS`]. Checks what an export holds.
+pub fn on_grid(value: f64) -> bool {
+    value == 0.0
+        || (0..=5).any(|places| {
+            let scale = 10f64.powi(places);
+            let mantissa = (value.abs() * scale).round();
+            mantissa / scale == value.abs() && (100.0..1000.0).contains(&mantissa)
+        })
+}
+
 /// Decimal places a [`round`]ed value needs to be shown exactly (0.426 → 3, 12.3 → 1).
 pub fn decimals(rounded: f64) -> usize {
     (0..=6)
@@ -182,7 +193,7 @@ mod tests {
             (0.0012345, 0.00123),
             (0.0004, 0.0),
             (0.0009996, 0.001),
-            (-3.14159, -3.14),
+            (-4.56789, -4.57),
             (1234.5, 999.0),
             (-1e300, -999.0),
             (-1e-9, 0.0),
@@ -194,17 +205,6 @@ mod tests {
         assert_eq!(round(f64::NAN), None);
         assert_eq!(round(f64::INFINITY), None);
         assert!(round(-0.0).is_some_and(|zero| zero.is_sign_positive()));
-    }
-
-    /// Whether `value` is 0 or ±m/10^k with m an integer of 100 to 999 and k from 0 to 5:
-    /// one of the [`VALUE_LEVELS`] values.
-    fn on_grid(value: f64) -> bool {
-        value == 0.0
-            || (0..=5).any(|places| {
-                let scale = 10f64.powi(places);
-                let mantissa = (value.abs() * scale).round();
-                mantissa / scale == value.abs() && (100.0..1000.0).contains(&mantissa)
-            })
     }
 
     #[test]

@@ -8,6 +8,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use rapha_plugin_artifacts::{EXFILTRATE, FHIR_EXTRACTION};
+use rapha_sandbox::disclosure;
 
 use super::refusals::{error_line, refused_in};
 use super::{Recipe, copy_fhir_data, names, read, read_json, read_text};
@@ -15,12 +16,6 @@ use crate::util::Dir;
 
 /// The start of every note: what the `exfiltrate` plugin tries to get out (16 bytes, 128 bits).
 const CANARY: &str = "MRN7Q2XK9P4LW8ZD";
-
-/// Bits one exported value can carry: log2 of 2·6·900 + 2 levels (three significant digits
-/// between 0.001 and 999 in magnitude, either sign, zero, absent).
-fn bits_per_value() -> f64 {
-    ((2 * 6 * 900 + 2) as f64).log2()
-}
 
 /// 110 training, 12 validation and 12 test notes in `data/`, each starting with [`CANARY`].
 fn canary_data(dir: &Dir) {
@@ -31,16 +26,6 @@ fn canary_data(dir: &Dir) {
             .collect();
         dir.create(&format!("data/{split}.jsonl"), &lines);
     }
-}
-
-/// Whether `value` has at most three significant digits and a magnitude of 0.001 to 999.
-fn on_grid(value: f64) -> bool {
-    value == 0.0
-        || (0..=5).any(|places| {
-            let scale = 10f64.powi(places);
-            let mantissa = (value.abs() * scale).round();
-            mantissa / scale == value.abs() && (100.0..1000.0).contains(&mantissa)
-        })
 }
 
 /// The byte the plugin's `charNN` encoding, `(100 + byte) / 1000`, carries in `value`.
@@ -68,7 +53,7 @@ fn a_plugin_writing_a_note_into_its_metrics_gets_no_more_than_the_stated_bits_ou
         assert_eq!(keys, ["char00", "char01", "char02", "char03"], "{metrics:#}");
         for value in values.values() {
             let value = value.as_f64().unwrap_or_else(|| panic!("`{column}`: {metrics:#}"));
-            assert!(on_grid(value), "`{column}`: {value} has more than three significant digits");
+            assert!(disclosure::on_grid(value), "`{column}`: {value} has more than three significant digits");
             carried.push(decode_char(value));
         }
     }
@@ -76,7 +61,7 @@ fn a_plugin_writing_a_note_into_its_metrics_gets_no_more_than_the_stated_bits_ou
     assert_eq!(carried, format!("{0}{0}", &CANARY[..4]));
     let stated = metrics["disclosure"]["channel_bits"].as_f64().expect("`disclosure.channel_bits`");
     let evaluations = 2.0_f64;
-    let bound = 8.0 * bits_per_value() + 2.0 * evaluations.log2();
+    let bound = 8.0 * disclosure::bits_per_value() + 2.0 * evaluations.log2();
     assert!((stated - bound).abs() < 0.05, "stated {stated}, expected {bound}");
     assert!(stated < 8.0 * CANARY.len() as f64, "the bound must be below the canary's 128 bits");
 

@@ -349,6 +349,16 @@ fn rejects_sizes_that_cannot_make_a_model_naming_the_gguf_key() {
 }
 
 #[test]
+fn rejects_a_file_much_longer_than_its_tensors_before_reading_them() {
+    let mut bytes = build(Variant::default());
+    let total = bytes.len() + (64 << 20);
+    bytes.resize(total, 0);
+    let message = load_error(&bytes);
+    assert!(message.contains(&format!("gguf file size: {total} bytes, of which ")), "{message}");
+    assert!(message.contains(" follow the last tensor's data (ending at byte "), "{message}");
+}
+
+#[test]
 fn rejects_weights_holding_nan_or_infinity_naming_the_tensor() {
     for bad in [f32::NAN, f32::INFINITY] {
         let message = load_error(&build(Variant { down_value: Some(bad), ..Variant::default() }));
