@@ -40,7 +40,13 @@ fn main() -> ExitCode {
     let bars = matches!(cli.command, Command::Run(_)) && std::io::stderr().is_terminal() && cli.log_format == LogFormat::Human;
     let default = if bars { "warn" } else { "warn,rapha_host=info" };
     let filter = EnvFilter::try_from_env("RAPHA_LOG").unwrap_or_else(|_| EnvFilter::new(default));
-    let subscriber = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    // Colour only for a person at a terminal: never into files, pipes or JSON, nor with
+    // `NO_COLOR` set (https://no-color.org).
+    let colour = cli.log_format == LogFormat::Human
+        && std::io::stderr().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none_or(|value| value.is_empty());
+    let subscriber =
+        tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(colour);
     match cli.log_format {
         LogFormat::Human => subscriber.init(),
         LogFormat::Json => subscriber.json().init(),

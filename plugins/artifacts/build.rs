@@ -179,7 +179,18 @@ fn var(name: &str) -> Result<String, String> {
     env::var(name).map_err(|error| format!("`{name}`: {error}"))
 }
 
+/// Rerun when `path` changes: a file, or every file below a folder. Cargo watches a folder
+/// named on its own by the folder's mtime, which an edit of a file inside it leaves alone.
 fn rerun_if_changed(path: &Path) -> Result<(), String> {
+    if path.is_dir() {
+        let entries = std::fs::read_dir(path).map_err(|error| format!("cannot list `{}`: {error}", path.display()))?;
+        for entry in entries {
+            let entry = entry.map_err(|error| format!("cannot list `{}`: {error}", path.display()))?;
+            if entry.file_name() != "target" {
+                rerun_if_changed(&entry.path())?;
+            }
+        }
+    }
     let path = path
         .to_str()
         .ok_or_else(|| format!("path is not UTF-8: `{}`", path.display()))?;

@@ -2,7 +2,8 @@
 //! object with a unique id), then formatted by the task plugin and tokenized with
 //! the model's chat template. A record whose text an earlier split holds under another id
 //! stops the run unless the recipe allows overlaps. A bad line or a record the plugin rejects stops the run,
-//! naming its file and line, unless the recipe's `max_rejected` allows skipping it;
+//! naming its file and line, unless the recipe's `max_rejected` allows skipping it (so does a
+//! target completion that breaks the plugin's own output schema or `validate`);
 //! every skip is written to the audit log (by file, line and reason, never content).
 
 use std::collections::HashMap;
@@ -250,7 +251,9 @@ pub fn read(
         let record = Record { line: line.number, id, json: line.text };
         match formatter.prepare(record) {
             Ok(prepared) => records.push(prepared),
-            Err(PrepareError::Rejected(error)) => rejections.skip(path, line.number, error)?,
+            Err(PrepareError::Rejected(error)) => {
+                rejections.skip(path, line.number, error.context(format!("{}:{}", path.display(), line.number)))?;
+            }
             Err(PrepareError::Fatal(error)) => {
                 return Err(error.context(format!("{}:{}", path.display(), line.number)));
             }
@@ -279,6 +282,7 @@ impl Formatter<'_> {
             ),
             other => PrepareError::Fatal(other.into()),
         })?;
+        self.check_target(&record, &formatted.completion)?;
         if let Some(system) = self.system_prompt {
             let message = rapha_task_host::Message { role: Role::System, content: system.to_owned() };
             match formatted.messages.first_mut() {
@@ -295,6 +299,30 @@ impl Formatter<'_> {
         })?;
         completion.push(eos);
         Ok(Prepared { record, example: Example { prompt, completion }, formatted })
+    }
+}
+
+impl Formatter<'_> {
+    /// The target must be a perfect answer by the plugin's own contract: its output schema,
+    /// then its `validate`. A target that breaks either would teach the model what the plugin
+    /// itself refuses; the record is rejected like any other (its reason, which may quote the
+    /// record, stays in the plugin's log).
+    fn check_target(&mut self, record: &Record, target: &str) -> Result<(), PrepareError> {
+        if let Err(violation) = self.plugin.validate_output(target) {
+            return Err(PrepareError::Rejected(anyhow::anyhow!(
+                "the plugin's target completion for record `{}` breaks its own output schema {violation}",
+                record.id
+            )));
+        }
+        match self.plugin.validate(record.line, target) {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(violation)) => Err(PrepareError::Rejected(anyhow::anyhow!(
+                "the plugin's `validate` rejects its own target completion for record `{}` at `{}` (the reason is in the plugin's log)",
+                record.id,
+                violation.path
+            ))),
+            Err(error) => Err(PrepareError::Fatal(error.into())),
+        }
     }
 }
 

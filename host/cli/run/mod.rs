@@ -247,7 +247,7 @@ impl Run<'_> {
         };
         let examples = |set: &Dataset| set.records.iter().map(|r| r.example.clone()).collect::<Vec<_>>();
         let mut trainer = Trainer::new(&model, &recipe.lora, examples(&train), examples(&val), config)?;
-        let start_step = if self.resume { trainer.resume_latest()?.unwrap_or(0) } else { 0 };
+        let start_step = if self.resume { self.resume_trainer(&mut trainer)? } else { 0 };
         if self.resume {
             tracing::info!(step = start_step, "resuming");
         }
@@ -457,6 +457,17 @@ impl Run<'_> {
             self.started.elapsed().as_secs_f64()
         );
         Ok(())
+    }
+
+    /// Resume `trainer` from its newest intact checkpoint, saying which damaged ones it passed
+    /// over and why; the step resumed at (0 when there was none).
+    fn resume_trainer(&self, trainer: &mut Trainer<'_>) -> anyhow::Result<u64> {
+        let resumed = trainer.resume_latest()?;
+        for (dir, reason) in &resumed.skipped {
+            tracing::warn!(checkpoint = %dir.display(), "skipped a damaged checkpoint: {reason}");
+            self.audit.record("resume-skip", &dir.display().to_string(), Decision::Noted, reason)?;
+        }
+        Ok(resumed.step.unwrap_or(0))
     }
 
     /// The recipe's `select_metric`, checked against what the plugin declares.

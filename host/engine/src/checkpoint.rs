@@ -7,7 +7,9 @@
 //! - `optimizer.safetensors`: AdamW's moments (`{param}.exp_avg`, `{param}.exp_avg_sq`), its
 //!   step count in the metadata;
 //! - `trainer_state.json`: the optimizer step, the data position, the seed and a fingerprint
-//!   of the settings and data that fix the loss sequence.
+//!   of the settings and data that fix the loss sequence;
+//! - `checksums.json`, written last: the sha256 of each file above. A resume [`verify`]s them,
+//!   so a byte flipped on disk or a file lost makes the checkpoint refused, not resumed.
 //!
 //! **RNG state.** The engine draws no number from a running generator: the epoch order is a
 //! function of (seed, epoch) and each dropout mask of (seed, step, micro-batch, layer). The
@@ -25,6 +27,7 @@ use std::path::{Path, PathBuf};
 
 use candle_core::{Device, Tensor};
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 use crate::adapter::{ADAPTER_CONFIG, ADAPTER_WEIGHTS, F32View, PeftAdapter, sync_dir};
 use crate::batch::DataPosition;
@@ -35,6 +38,12 @@ use crate::optim::OptimizerState;
 pub const OPTIMIZER_FILE: &str = "optimizer.safetensors";
 /// File of the step, data position, seed and fingerprint.
 pub const TRAINER_STATE_FILE: &str = "trainer_state.json";
+
+/// The sha256 of every other file, written last: what [`verify`] checks before a resume.
+pub const CHECKSUMS_FILE: &str = "checksums.json";
+
+/// The files a checkpoint holds besides [`CHECKSUMS_FILE`].
+const FILES: [&str; 4] = [ADAPTER_WEIGHTS, ADAPTER_CONFIG, OPTIMIZER_FILE, TRAINER_STATE_FILE];
 /// Version of `trainer_state.json`'s layout.
 const FORMAT: u32 = 1;
 
@@ -105,10 +114,14 @@ impl Checkpoint {
             (OPTIMIZER_FILE, optimizer_bytes(&self.optimizer, &tmp)?),
             (TRAINER_STATE_FILE, state_json.into_bytes()),
         ];
-        for (file, bytes) in files {
+        let sums: BTreeMap<&str, String> =
+            files.iter().map(|(file, bytes)| (*file, hex::encode(Sha256::digest(bytes)))).collect();
+        let mut sums = serde_json::to_vec_pretty(&sums).expect("a map of strings serialises");
+        sums.push(b'\n');
+        for (file, bytes) in files.iter().chain([&(CHECKSUMS_FILE, sums)]) {
             let path = tmp.join(file);
             let mut f = File::options().write(true).create_new(true).open(&path).map_err(io(&path))?;
-            f.write_all(&bytes).map_err(io(&path))?;
+            f.write_all(bytes).map_err(io(&path))?;
             f.sync_all().map_err(io(&path))?;
         }
         sync_dir(&tmp)?;
@@ -172,6 +185,34 @@ pub fn latest(root: &Path) -> Result<Option<PathBuf>> {
     Ok(list(root)?.into_iter().next_back().map(|(_, path)| path))
 }
 
+/// Every `checkpoint-{step}` directory under `root`, complete or not, newest first: what a
+/// resume tries in turn, [`verify`]ing each.
+pub fn newest_first(root: &Path) -> Result<Vec<PathBuf>> {
+    let mut found = steps(root)?;
+    found.sort();
+    Ok(found.into_iter().rev().map(|(_, path)| path).collect())
+}
+
+/// Why the checkpoint in `dir` cannot be trusted, if it cannot: its checksums file is missing
+/// or unreadable, or a file is missing, extra to it, or differs from its sha256 (a flipped
+/// byte, a truncated write).
+pub fn verify(dir: &Path) -> std::result::Result<(), String> {
+    let text = std::fs::read_to_string(dir.join(CHECKSUMS_FILE)).map_err(|e| format!("`{CHECKSUMS_FILE}`: {e}"))?;
+    let sums: BTreeMap<String, String> =
+        serde_json::from_str(&text).map_err(|e| format!("`{CHECKSUMS_FILE}`: not a map of file names to sha256: {e}"))?;
+    for file in FILES {
+        let expected = sums.get(file).ok_or_else(|| format!("`{CHECKSUMS_FILE}` lists no `{file}`"))?;
+        let bytes = std::fs::read(dir.join(file)).map_err(|e| format!("`{file}`: {e}"))?;
+        if hex::encode(Sha256::digest(&bytes)) != *expected {
+            return Err(format!("`{file}` differs from its sha256 in `{CHECKSUMS_FILE}`"));
+        }
+    }
+    match sums.keys().find(|file| !FILES.contains(&file.as_str())) {
+        Some(extra) => Err(format!("`{CHECKSUMS_FILE}` lists `{extra}`, which a checkpoint does not hold")),
+        None => Ok(()),
+    }
+}
+
 /// Clear what a run stopped while saving left under `root`: a checkpoint moved aside to be
 /// replaced (`.checkpoint-N.old-…`) goes back in place when no complete `checkpoint-N` took it,
 /// and every other hidden entry (a temporary directory, `.checkpoint-N.tmp-…`) is removed.
@@ -199,7 +240,7 @@ pub fn sweep(root: &Path) -> Result<Vec<String>> {
     for (name, path) in hidden {
         let moved_aside = name.strip_prefix('.').and_then(|rest| rest.split_once(".old-")).map(|(dir, _)| root.join(dir));
         match moved_aside {
-            Some(original) if !original.join(TRAINER_STATE_FILE).is_file() => {
+            Some(original) if !original.join(CHECKSUMS_FILE).is_file() => {
                 if original.exists() {
                     std::fs::remove_dir_all(&original).map_err(io(&original))?;
                 }
@@ -227,8 +268,16 @@ pub fn prune(root: &Path, keep: usize) -> Result<()> {
     Ok(())
 }
 
-/// Complete checkpoints under `root`, by ascending step.
+/// Complete checkpoints (their checksums written) under `root`, by ascending step.
 fn list(root: &Path) -> Result<Vec<(u64, PathBuf)>> {
+    let mut found: Vec<(u64, PathBuf)> =
+        steps(root)?.into_iter().filter(|(_, path)| path.join(CHECKSUMS_FILE).is_file()).collect();
+    found.sort();
+    Ok(found)
+}
+
+/// The `checkpoint-{step}` directories under `root`, in no order.
+fn steps(root: &Path) -> Result<Vec<(u64, PathBuf)>> {
     let entries = match std::fs::read_dir(root) {
         Ok(entries) => entries,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -238,16 +287,11 @@ fn list(root: &Path) -> Result<Vec<(u64, PathBuf)>> {
     for entry in entries {
         let entry = entry.map_err(|source| Error::Io { path: root.to_path_buf(), source })?;
         let name = entry.file_name();
-        let Some(step) = name.to_str().and_then(|n| n.strip_prefix("checkpoint-")).and_then(|s| s.parse::<u64>().ok())
-        else {
-            continue;
-        };
-        let path = entry.path();
-        if path.join(TRAINER_STATE_FILE).is_file() {
-            found.push((step, path));
+        if let Some(step) = name.to_str().and_then(|n| n.strip_prefix("checkpoint-")).and_then(|s| s.parse::<u64>().ok())
+        {
+            found.push((step, entry.path()));
         }
     }
-    found.sort();
     Ok(found)
 }
 
@@ -321,7 +365,7 @@ mod tests {
             let dir = root.path().join(name);
             std::fs::create_dir(&dir).unwrap();
             if complete {
-                std::fs::write(dir.join(TRAINER_STATE_FILE), "{}").unwrap();
+                std::fs::write(dir.join(CHECKSUMS_FILE), "{}").unwrap();
             }
         }
         assert_eq!(latest(root.path()).unwrap(), Some(root.path().join("checkpoint-10")));
@@ -338,7 +382,7 @@ mod tests {
             let dir = root.path().join(name);
             std::fs::create_dir(&dir).expect("create");
             if complete {
-                std::fs::write(dir.join(TRAINER_STATE_FILE), "{}").expect("write");
+                std::fs::write(dir.join(CHECKSUMS_FILE), "{}").expect("write");
             }
         };
         // Stopped between moving `checkpoint-4` aside and renaming its replacement in.

@@ -257,6 +257,15 @@ struct Param {
     var: Var,
 }
 
+/// What [`Trainer::resume_latest`] did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Resumed {
+    /// The step resumed at, if a checkpoint was.
+    pub step: Option<u64>,
+    /// Newer checkpoints passed over as not intact, with the reason for each.
+    pub skipped: Vec<(PathBuf, String)>,
+}
+
 /// Trains the LoRA adapters of one model on one data set.
 pub struct Trainer<'m> {
     model: &'m Model,
@@ -382,19 +391,33 @@ impl<'m> Trainer<'m> {
         Ok(())
     }
 
-    /// Resume from the newest checkpoint under `checkpoint_dir`, if there is one; returns its
-    /// step.
-    pub fn resume_latest(&mut self) -> Result<Option<u64>> {
+    /// Resume from the newest intact checkpoint under `checkpoint_dir`: newer ones that fail
+    /// [`checkpoint::verify`] are skipped, each with its reason. An error when checkpoints exist
+    /// and none is intact, or when the one resumed belongs to another run.
+    pub fn resume_latest(&mut self) -> Result<Resumed> {
+        let mut resumed = Resumed { step: None, skipped: Vec::new() };
         let Some(root) = self.config.checkpoint_dir.clone() else {
-            return Ok(None);
+            return Ok(resumed);
         };
-        match checkpoint::latest(&root)? {
-            Some(dir) => {
-                self.resume(&dir)?;
-                Ok(Some(self.step))
+        for dir in checkpoint::newest_first(&root)? {
+            match checkpoint::verify(&dir) {
+                Ok(()) => {
+                    self.resume(&dir)?;
+                    resumed.step = Some(self.step);
+                    return Ok(resumed);
+                }
+                Err(reason) => resumed.skipped.push((dir, reason)),
             }
-            None => Ok(None),
         }
+        if resumed.skipped.is_empty() {
+            return Ok(resumed);
+        }
+        let reasons: Vec<String> =
+            resumed.skipped.iter().map(|(dir, reason)| format!("`{}`: {reason}", dir.display())).collect();
+        Err(Error::Checkpoint {
+            path: root,
+            message: format!("no checkpoint is intact, so none can be resumed: {}", reasons.join("; ")),
+        })
     }
 
     /// Write a checkpoint of the current state under `checkpoint_dir` and prune old ones.

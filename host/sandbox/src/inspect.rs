@@ -85,9 +85,14 @@ pub fn safetensors(bytes: &[u8], policy: &Policy, spec: Option<&AdapterSpec>) ->
         check_finite(name, view.dtype(), view.data())?;
     }
     let data = &bytes[8 + header_len..];
-    if let Some(offset) = longest_ascii_run_over(data, policy.max_ascii_run) {
+    let element = names
+        .iter()
+        .filter_map(|name| tensors.tensor(name).ok().map(|view| view.dtype().bitsize().div_ceil(8)))
+        .min()
+        .unwrap_or(4);
+    if let Some(offset) = text_run(data, element, policy.max_ascii_run) {
         return Err(format!(
-            "tensor data holds a run of {} or more printable ASCII bytes at offset {offset}",
+            "tensor data holds a run of {} or more printable ASCII bytes that reads as text at offset {offset}",
             policy.max_ascii_run
         ));
     }
@@ -219,24 +224,36 @@ fn check_finite(name: &str, dtype: Dtype, data: &[u8]) -> Result<(), String> {
     if finite { Ok(()) } else { Err(format!("tensor `{name}` holds non-finite values")) }
 }
 
-/// The offset of the first run of at least `max` printable ASCII bytes.
-fn longest_ascii_run_over(data: &[u8], max: usize) -> Option<usize> {
+/// The offset of the first run of at least `max` printable ASCII bytes that reads as text
+/// rather than as floats of `element` bytes.
+///
+/// Ordinary weights make such runs too: floats of one binade (all near 189, say) share their
+/// top two bytes (`=C`), and when both are printable only the two low bytes are left to chance,
+/// so a large adapter holds runs of 24 somewhere. Such a run is float-like: the most
+/// significant byte of its elements takes one or two values. Text put in a tensor has no such
+/// period: its every fourth character varies like the rest.
+fn text_run(data: &[u8], element: usize, max: usize) -> Option<usize> {
     let mut start = 0;
-    let mut run = 0;
-    for (i, &byte) in data.iter().enumerate() {
+    for (i, &byte) in data.iter().chain(std::iter::once(&0)).enumerate() {
         if (0x20..0x7f).contains(&byte) {
-            if run == 0 {
-                start = i;
-            }
-            run += 1;
-            if run >= max {
-                return Some(start);
-            }
-        } else {
-            run = 0;
+            continue;
         }
+        if i - start >= max && !float_like(data, start, i, element) {
+            return Some(start);
+        }
+        start = i + 1;
     }
     None
+}
+
+/// Whether the elements of `element` bytes lying wholly in `data[start..end]` share their most
+/// significant byte (little-endian: an element's last) in at most two values.
+fn float_like(data: &[u8], start: usize, end: usize, element: usize) -> bool {
+    let element = element.max(1);
+    let first = start.div_ceil(element) * element;
+    let tops: std::collections::BTreeSet<u8> =
+        (first..end).step_by(element).filter(|at| at + element <= end).map(|at| data[at + element - 1]).collect();
+    element > 1 && tops.len() <= 2
 }
 
 fn truncate(s: &str) -> String {
@@ -259,11 +276,55 @@ mod tests {
     }
 
     #[test]
-    fn ascii_runs_are_found_at_their_offset() {
+    fn text_runs_are_found_at_their_offset() {
         let mut data = vec![0u8; 10];
         data.extend_from_slice(b"this is a hidden note!!!");
-        assert_eq!(longest_ascii_run_over(&data, 24), Some(10));
-        assert_eq!(longest_ascii_run_over(&data[..30], 24), None);
+        assert_eq!(text_run(&data, 4, 24), Some(10));
+        assert_eq!(text_run(&data[..30], 4, 24), None);
+        data.push(0);
+        assert_eq!(text_run(&data, 2, 24), Some(10), "bf16 elements");
+    }
+
+    /// A PEFT adapter of one `lora_A` tensor holding `values` as f32.
+    fn adapter(values: &[f32]) -> Vec<u8> {
+        let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+        let name = "base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight";
+        let view = safetensors::tensor::TensorView::new(Dtype::F32, vec![values.len()], &bytes).expect("view");
+        safetensors::serialize([(name, view)], None).expect("serialise")
+    }
+
+    /// xorshift64: deterministic pseudo-random words.
+    fn words(seed: u64) -> impl Iterator<Item = u64> {
+        std::iter::successors(Some(seed), |&x| {
+            let x = x ^ (x << 13);
+            let x = x ^ (x >> 7);
+            Some(x ^ (x << 17))
+        })
+    }
+
+    #[test]
+    fn ordinary_weights_pass_however_large_or_spread() {
+        let policy = Policy::new();
+        // A large learning rate: a million weights near 189, whose top two bytes are `=C`.
+        let near_189: Vec<f32> = words(7).take(1 << 20).map(|w| 150.0 + (w >> 40) as f32 / (1u64 << 24) as f32 * 80.0).collect();
+        // Every finite bit pattern alike.
+        let spread: Vec<f32> = words(9).map(|w| f32::from_bits(w as u32)).filter(|v| v.is_finite()).take(1 << 20).collect();
+        for (what, values) in [("near 189", near_189), ("over the finite range", spread)] {
+            assert_eq!(safetensors(&adapter(&values), &policy, None), Ok(()), "weights {what}");
+        }
+    }
+
+    #[test]
+    fn text_among_weights_is_refused_wherever_it_starts() {
+        let policy = Policy::new();
+        for shift in 0..4 {
+            let mut bytes: Vec<u8> = [0.01f32; 16].iter().flat_map(|v| v.to_le_bytes()).collect();
+            bytes[8 + shift..8 + shift + 28].copy_from_slice(b"MRN 00482913 Mary Jones, 58y");
+            let values: Vec<f32> =
+                bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+            let refused = safetensors(&adapter(&values), &policy, None).expect_err("text in a tensor");
+            assert!(refused.contains("reads as text"), "{refused}");
+        }
     }
 
     #[test]

@@ -40,8 +40,9 @@ pub struct Policy {
     /// Cap on everything exported together.
     pub max_total_bytes: u64,
     /// Longest run of printable ASCII bytes allowed in a `.safetensors` tensor
-    /// data section. Random float bytes rarely form runs of 24 (p ≈ 5·10⁻¹¹ per
-    /// offset); plain text hidden in a tensor always does.
+    /// data section unless it is float-like (its elements share their top byte, as
+    /// weights of one binade do). Random float bytes rarely form runs of 24 (p ≈
+    /// 5·10⁻¹¹ per offset); plain text hidden in a tensor always does.
     pub max_ascii_run: usize,
     /// Length, in words, of a run copied from the training or evaluation text
     /// that makes a text refused.

@@ -36,6 +36,7 @@ mod bindings;
 mod cache;
 mod contract;
 mod denials;
+mod duplicate_keys;
 mod engine;
 mod error;
 mod imports;

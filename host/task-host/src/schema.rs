@@ -53,6 +53,10 @@ impl fmt::Display for SchemaViolation {
 impl OutputSchema {
     /// Parse `text` as a draft 2020-12 JSON Schema; the reason it is not one.
     pub(crate) fn new(text: &str) -> Result<Self, String> {
+        let duplicate = crate::duplicate_keys::first_duplicate(text).map_err(|error| format!("not JSON: {error}"))?;
+        if let Some(pointer) = duplicate {
+            return Err(format!("`{pointer}`: a key that appears twice in its object (parsers disagree on which counts)"));
+        }
         let schema: Value =
             serde_json::from_str(text).map_err(|error| format!("not JSON: {error}"))?;
         if let Some(declared) = schema.get("$schema") {
@@ -159,6 +163,13 @@ mod tests {
             .validate(r#"["Mrs Smith"]"#)
             .expect_err("does not match the pattern");
         assert!(!violation.reason.contains("Smith"), "reason: {}", violation.reason);
+    }
+
+    #[test]
+    fn refuses_a_schema_with_a_duplicate_key() {
+        let twice = OutputSchema::new(r#"{"type": "array", "items": {"type": "string", "type": "number"}}"#)
+            .expect_err("a duplicate key");
+        assert_eq!(twice, "`/items/type`: a key that appears twice in its object (parsers disagree on which counts)");
     }
 
     #[test]

@@ -84,6 +84,30 @@ fn run_stops_a_plugin_that_loops_at_its_deadline_naming_the_record() {
     assert!(names(&dir.path().join("export")).is_empty());
 }
 
+/// A plugin whose own `validate` refuses its target completion: the run refuses the record,
+/// naming it, before any training.
+#[test]
+fn run_refuses_a_target_completion_that_the_plugins_own_validate_refuses() {
+    let dir = Dir::new();
+    fs::create_dir(dir.path().join("data")).expect("create data/");
+    dir.create("data/train.jsonl", "{\"id\": \"a\", \"behaviour\": \"ok\"}\n{\"id\": \"b\", \"behaviour\": \"bad-target\"}\n");
+    let mut recipe = recipe();
+    recipe.set("data", "train", "\"data/train.jsonl\"");
+    recipe.write(&dir);
+    let output = dir.command().args(["run", "recipe.toml"]).fails_with(1);
+    let error = output.stderr.lines().find(|line| line.starts_with("error: ")).expect("an error line");
+    assert!(
+        error.starts_with(
+            "error: data/train.jsonl:2: the plugin's `validate` rejects its own target completion for record `b` at `` \
+             (the reason is in the plugin's log); "
+        ),
+        "{error}"
+    );
+    assert!(error.ends_with("stopping: the recipe's `data.max_rejected` is 0 and 0 lines or records were skipped before"), "{error}");
+    assert!(!output.stderr.contains("step 1"), "{}", output.stderr);
+    assert!(names(&dir.path().join("export")).is_empty());
+}
+
 /// An honest way to make the gate refuse: a model folder named with eight words of a
 /// training note. The model's name goes into the adapter config (and the metrics and the
 /// report), and the gate's verbatim check covers every exported text.

@@ -159,6 +159,9 @@ fn run_refuses_a_training_plan_that_cannot_work_before_training_naming_the_key()
         let position = recipe.position("train", key);
         crate::eqnice!(format!("error: recipe.toml:{position}: `train.{key}`: {expected}"), error_line(&output));
         assert!(!output.stderr.contains("step 1"), "{}", output.stderr);
+        // Its log lines (the plugin and model loaded) go to a pipe here: no colour codes.
+        assert!(output.stderr.contains("plugin loaded"), "{}", output.stderr);
+        assert!(!output.stderr.contains('\x1b'), "escape codes on a pipe: {:?}", output.stderr);
     }
 }
 

@@ -74,7 +74,7 @@ fn resume_repeats_an_uninterrupted_run_bit_for_bit() {
     };
     let model = random_model::model(Some(&lora), Quantization::Nf4);
     let mut trainer = Trainer::new(&model, &lora, data, Vec::new(), config(Some(dir.path()))).unwrap();
-    assert_eq!(trainer.resume_latest().unwrap(), Some(3));
+    assert_eq!(trainer.resume_latest().unwrap().step, Some(3));
     let second_half = trainer.run(&mut Silent, &AtomicBool::new(false)).unwrap();
     assert_eq!(second_half.steps, 6);
 
@@ -84,6 +84,40 @@ fn resume_repeats_an_uninterrupted_run_bit_for_bit() {
     assert_eq!(trainer.adapter().unwrap().weights_bytes().unwrap(), straight_adapter, "final adapters differ");
     // The loss moved: the run trained something.
     assert_ne!(straight.losses[0], straight.losses[5]);
+}
+
+/// A byte flipped in any file of the newest checkpoint, or a file of it lost: the resume
+/// passes over it to the newest intact one, saying which and why; with every checkpoint
+/// damaged it refuses.
+#[test]
+fn resume_skips_a_damaged_checkpoint_to_the_newest_intact_one() {
+    let lora = random_model::lora(2, 0.0);
+    let data = examples(4, 2);
+    for file in ["adapter_model.safetensors", "adapter_config.json", "optimizer.safetensors", "trainer_state.json"] {
+        let dir = tempfile::tempdir().expect("temporary folder");
+        let model = random_model::model(Some(&lora), Quantization::None);
+        let settings = || TrainConfig { max_steps: 2, warmup_steps: 0, checkpoint_every: Some(1), keep_checkpoints: 2, ..config(Some(dir.path())) };
+        let mut trainer = Trainer::new(&model, &lora, data.clone(), Vec::new(), settings()).expect("trainer");
+        trainer.run(&mut Silent, &AtomicBool::new(false)).expect("two steps");
+        let path = dir.path().join("checkpoint-2").join(file);
+        let mut bytes = std::fs::read(&path).expect("read");
+        let middle = bytes.len() / 2;
+        bytes[middle] ^= 0x01;
+        std::fs::write(&path, bytes).expect("write");
+
+        let mut trainer = Trainer::new(&model, &lora, data.clone(), Vec::new(), settings()).expect("trainer");
+        let resumed = trainer.resume_latest().expect("the older checkpoint");
+        assert_eq!(resumed.step, Some(1), "{file}");
+        assert_eq!(resumed.skipped.len(), 1, "{file}");
+        assert_eq!(resumed.skipped[0].0, dir.path().join("checkpoint-2"));
+        assert_eq!(resumed.skipped[0].1, format!("`{file}` differs from its sha256 in `checksums.json`"));
+
+        std::fs::remove_file(dir.path().join("checkpoint-1").join("trainer_state.json")).expect("remove");
+        let mut trainer = Trainer::new(&model, &lora, data.clone(), Vec::new(), settings()).expect("trainer");
+        let error = trainer.resume_latest().expect_err("none intact").to_string();
+        assert!(error.contains("no checkpoint is intact"), "{error}");
+        assert!(error.contains("checkpoint-1`: `trainer_state.json`: No such file"), "{error}");
+    }
 }
 
 /// A checkpoint of one run is refused by a run with another seed.

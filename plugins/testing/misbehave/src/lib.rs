@@ -3,7 +3,8 @@
 //! at I/O is denied.
 //!
 //! A record is `{"id": …, "behaviour": B}`. `format-example`, `score` and `reward` all
-//! perform `B` (see [`Behaviour`]); `aggregate` and `validate` behave. The probes of the
+//! perform `B` (see [`Behaviour`]); `aggregate` behaves, and `validate` refuses only the
+//! target of `bad-target`. The probes of the
 //! host's WASI report what they saw in the completion, one line per attempt, as
 //! `<attempt>: denied: <error>` or `<attempt>: obtained: <what>`, so a test can assert
 //! that nothing was obtained. The completion is that report as a JSON string, which
@@ -24,6 +25,9 @@ use rapha_task_sdk::{
 /// The plugin's one declared metric.
 const ACCURACY: &str = "accuracy";
 
+/// The completion of a `bad-target` record, which `validate` refuses.
+const BAD_TARGET: &str = "BAD-TARGET";
+
 /// What a record asks the plugin to do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Behaviour {
@@ -43,6 +47,9 @@ enum Behaviour {
     /// Behave in `format-example`; `score` returns a metric named `not-declared`,
     /// which `info` does not declare.
     UndeclaredMetric,
+    /// `format-example` returns the completion [`BAD_TARGET`], which the plugin's own
+    /// `validate` refuses: a target its own contract breaks.
+    BadTarget,
     /// Fail with a `task-error` whose text quotes fake patient data,
     /// `SECRET-PATIENT-TEXT`, which must never reach the host's logs.
     GuestError,
@@ -59,7 +66,7 @@ enum Behaviour {
 }
 
 impl Behaviour {
-    const ALL: [(&'static str, Behaviour); 13] = [
+    const ALL: [(&'static str, Behaviour); 14] = [
         ("ok", Behaviour::Ok),
         ("loop", Behaviour::Loop),
         ("memory-bomb", Behaviour::MemoryBomb),
@@ -67,6 +74,7 @@ impl Behaviour {
         ("panic", Behaviour::Panic),
         ("exit", Behaviour::Exit),
         ("undeclared-metric", Behaviour::UndeclaredMetric),
+        ("bad-target", Behaviour::BadTarget),
         ("guest-error", Behaviour::GuestError),
         ("open-file", Behaviour::OpenFile),
         ("read-env", Behaviour::ReadEnv),
@@ -96,7 +104,7 @@ impl Behaviour {
     /// Do it; the report, or the error the record asked for.
     fn perform(self) -> Result<String, TaskError> {
         match self {
-            Behaviour::Ok | Behaviour::UndeclaredMetric => Ok("ok".to_owned()),
+            Behaviour::Ok | Behaviour::UndeclaredMetric | Behaviour::BadTarget => Ok("ok".to_owned()),
             Behaviour::Loop => loop {
                 black_box(());
             },
@@ -240,8 +248,9 @@ impl Task for Misbehave {
     }
 
     fn format_example(example: &Example) -> Result<FormattedExample, TaskError> {
-        let (_, report) = act(example)?;
+        let (behaviour, report) = act(example)?;
         let name = required_str(example, "behaviour")?;
+        let completion = if behaviour == Behaviour::BadTarget { BAD_TARGET.to_owned() } else { completion(&report) };
         Ok(FormattedExample {
             messages: vec![
                 Message {
@@ -253,7 +262,7 @@ impl Task for Misbehave {
                     content: format!("behaviour: {name}"),
                 },
             ],
-            completion: completion(&report),
+            completion,
         })
     }
 
@@ -302,7 +311,10 @@ impl Task for Misbehave {
     }
 
     /// No rules beyond the output schema.
-    fn validate(_prediction: &str) -> Result<(), Violation> {
+    fn validate(prediction: &str) -> Result<(), Violation> {
+        if prediction == BAD_TARGET {
+            return Err(Violation { path: String::new(), reason: "the target of `bad-target`".to_owned() });
+        }
         Ok(())
     }
 }
