@@ -34,7 +34,7 @@ use rapha_task_host::{Limits, MetricInfo, TaskHost, TaskPlugin};
 
 use crate::args::RunArgs;
 use crate::plot;
-use crate::progress::Progress;
+use crate::progress::{Progress, TrainingBar};
 use crate::recipe::{Length, MAX_STEPS, Recipe, SelectMetric};
 use crate::report::{self, MetricRow, ReportFields};
 use data::{Dataset, Formatter, Rejections, Seen, Split};
@@ -116,7 +116,16 @@ pub fn run(args: &RunArgs, progress_visible: bool) -> anyhow::Result<()> {
         started,
         resume: args.resume,
     }
-        .execute()
+    .execute()
+    .map_err(|error| {
+        // Stopped in a plugin call before training (reading the data, the base model's test
+        // evaluation): nothing to checkpoint.
+        if stopped_by_signal(&error) && !error.is::<Interrupted>() {
+            Interrupted { step: 0, checkpoint: None, recipe: args.recipe.clone() }.into()
+        } else {
+            error
+        }
+    })
 }
 
 /// One run, after lockdown.
@@ -152,7 +161,8 @@ impl Run<'_> {
         limits.deadline_per_call = recipe.plugin.deadline;
         limits.memory_per_instance = recipe.plugin.memory_bytes;
         let host = TaskHost::new(limits, work.join("cache").join("components"), work.join("logs"))?
-            .with_run_seed(recipe.train.seed);
+            .with_run_seed(recipe.train.seed)
+            .with_stop(Arc::clone(&self.stop));
         let mut plugin = TaskPlugin::load(&host, &recipe.plugin.path)?;
         let selection = self.selection(&plugin)?;
         let info = plugin.info().clone();
@@ -290,34 +300,41 @@ impl Run<'_> {
 
         let bar = self.progress.training(start_step, max_steps);
         let mut stopped_early = selection.exhausted(journal.evals());
-        while trainer.step_count() < max_steps && !stopped_early {
-            if self.stop.load(Ordering::Relaxed) {
-                let checkpoint = (trainer.step_count() > 0).then(|| trainer.save_checkpoint()).transpose()?;
-                bar.finish();
-                let interrupted =
-                    Interrupted { step: trainer.step_count(), checkpoint, recipe: recipe.file.clone() };
-                self.audit.record("stop", "training", Decision::Noted, &interrupted.to_string())?;
-                return Err(interrupted.into());
+        let is_eval_step = |step: u64| step % recipe.train.eval_every == 0 || step == max_steps;
+        // A run stopped while evaluating step N saved step N's checkpoint: the evaluation is
+        // done first when it resumes.
+        let mut pending_eval = start_step > 0
+            && is_eval_step(start_step)
+            && journal.evals().last().is_none_or(|eval| eval.step < start_step);
+        while pending_eval || (trainer.step_count() < max_steps && !stopped_early) {
+            if !pending_eval {
+                if self.stop.load(Ordering::Relaxed) {
+                    return Err(self.interrupt(&mut trainer, &bar)?);
+                }
+                let report = trainer.step()?;
+                bar.step(&report);
+                journal.push_step(StepLine {
+                    step: report.step,
+                    loss: report.loss,
+                    learning_rate: report.learning_rate,
+                    tokens: report.tokens as u64,
+                    seconds: report.tokens as f64 / report.tokens_per_second.max(f64::MIN_POSITIVE),
+                })?;
             }
-            let report = trainer.step()?;
-            bar.step(&report);
-            journal.push_step(StepLine {
-                step: report.step,
-                loss: report.loss,
-                learning_rate: report.learning_rate,
-                tokens: report.tokens as u64,
-                seconds: report.tokens as f64 / report.tokens_per_second.max(f64::MIN_POSITIVE),
-            })?;
-            let step = report.step;
+            pending_eval = false;
+            let step = trainer.step_count();
             let last = step == max_steps;
-            if step % recipe.train.eval_every == 0 || last {
+            if is_eval_step(step) {
                 let eval_loss = trainer.evaluate()?.context("no validation records to evaluate")?;
                 let label = format!("eval step {step}");
                 let eval_bar = self.progress.evaluation(&label, val.records.len() as u64);
                 let answers = generator.answer(&val.records, &eval_bar)?;
                 eval_bar.finish();
                 evaluate::save(&predictions.join(format!("val-step-{step}.jsonl")), &answers)?;
-                let scored = evaluate::score(&mut plugin, &val.records, &answers)?;
+                let scored = match evaluate::score(&mut plugin, &val.records, &answers) {
+                    Err(error) if stopped_by_signal(&error) => return Err(self.interrupt(&mut trainer, &bar)?),
+                    scored => scored?,
+                };
                 let line = EvalLine {
                     step,
                     eval_loss,
@@ -348,7 +365,12 @@ impl Run<'_> {
         let tuned = generator.answer(&test.records, &bar)?;
         bar.finish();
         evaluate::save(&predictions.join("test-adapter.jsonl"), &tuned)?;
-        let tuned_scores = evaluate::score(&mut plugin, &test.records, &tuned)?;
+        let tuned_scores = match evaluate::score(&mut plugin, &test.records, &tuned) {
+            Err(error) if stopped_by_signal(&error) => {
+                return Err(Interrupted { step: steps_done, checkpoint: None, recipe: recipe.file.clone() }.into());
+            }
+            scored => scored?,
+        };
         let denials = plugin.denials();
         if !denials.is_empty() {
             let counts: Vec<String> = denials.iter().map(|(attempt, n)| format!("{} ×{n}", attempt.name())).collect();
@@ -459,6 +481,16 @@ impl Run<'_> {
         Ok(())
     }
 
+    /// Stop the run on a signal: write a checkpoint of the steps done (none before the first),
+    /// audit it, and return the [`Interrupted`] error that `--resume` continues from.
+    fn interrupt(&self, trainer: &mut Trainer<'_>, bar: &TrainingBar) -> anyhow::Result<anyhow::Error> {
+        let checkpoint = (trainer.step_count() > 0).then(|| trainer.save_checkpoint()).transpose()?;
+        bar.finish();
+        let interrupted = Interrupted { step: trainer.step_count(), checkpoint, recipe: self.recipe.file.clone() };
+        self.audit.record("stop", "training", Decision::Noted, &interrupted.to_string())?;
+        Ok(interrupted.into())
+    }
+
     /// Resume `trainer` from its newest intact checkpoint, saying which damaged ones it passed
     /// over and why; the step resumed at (0 when there was none).
     fn resume_trainer(&self, trainer: &mut Trainer<'_>) -> anyhow::Result<u64> {
@@ -492,6 +524,16 @@ impl Run<'_> {
         };
         Ok(Selection { metric, higher_is_better, patience: train.patience })
     }
+}
+
+/// Whether `error` is a plugin call stopped because the run was asked to stop (a signal).
+fn stopped_by_signal(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        matches!(
+            cause.downcast_ref::<rapha_task_host::Error>(),
+            Some(rapha_task_host::Error::Trap { kind: rapha_task_host::TrapKind::Stopped, .. })
+        )
+    })
 }
 
 /// Optimizer steps the recipe asks for: `max_steps`, or enough for `epochs` passes over

@@ -1,6 +1,7 @@
 //! The one wasmtime `Engine`, configured with reasons, and the host that owns it.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, OnceLock};
 use std::thread;
 use std::time::Duration;
@@ -24,6 +25,7 @@ pub(crate) const EPOCH_TICK: Duration = Duration::from_millis(10);
 pub struct TaskHost {
     pub(crate) inner: Arc<HostInner>,
     pub(crate) run_seed: u64,
+    pub(crate) stop: Option<Arc<AtomicBool>>,
 }
 
 pub(crate) struct HostInner {
@@ -54,6 +56,7 @@ impl TaskHost {
                 ticker: OnceLock::new(),
             }),
             run_seed: 0,
+            stop: None,
         })
     }
 
@@ -64,6 +67,13 @@ impl TaskHost {
             run_seed: seed,
             ..self
         }
+    }
+
+    /// Stop every call of the plugins loaded through this host, within one epoch tick (10 ms),
+    /// once `stop` is set (a signal handler's flag): a call that loops under a long deadline
+    /// must not keep a run from stopping. The call fails as [`crate::TrapKind::Stopped`].
+    pub fn with_stop(self, stop: Arc<AtomicBool>) -> Self {
+        TaskHost { stop: Some(stop), ..self }
     }
 
     /// The limits every plugin of this host runs under.

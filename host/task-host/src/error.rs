@@ -75,6 +75,16 @@ pub enum Error {
         /// What it exports instead.
         exports: Vec<String>,
     },
+    /// The component is larger than its compilation may cost.
+    #[error("plugin `{}`: {what} exceeds the limit of {limit}: compiling it would take minutes and gigabytes", path.display())]
+    Oversized {
+        /// The component's path.
+        path: PathBuf,
+        /// What is too large.
+        what: String,
+        /// The limit.
+        limit: String,
+    },
     /// The component exports `rapha:task/task` at a version this host does not support.
     #[error("plugin `{}`: exports `{export}`; this host supports {supported}", path.display())]
     Incompatible {
@@ -324,6 +334,8 @@ pub enum TrapKind {
         /// The host's reason.
         reason: String,
     },
+    /// The host was asked to stop (a signal) while the call ran.
+    Stopped,
 }
 
 impl fmt::Display for TrapKind {
@@ -344,6 +356,7 @@ impl fmt::Display for TrapKind {
             TrapKind::Exit { code } => write!(f, "called `exit` with code {code}"),
             TrapKind::Wasm { trap } => write!(f, "panicked or trapped: {trap}"),
             TrapKind::Host { reason } => write!(f, "failed in the host: {reason}"),
+            TrapKind::Stopped => f.write_str("stopped: the run was asked to stop"),
         }
     }
 }

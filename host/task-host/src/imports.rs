@@ -77,13 +77,14 @@ const TASK_TYPES: &str = "rapha:task/types";
 pub(crate) fn check(component: &Component, engine: &Engine, path: &Path) -> Result<String> {
     let ty = component.component_type();
     let exports: Vec<String> = ty.exports(engine).map(|(name, _)| name.to_owned()).collect();
-    let wit = task_export_version(&exports, path)?;
-    let forbidden: Vec<String> = ty
-        .imports(engine)
-        .map(|(name, _)| name)
-        .filter(|name| !granted(name))
-        .map(str::to_owned)
-        .collect();
+    let imports: Vec<String> = ty.imports(engine).map(|(name, _)| name.to_owned()).collect();
+    check_names(&exports, &imports, path)
+}
+
+/// [`check`] on the names alone, as [`crate::preflight`] reads them before compiling.
+pub(crate) fn check_names(exports: &[String], imports: &[String], path: &Path) -> Result<String> {
+    let wit = task_export_version(exports, path)?;
+    let forbidden: Vec<String> = imports.iter().filter(|name| !granted(name)).cloned().collect();
     if !forbidden.is_empty() {
         return Err(Error::ForbiddenImport {
             path: path.to_owned(),

@@ -43,6 +43,7 @@ mod imports;
 mod limits;
 mod log;
 mod plugin;
+mod preflight;
 mod schema;
 mod stats;
 mod types;

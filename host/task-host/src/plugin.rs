@@ -7,11 +7,12 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use sha2::{Digest, Sha256};
 use wasmtime::component::Component;
-use wasmtime::{Store, Trap};
+use wasmtime::{Store, Trap, UpdateDeadline};
 use wasmtime_wasi::I32Exit;
 
 use crate::bindings::{self, wit};
@@ -21,6 +22,7 @@ use crate::denials::{DenialLog, Denials};
 use crate::engine::{EPOCH_TICK, HostInner, TaskHost};
 use crate::error::{Call, Error, GuestErrorKind, Result, Site, TrapKind, plain_pointer};
 use crate::imports;
+use crate::preflight;
 use crate::log::PluginLog;
 use crate::schema::{OutputSchema, SchemaViolation};
 use crate::stats::{CallStats, CallSummary, Stats};
@@ -59,6 +61,7 @@ struct Loaded {
     info: TaskInfo,
     schema: OutputSchema,
     log: PluginLog,
+    stop: Option<Arc<AtomicBool>>,
 }
 
 struct Live {
@@ -96,6 +99,7 @@ impl TaskPlugin {
             path: path.to_owned(),
             source,
         })?;
+        preflight::check(&bytes, path)?;
         let sha256: [u8; 32] = Sha256::digest(&bytes).into();
         let (component, cache_status) = inner.cache.load(&inner.engine, &sha256, || {
             Component::from_binary(&inner.engine, &bytes).map_err(|error| Error::Compile {
@@ -129,7 +133,8 @@ impl TaskPlugin {
             wit: &wit,
         };
         let mut stats = Stats::default();
-        let (live, info) = instantiate(inner, &pre, &log, &denials, &random, &identity, &mut stats)?;
+        let guard = Guard { host: inner, log: &log, denials: &denials, random: &random, stop: host.stop.as_ref() };
+        let (live, info) = instantiate(&guard, &pre, &identity, &mut stats)?;
         let info = TaskInfo::from(info);
         let schema = contract::check_info(&info, path)?;
         tracing::info!(
@@ -150,6 +155,7 @@ impl TaskPlugin {
                 info,
                 schema,
                 log,
+                stop: host.stop.clone(),
             }),
             run_seed: host.run_seed,
             random,
@@ -333,15 +339,14 @@ impl TaskPlugin {
             wit: &self.loaded.wit,
         };
         let loaded = &self.loaded;
-        let (live, info) = instantiate(
-            &loaded.host,
-            &loaded.pre,
-            &loaded.log,
-            &self.denials,
-            &self.random,
-            &identity,
-            &mut self.stats,
-        )?;
+        let guard = Guard {
+            host: &loaded.host,
+            log: &loaded.log,
+            denials: &self.denials,
+            random: &self.random,
+            stop: loaded.stop.as_ref(),
+        };
+        let (live, info) = instantiate(&guard, &loaded.pre, &identity, &mut self.stats)?;
         self.instances += 1;
         if TaskInfo::from(info) != loaded.info {
             return Err(Error::InvalidOutput {
@@ -368,6 +373,7 @@ impl TaskPlugin {
             log: &self.loaded.log,
             denials: &self.denials,
             random: &self.random,
+            stop: self.loaded.stop.as_ref(),
         };
         let plugin = &live.plugin;
         let result = guard.run(&mut live.store, site, &mut self.stats, |store| f(plugin, store));
@@ -411,24 +417,17 @@ impl TaskPlugin {
     }
 }
 
-/// Make an instance and read its `info`, each under the per-call limits.
+/// Make an instance and read its `info`, each under the per-call limits `guard` sets.
 fn instantiate(
-    host: &HostInner,
+    guard: &Guard<'_>,
     pre: &bindings::TaskPluginPre<Sandbox>,
-    log: &PluginLog,
-    denials: &Arc<DenialLog>,
-    random: &CallRandom,
     identity: &Identity<'_>,
     stats: &mut Stats,
 ) -> Result<(Live, wit::TaskInfo)> {
-    let mut store = Store::new(&host.engine, Sandbox::new(&host.limits, log, denials.clone(), random));
+    let host = guard.host;
+    let sandbox = Sandbox::new(&host.limits, guard.log, Arc::clone(guard.denials), guard.random);
+    let mut store = Store::new(&host.engine, sandbox);
     store.limiter(|sandbox| &mut sandbox.limiter);
-    let guard = Guard {
-        host,
-        log,
-        denials,
-        random,
-    };
     let plugin = guard.run(&mut store, &identity.site(Call::Instantiate, None), stats, |store| {
         pre.instantiate(store)
     })?;
@@ -442,8 +441,10 @@ fn instantiate(
 struct Guard<'a> {
     host: &'a HostInner,
     log: &'a PluginLog,
-    denials: &'a DenialLog,
+    denials: &'a Arc<DenialLog>,
     random: &'a CallRandom,
+    /// Set by a signal handler: the call stops at the next epoch tick.
+    stop: Option<&'a Arc<AtomicBool>>,
 }
 
 impl Guard<'_> {
@@ -461,9 +462,20 @@ impl Guard<'_> {
         store
             .set_fuel(limits.fuel_per_call)
             .expect("fuel is enabled in the engine configuration");
-        let ticks = limits.deadline_per_call.as_nanos().div_ceil(EPOCH_TICK.as_nanos()) + 1;
-        store.set_epoch_deadline(u64::try_from(ticks).unwrap_or(u64::MAX));
-        store.epoch_deadline_trap();
+        let mut ticks_left = limits.deadline_per_call.as_nanos().div_ceil(EPOCH_TICK.as_nanos()) + 1;
+        let stop = self.stop.cloned();
+        // Called at every epoch tick: the deadline counts down, and a stop request ends the call.
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_callback(move |_| {
+            if stop.as_ref().is_some_and(|stop| stop.load(Ordering::Relaxed)) {
+                return Err(wasmtime::Error::new(Stopped));
+            }
+            ticks_left -= 1;
+            if ticks_left == 0 {
+                return Err(Trap::Interrupt.into());
+            }
+            Ok(UpdateDeadline::Continue(1))
+        });
         store.data_mut().limiter.refused = false;
         self.random.reseed(site.record);
         self.denials.set_site(Some(site.clone()));
@@ -502,9 +514,24 @@ impl Guard<'_> {
     }
 }
 
+/// Why a call ended when its host asked it to stop.
+#[derive(Debug)]
+struct Stopped;
+
+impl std::fmt::Display for Stopped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("stopped on request")
+    }
+}
+
+impl std::error::Error for Stopped {}
+
 fn classify(error: &wasmtime::Error, memory_refused: bool, limits: &crate::limits::Limits) -> TrapKind {
     if let Some(exit) = error.downcast_ref::<I32Exit>() {
         return TrapKind::Exit { code: exit.0 };
+    }
+    if error.downcast_ref::<Stopped>().is_some() {
+        return TrapKind::Stopped;
     }
     match error.downcast_ref::<Trap>() {
         Some(Trap::OutOfFuel) => TrapKind::Fuel {

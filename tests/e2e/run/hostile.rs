@@ -8,6 +8,7 @@
 
 use std::fs;
 use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
 use rapha_plugin_artifacts::MISBEHAVE;
 
@@ -81,6 +82,46 @@ fn run_stops_a_plugin_that_loops_at_its_deadline_naming_the_record() {
     let error = output.stderr.lines().find(|line| line.starts_with("error: ")).expect("an error line");
     assert!(error.starts_with("error: data/train.jsonl:2: plugin `misbehave` "), "{error}");
     assert!(error.contains("call `format-example`, record 2"), "{error}");
+    assert!(names(&dir.path().join("export")).is_empty());
+}
+
+/// SIGTERM while a plugin call spins under a ten-minute deadline and an unbounded fuel budget
+/// (scoring the first evaluation): the call is stopped, the run writes its checkpoint and exits
+/// with 130 within seconds.
+#[test]
+fn sigterm_stops_a_spinning_plugin_call_and_the_run_checkpoints_and_exits() {
+    let dir = Dir::new();
+    fs::create_dir(dir.path().join("data")).expect("create data/");
+    dir.create(
+        "data/val.jsonl",
+        "{\"id\": \"v1\", \"behaviour\": \"loop-when-scored\"}\n{\"id\": \"v2\", \"behaviour\": \"ok\"}\n",
+    );
+    let mut recipe = recipe();
+    recipe
+        .set("data", "val", "\"data/val.jsonl\"")
+        .set("plugin", "deadline_ms", "600000")
+        .set("plugin", "fuel", "1000000000000000000");
+    recipe.write(&dir);
+    let (out, err) = (dir.path().join("out.txt"), dir.path().join("err.txt"));
+    let mut run = dir.command().args(["run", "recipe.toml"]).spawn(&out, &err);
+    let scoring = dir.path().join("work/predictions/val-step-2.jsonl");
+    let started = Instant::now();
+    while !scoring.exists() {
+        assert!(run.child.try_wait().expect("poll").is_none(), "the run ended before its evaluation");
+        assert!(started.elapsed() < Duration::from_secs(120), "no evaluation within 120 s");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    run.signal("TERM");
+    let signalled = Instant::now();
+    while run.child.try_wait().expect("poll").is_none() {
+        assert!(signalled.elapsed() < Duration::from_secs(10), "still running 10 s after SIGTERM");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let output = run.wait();
+    assert_eq!(output.code, Some(130), "{}", output.stderr);
+    assert!(output.stderr.contains("stopped by a signal at step 2 (checkpoint `"), "{}", output.stderr);
+    assert!(dir.path().join("work/checkpoints/checkpoint-2/checksums.json").is_file());
     assert!(names(&dir.path().join("export")).is_empty());
 }
 

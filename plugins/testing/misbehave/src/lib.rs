@@ -35,6 +35,9 @@ enum Behaviour {
     Ok,
     /// Spin forever, until the host's fuel or epoch budget stops the call.
     Loop,
+    /// Behave in `format-example`; spin forever in `score` and `reward` (a run gets as far
+    /// as its first evaluation).
+    LoopWhenScored,
     /// Allocate 16 MiB blocks until allocation fails (a trap), or the host's memory
     /// cap refuses to grow the memory.
     MemoryBomb,
@@ -66,9 +69,10 @@ enum Behaviour {
 }
 
 impl Behaviour {
-    const ALL: [(&'static str, Behaviour); 14] = [
+    const ALL: [(&'static str, Behaviour); 15] = [
         ("ok", Behaviour::Ok),
         ("loop", Behaviour::Loop),
+        ("loop-when-scored", Behaviour::LoopWhenScored),
         ("memory-bomb", Behaviour::MemoryBomb),
         ("huge-output", Behaviour::HugeOutput),
         ("panic", Behaviour::Panic),
@@ -104,7 +108,9 @@ impl Behaviour {
     /// Do it; the report, or the error the record asked for.
     fn perform(self) -> Result<String, TaskError> {
         match self {
-            Behaviour::Ok | Behaviour::UndeclaredMetric | Behaviour::BadTarget => Ok("ok".to_owned()),
+            Behaviour::Ok | Behaviour::UndeclaredMetric | Behaviour::BadTarget | Behaviour::LoopWhenScored => {
+                Ok("ok".to_owned())
+            }
             Behaviour::Loop => loop {
                 black_box(());
             },
@@ -268,6 +274,9 @@ impl Task for Misbehave {
 
     fn score(prediction: &str, example: &Example) -> Result<ExampleScore, TaskError> {
         let (behaviour, report) = act(example)?;
+        if behaviour == Behaviour::LoopWhenScored {
+            Behaviour::Loop.perform()?;
+        }
         let value = accuracy(prediction, report);
         let name = if behaviour == Behaviour::UndeclaredMetric {
             "not-declared"
@@ -306,7 +315,10 @@ impl Task for Misbehave {
     }
 
     fn reward(prediction: &str, example: &Example) -> Result<f64, TaskError> {
-        let (_, report) = act(example)?;
+        let (behaviour, report) = act(example)?;
+        if behaviour == Behaviour::LoopWhenScored {
+            Behaviour::Loop.perform()?;
+        }
         Ok(accuracy(prediction, report))
     }
 
