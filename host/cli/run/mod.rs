@@ -52,8 +52,9 @@ pub struct Interrupted {
     pub step: u64,
     /// The checkpoint written, if training had started.
     pub checkpoint: Option<PathBuf>,
-    /// The recipe, for the resume command.
-    pub recipe: PathBuf,
+    /// The recipe, for the resume command; `None` when the run stopped before it had begun
+    /// anything `--resume` could continue (its `run.json`).
+    pub resume_with: Option<PathBuf>,
 }
 
 impl fmt::Display for Interrupted {
@@ -62,7 +63,10 @@ impl fmt::Display for Interrupted {
         if let Some(checkpoint) = &self.checkpoint {
             write!(f, " (checkpoint `{}`)", checkpoint.display())?;
         }
-        write!(f, "; continue with `rapha-host run {} --resume`", self.recipe.display())
+        match &self.resume_with {
+            Some(recipe) => write!(f, "; continue with `rapha-host run {} --resume`", recipe.display()),
+            None => f.write_str("; it stopped before starting anything to resume: run it again"),
+        }
     }
 }
 
@@ -121,7 +125,8 @@ pub fn run(args: &RunArgs, progress_visible: bool) -> anyhow::Result<()> {
         // Stopped in a plugin call before training (reading the data, the base model's test
         // evaluation): nothing to checkpoint.
         if stopped_by_signal(&error) && !error.is::<Interrupted>() {
-            Interrupted { step: 0, checkpoint: None, recipe: args.recipe.clone() }.into()
+            let started = folders.work.join("run.json").exists();
+            Interrupted { step: 0, checkpoint: None, resume_with: started.then(|| args.recipe.clone()) }.into()
         } else {
             error
         }
@@ -367,7 +372,7 @@ impl Run<'_> {
         evaluate::save(&predictions.join("test-adapter.jsonl"), &tuned)?;
         let tuned_scores = match evaluate::score(&mut plugin, &test.records, &tuned) {
             Err(error) if stopped_by_signal(&error) => {
-                return Err(Interrupted { step: steps_done, checkpoint: None, recipe: recipe.file.clone() }.into());
+                return Err(Interrupted { step: steps_done, checkpoint: None, resume_with: Some(recipe.file.clone()) }.into());
             }
             scored => scored?,
         };
@@ -379,7 +384,7 @@ impl Run<'_> {
             self.audit.record("plugin-denials", &info.id, Decision::Noted, &reason)?;
         }
         if self.stop.load(Ordering::Relaxed) {
-            return Err(Interrupted { step: steps_done, checkpoint: None, recipe: recipe.file.clone() }.into());
+            return Err(Interrupted { step: steps_done, checkpoint: None, resume_with: Some(recipe.file.clone()) }.into());
         }
 
         let n = test.records.len();
@@ -486,7 +491,8 @@ impl Run<'_> {
     fn interrupt(&self, trainer: &mut Trainer<'_>, bar: &TrainingBar) -> anyhow::Result<anyhow::Error> {
         let checkpoint = (trainer.step_count() > 0).then(|| trainer.save_checkpoint()).transpose()?;
         bar.finish();
-        let interrupted = Interrupted { step: trainer.step_count(), checkpoint, recipe: self.recipe.file.clone() };
+        let interrupted =
+            Interrupted { step: trainer.step_count(), checkpoint, resume_with: Some(self.recipe.file.clone()) };
         self.audit.record("stop", "training", Decision::Noted, &interrupted.to_string())?;
         Ok(interrupted.into())
     }

@@ -7,13 +7,13 @@
 //! words the gate test smuggles into the report.
 
 use std::fs;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use rapha_plugin_artifacts::MISBEHAVE;
 
 use super::{Recipe, audit, names, read_text, tiny_model};
-use crate::util::{Dir, root};
+use crate::util::{Dir, Output, root};
 
 fn data(split: &str) -> PathBuf {
     root().join("tests/data/run").join(format!("misbehave-{split}.jsonl"))
@@ -102,13 +102,45 @@ fn sigterm_stops_a_spinning_plugin_call_and_the_run_checkpoints_and_exits() {
         .set("plugin", "deadline_ms", "600000")
         .set("plugin", "fuel", "1000000000000000000");
     recipe.write(&dir);
+    let output = terminate_once(&dir, &dir.path().join("work/predictions/val-step-2.jsonl"));
+    assert_eq!(output.code, Some(130), "{}", output.stderr);
+    assert!(output.stderr.contains("stopped by a signal at step 2 (checkpoint `"), "{}", output.stderr);
+    assert!(dir.path().join("work/checkpoints/checkpoint-2/checksums.json").is_file());
+    assert!(names(&dir.path().join("export")).is_empty());
+}
+
+/// SIGTERM while formatting the training data spins in a plugin call: the run ends at once,
+/// and says that nothing was started to resume.
+#[test]
+fn sigterm_while_reading_the_data_stops_the_run_with_nothing_to_resume() {
+    let dir = Dir::new();
+    fs::create_dir(dir.path().join("data")).expect("create data/");
+    dir.create("data/train.jsonl", "{\"id\": \"a\", \"behaviour\": \"ok\"}\n{\"id\": \"b\", \"behaviour\": \"loop\"}\n");
+    let mut recipe = recipe();
+    recipe
+        .set("data", "train", "\"data/train.jsonl\"")
+        .set("plugin", "deadline_ms", "600000")
+        .set("plugin", "fuel", "1000000000000000000");
+    recipe.write(&dir);
+    let output = terminate_once(&dir, &dir.path().join("work/logs"));
+    assert_eq!(output.code, Some(130), "{}", output.stderr);
+    assert!(
+        output.stderr.contains("stopped by a signal at step 0; it stopped before starting anything to resume: run it again"),
+        "{}",
+        output.stderr
+    );
+    assert!(!dir.path().join("work/run.json").exists());
+}
+
+/// Start `rapha-host run recipe.toml` in `dir`, send SIGTERM half a second after `ready`
+/// appears, and return what it did; it must end within 10 s of the signal.
+fn terminate_once(dir: &Dir, ready: &Path) -> Output {
     let (out, err) = (dir.path().join("out.txt"), dir.path().join("err.txt"));
     let mut run = dir.command().args(["run", "recipe.toml"]).spawn(&out, &err);
-    let scoring = dir.path().join("work/predictions/val-step-2.jsonl");
     let started = Instant::now();
-    while !scoring.exists() {
-        assert!(run.child.try_wait().expect("poll").is_none(), "the run ended before its evaluation");
-        assert!(started.elapsed() < Duration::from_secs(120), "no evaluation within 120 s");
+    while !ready.exists() {
+        assert!(run.child.try_wait().expect("poll").is_none(), "the run ended before `{}` appeared", ready.display());
+        assert!(started.elapsed() < Duration::from_secs(120), "no `{}` within 120 s", ready.display());
         std::thread::sleep(Duration::from_millis(20));
     }
     std::thread::sleep(Duration::from_millis(500));
@@ -118,11 +150,7 @@ fn sigterm_stops_a_spinning_plugin_call_and_the_run_checkpoints_and_exits() {
         assert!(signalled.elapsed() < Duration::from_secs(10), "still running 10 s after SIGTERM");
         std::thread::sleep(Duration::from_millis(20));
     }
-    let output = run.wait();
-    assert_eq!(output.code, Some(130), "{}", output.stderr);
-    assert!(output.stderr.contains("stopped by a signal at step 2 (checkpoint `"), "{}", output.stderr);
-    assert!(dir.path().join("work/checkpoints/checkpoint-2/checksums.json").is_file());
-    assert!(names(&dir.path().join("export")).is_empty());
+    run.wait()
 }
 
 /// A plugin whose own `validate` refuses its target completion: the run refuses the record,
