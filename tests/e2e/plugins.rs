@@ -78,6 +78,23 @@ fn plugin_check_memory_stays_flat_in_the_number_of_records() {
     assert!(large <= 1.5 * small, "peak RSS {large:.0} KiB for 2,000 records against {small:.0} KiB for 100");
 }
 
+/// A FIFO named as a dataset or a recipe is refused at once instead of blocking forever, and
+/// `/dev/zero` as a plugin is refused instead of filling memory.
+#[test]
+fn fifos_and_devices_as_inputs_are_refused_without_blocking() {
+    let dir = Dir::new();
+    let fifo = dir.path().join("records.jsonl");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status().expect("mkfifo runs");
+    assert!(made.success());
+    let output = dir.command().args(["plugin", "check", MISBEHAVE, "--data"]).args([&fifo]).fails_with(1);
+    assert!(output.stderr.contains("expected a regular file, found a FIFO"), "{}", output.stderr);
+    let output = dir.command().args(["run"]).args([&fifo]).fails_with(1);
+    assert!(output.stderr.contains("cannot read the recipe: expected a regular file, found a FIFO"), "{}", output.stderr);
+    let data = dir.create("data.jsonl", "{\"id\": \"a\", \"behaviour\": \"ok\"}\n");
+    let output = dir.command().args(["plugin", "check", "/dev/zero", "--data"]).args([&data]).fails_with(1);
+    assert!(output.stderr.contains("expected a regular file, found a character device"), "{}", output.stderr);
+}
+
 #[test]
 fn plugin_check_fails_naming_the_line_of_the_failing_record() {
     let dir = Dir::new();

@@ -11,6 +11,10 @@
 //!   an allow-list of types ([`Policy`]), size caps, content checks per type
 //!   ([`inspect`]), atomic create-new writes, a [`Manifest`] of hashes, and a scan
 //!   that refuses anything in the folder the gate did not write.
+//! - [`disclosure`]: what an exported number may be: counts under the small-cell rule, a
+//!   plugin's metrics rounded and capped, so the metric channel carries a stated number of
+//!   bits.
+//! - [`input`]: inputs as regular files read up to a cap, never a FIFO or a device.
 //! - [`AuditLog`]: an append-only record, in the work folder, of every decision.
 //! - [`lockdown`]: Landlock (file access limited to the run's roots, TCP
 //!   bind/connect denied) and seccomp (no socket but `AF_UNIX`), applied to the
