@@ -305,7 +305,7 @@ impl Run<'_> {
 
         let bar = self.progress.training(start_step, max_steps);
         let mut stopped_early = selection.exhausted(journal.evals());
-        let is_eval_step = |step: u64| step % recipe.train.eval_every == 0 || step == max_steps;
+        let is_eval_step = |step: u64| step.is_multiple_of(recipe.train.eval_every) || step == max_steps;
         // A run stopped while evaluating step N saved step N's checkpoint: the evaluation is
         // done first when it resumes.
         let mut pending_eval = start_step > 0
