@@ -13,7 +13,7 @@ use anyhow::{Context, bail};
 use rapha_engine::{Example, Message, Tokenizer};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
-use rapha_sandbox::{AuditLog, Decision};
+use rapha_sandbox::{AuditLog, Decision, VerbatimIndex};
 use rapha_task_host::{FormattedExample, Role, TaskPlugin};
 
 use crate::jsonl::{self, Reader};
@@ -51,15 +51,14 @@ pub struct Record {
     pub json: String,
 }
 
-/// A record the plugin formatted, tokenized.
+/// A record the plugin formatted, tokenized. Its texts went into the gate's verbatim index as
+/// it passed; only the tokens and the record's own line stay.
 #[derive(Debug, Clone)]
 pub struct Prepared {
     /// The record.
     pub record: Record,
     /// Prompt and completion tokens.
     pub example: Example,
-    /// The plugin's messages and completion, kept for the verbatim index of the gate.
-    pub formatted: FormattedExample,
 }
 
 /// A dataset file, read, formatted and tokenized.
@@ -205,6 +204,8 @@ pub struct Formatter<'a> {
     pub tokenizer: &'a Tokenizer,
     /// The recipe's `plugin.system_prompt`, if set.
     pub system_prompt: Option<&'a str>,
+    /// Every record, prompt and completion read, as runs of words: what no export may copy.
+    pub verbatim: &'a mut VerbatimIndex,
 }
 
 /// Read `path` as `split`: every line a JSON object with an `id` unique across the run's
@@ -298,7 +299,12 @@ impl Formatter<'_> {
             PrepareError::Fatal(anyhow::anyhow!("the model's tokenizer declares no end-of-sequence token"))
         })?;
         completion.push(eos);
-        Ok(Prepared { record, example: Example { prompt, completion }, formatted })
+        self.verbatim.add(&record.json);
+        self.verbatim.add(&formatted.completion);
+        for message in &formatted.messages {
+            self.verbatim.add(&message.content);
+        }
+        Ok(Prepared { record, example: Example { prompt, completion } })
     }
 }
 

@@ -29,7 +29,7 @@ use rapha_engine::{
 };
 use rapha_sandbox::lockdown::{self, Report as SandboxReport};
 use rapha_sandbox::disclosure;
-use rapha_sandbox::{AuditLog, Count, Decision, ManifestInputs, VerbatimIndex};
+use rapha_sandbox::{AuditLog, Count, Decision, ManifestInputs, Policy, VerbatimIndex};
 use rapha_task_host::{Limits, MetricInfo, TaskHost, TaskPlugin};
 
 use crate::args::RunArgs;
@@ -181,10 +181,12 @@ impl Run<'_> {
 
         let mut seen = Seen::new(recipe.data.allow_overlap);
         let mut rejections = Rejections::new(recipe.data.max_rejected, &self.audit);
+        let mut verbatim = VerbatimIndex::new(Policy::new().verbatim_words, []);
         let mut formatter = Formatter {
             plugin: &mut plugin,
             tokenizer: &tokenizer,
             system_prompt: recipe.plugin.system_prompt.as_deref(),
+            verbatim: &mut verbatim,
         };
         let mut read = |split: Split, path: &Path, limit: Option<usize>| {
             data::read(split, path, limit, &mut formatter, &mut seen, &mut rejections)
@@ -431,14 +433,6 @@ impl Run<'_> {
         let eval_curve: Vec<(u64, f64)> = journal.evals().iter().map(|e| (e.step, e.eval_loss)).collect();
         plot::loss_curve(&work.join("loss.svg"), &train_curve, &eval_curve)?;
 
-        let mut texts: Vec<&str> = Vec::new();
-        for set in [&train, &val, &test] {
-            for prepared in &set.records {
-                texts.push(&prepared.record.json);
-                texts.push(&prepared.formatted.completion);
-                texts.extend(prepared.formatted.messages.iter().map(|m| m.content.as_str()));
-            }
-        }
         let mut table = report::comparison_table(&shown, Count::of(n as u64));
         let names: Vec<&str> = exported.iter().map(|metric| metric.name.as_str()).collect();
         table.push_str(&format!(
@@ -471,7 +465,7 @@ impl Run<'_> {
                 inputs,
                 sandbox: self.sandbox,
             },
-            VerbatimIndex::new(8, texts),
+            verbatim,
             Arc::clone(&self.audit),
         )?;
         self.progress.println("");

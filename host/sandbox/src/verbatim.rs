@@ -17,13 +17,17 @@ pub struct VerbatimIndex {
 impl VerbatimIndex {
     /// An index of runs of `n` words (n ≥ 1) over `texts`.
     pub fn new<'a>(n: usize, texts: impl IntoIterator<Item = &'a str>) -> Self {
-        let n = n.max(1);
-        let mut windows = HashSet::new();
+        let mut index = VerbatimIndex { n: n.max(1), windows: HashSet::new() };
         for text in texts {
-            let words = words(text);
-            windows.extend(words.windows(n).map(hash_window));
+            index.add(text);
         }
-        VerbatimIndex { n, windows }
+        index
+    }
+
+    /// Index the runs of `text` too, so a corpus can be indexed as it streams past.
+    pub fn add(&mut self, text: &str) {
+        let words = words(text);
+        self.windows.extend(words.windows(self.n).map(hash_window));
     }
 
     /// The run length this index checks.
