@@ -91,17 +91,7 @@ fn run_stops_a_plugin_that_loops_at_its_deadline_naming_the_record() {
 #[test]
 fn sigterm_stops_a_spinning_plugin_call_and_the_run_checkpoints_and_exits() {
     let dir = Dir::new();
-    fs::create_dir(dir.path().join("data")).expect("create data/");
-    dir.create(
-        "data/val.jsonl",
-        "{\"id\": \"v1\", \"behaviour\": \"loop-when-scored\"}\n{\"id\": \"v2\", \"behaviour\": \"ok\"}\n",
-    );
-    let mut recipe = recipe();
-    recipe
-        .set("data", "val", "\"data/val.jsonl\"")
-        .set("plugin", "deadline_ms", "600000")
-        .set("plugin", "fuel", "1000000000000000000");
-    recipe.write(&dir);
+    unbounded(&dir, "val", "{\"id\": \"v1\", \"behaviour\": \"loop-when-scored\"}\n{\"id\": \"v2\", \"behaviour\": \"ok\"}\n");
     let output = terminate_once(&dir, &dir.path().join("work/predictions/val-step-2.jsonl"));
     assert_eq!(output.code, Some(130), "{}", output.stderr);
     assert!(output.stderr.contains("stopped by a signal at step 2 (checkpoint `"), "{}", output.stderr);
@@ -114,14 +104,7 @@ fn sigterm_stops_a_spinning_plugin_call_and_the_run_checkpoints_and_exits() {
 #[test]
 fn sigterm_while_reading_the_data_stops_the_run_with_nothing_to_resume() {
     let dir = Dir::new();
-    fs::create_dir(dir.path().join("data")).expect("create data/");
-    dir.create("data/train.jsonl", "{\"id\": \"a\", \"behaviour\": \"ok\"}\n{\"id\": \"b\", \"behaviour\": \"loop\"}\n");
-    let mut recipe = recipe();
-    recipe
-        .set("data", "train", "\"data/train.jsonl\"")
-        .set("plugin", "deadline_ms", "600000")
-        .set("plugin", "fuel", "1000000000000000000");
-    recipe.write(&dir);
+    unbounded(&dir, "train", "{\"id\": \"a\", \"behaviour\": \"ok\"}\n{\"id\": \"b\", \"behaviour\": \"loop\"}\n");
     let output = terminate_once(&dir, &dir.path().join("work/logs"));
     assert_eq!(output.code, Some(130), "{}", output.stderr);
     assert!(
@@ -130,6 +113,19 @@ fn sigterm_while_reading_the_data_stops_the_run_with_nothing_to_resume() {
         output.stderr
     );
     assert!(!dir.path().join("work/run.json").exists());
+}
+
+/// Write the recipe in `dir`, its `split` records being `lines` in `data/`, with a deadline of
+/// ten minutes per call and fuel without end: only a stop request ends a spinning call.
+fn unbounded(dir: &Dir, split: &str, lines: &str) {
+    fs::create_dir(dir.path().join("data")).expect("create data/");
+    dir.create(&format!("data/{split}.jsonl"), lines);
+    let mut recipe = recipe();
+    recipe
+        .set("data", split, &format!("\"data/{split}.jsonl\""))
+        .set("plugin", "deadline_ms", "600000")
+        .set("plugin", "fuel", "1000000000000000000");
+    recipe.write(dir);
 }
 
 /// Start `rapha-host run recipe.toml` in `dir`, send SIGTERM half a second after `ready`
