@@ -164,6 +164,18 @@ fn plugin_score_prints_a_table_and_writes_json() {
     assert_eq!(json["host"]["mean_reward"], 0.5);
     assert_eq!(json["records"], 2);
     assert_eq!(json["plugin"]["id"], "misbehave");
+    // Per record, in the data's order: each number an author can check by hand, and the
+    // table's aggregate is their mean here.
+    let per_record = json["per_record"].as_array().expect("`per_record`");
+    let ids: Vec<&Value> = per_record.iter().map(|record| &record["id"]).collect();
+    assert_eq!(ids, [&Value::from("a"), &Value::from("2")]);
+    assert_eq!(per_record[0]["metrics"]["accuracy"], 1.0);
+    assert_eq!(per_record[1]["metrics"]["accuracy"], 0.0);
+    assert_eq!(per_record[1]["reward"], 0.0);
+    assert_eq!(per_record[0]["schema"], "satisfied");
+    assert_eq!(per_record[0]["validate"], "passed");
+    let mean: f64 = per_record.iter().map(|record| record["metrics"]["accuracy"].as_f64().expect("a number")).sum::<f64>() / 2.0;
+    assert_eq!(json["metrics"]["accuracy"], mean);
 }
 
 #[test]

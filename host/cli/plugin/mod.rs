@@ -14,7 +14,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use rapha_task_host::{Limits, TaskHost, TaskPlugin};
+use rapha_task_host::{ExampleScore, Limits, TaskHost, TaskPlugin};
 use serde_json::{Value, json};
 
 use crate::args::{InfoArgs, PluginCommand, ScoreArgs};
@@ -78,6 +78,68 @@ fn info(work: &Path, args: &InfoArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// What scoring every record's prediction found.
+struct Tally {
+    scores: Vec<ExampleScore>,
+    /// Each record's id, line, metrics, reward, schema and `validate` outcomes, for the JSON.
+    per_record: Vec<Value>,
+    schema_valid: usize,
+    rules_valid: usize,
+    reward_sum: f64,
+}
+
+/// Score the prediction of every record (taking it out of `predictions`): `score`, `reward`,
+/// the schema and, when it holds, `validate`.
+fn tally(
+    plugin: &mut TaskPlugin,
+    args: &ScoreArgs,
+    records: &[jsonl::Line],
+    predictions: &mut HashMap<String, (u64, String)>,
+) -> anyhow::Result<Tally> {
+    let mut tally = Tally {
+        scores: Vec::with_capacity(records.len()),
+        per_record: Vec::with_capacity(records.len()),
+        schema_valid: 0,
+        rules_valid: 0,
+        reward_sum: 0.0,
+    };
+    for (index, line) in (0u64..).zip(records) {
+        let id = jsonl::id_of(&line.object(&args.data)?, &args.data, line)?;
+        let Some((_, prediction)) = predictions.remove(&id) else {
+            bail!(
+                "{}:{}: no prediction for record id `{id}` in `{}`",
+                args.data.display(),
+                line.number,
+                args.predictions.display()
+            );
+        };
+        let at = || format!("{}:{}", args.data.display(), line.number);
+        let score = plugin.score(index, &prediction, &line.text).with_context(at)?;
+        let reward = plugin.reward(index, &prediction, &line.text).with_context(at)?;
+        tally.reward_sum += reward;
+        let schema = plugin.validate_output(&prediction);
+        let validate = match &schema {
+            Ok(()) => {
+                tally.schema_valid += 1;
+                let violation = plugin.validate(index, &prediction).with_context(at)?.err();
+                tally.rules_valid += usize::from(violation.is_none());
+                violation.map_or_else(|| json!("passed"), |v| json!(format!("violation at `{}`", v.path)))
+            }
+            Err(_) => json!("not called: the schema is not satisfied"),
+        };
+        tally.per_record.push(json!({
+            "id": id,
+            "line": line.number,
+            "metrics": score.metrics.iter().map(|m| (m.name.clone(), json!(m.value))).collect::<serde_json::Map<_, _>>(),
+            "reward": reward,
+            "schema": schema.map_or_else(|violation| json!(violation.to_string()), |()| json!("satisfied")),
+            "validate": validate,
+        }));
+        tally.scores.push(score);
+    }
+    Ok(tally)
+}
+
 pub(crate) fn duration(time: Duration) -> String {
     let micros = time.as_secs_f64() * 1e6;
     if micros < 1000.0 {
@@ -121,28 +183,8 @@ fn score(work: &Path, args: &ScoreArgs) -> anyhow::Result<()> {
         }
     }
 
-    let mut scores = Vec::with_capacity(records.len());
-    let (mut schema_valid, mut rules_valid, mut reward_sum) = (0usize, 0usize, 0.0);
-    for (index, line) in (0u64..).zip(&records) {
-        let id = jsonl::id_of(&line.object(&args.data)?, &args.data, line)?;
-        let Some((_, prediction)) = predictions.remove(&id) else {
-            bail!(
-                "{}:{}: no prediction for record id `{id}` in `{}`",
-                args.data.display(),
-                line.number,
-                args.predictions.display()
-            );
-        };
-        let at = || format!("{}:{}", args.data.display(), line.number);
-        scores.push(plugin.score(index, &prediction, &line.text).with_context(at)?);
-        reward_sum += plugin.reward(index, &prediction, &line.text).with_context(at)?;
-        if plugin.validate_output(&prediction).is_ok() {
-            schema_valid += 1;
-            if plugin.validate(index, &prediction).with_context(at)?.is_ok() {
-                rules_valid += 1;
-            }
-        }
-    }
+    let Tally { scores, per_record, schema_valid, rules_valid, reward_sum } =
+        tally(&mut plugin, args, &records, &mut predictions)?;
     if let Some((id, (line, _))) = predictions.iter().min_by_key(|(_, (line, _))| *line) {
         bail!(
             "{}:{line}: prediction id `{id}` matches no record in `{}`",
@@ -200,6 +242,7 @@ fn score(work: &Path, args: &ScoreArgs) -> anyhow::Result<()> {
         "records": records.len(),
         "metrics": metrics.iter().map(|metric| (metric.name.clone(), json!(metric.value))).collect::<serde_json::Map<_, _>>(),
         "host": host_metrics.iter().map(|(name, value, _)| ((*name).to_owned(), json!(value))).collect::<serde_json::Map<_, _>>(),
+        "per_record": per_record,
     });
     write_json(&out, &report)?;
     println!("  written to `{}`", out.display());
