@@ -59,8 +59,7 @@ pub struct Reader {
 impl Reader {
     /// Open `path`, a regular file, for reading.
     pub fn open(path: &Path) -> anyhow::Result<Reader> {
-        let file = open_regular(path).with_context(|| format!("cannot open `{}`", path.display()))?;
-        Ok(Reader { path: path.to_owned(), inner: BufReader::new(file), hasher: Sha256::new(), number: 0, offset: 0 })
+        Ok(Reader { path: path.to_owned(), inner: open(path)?, hasher: Sha256::new(), number: 0, offset: 0 })
     }
 
     /// The next non-blank line, or `None` at the end of the file. A line longer than
@@ -97,8 +96,7 @@ pub struct Rereader {
 impl Rereader {
     /// Open `path`, a regular file, for reading.
     pub fn open(path: &Path) -> anyhow::Result<Rereader> {
-        let file = open_regular(path).with_context(|| format!("cannot open `{}`", path.display()))?;
-        Ok(Rereader { path: path.to_owned(), inner: BufReader::new(file) })
+        Ok(Rereader { path: path.to_owned(), inner: open(path)? })
     }
 
     /// The line numbered `number` that starts at `offset`.
@@ -108,6 +106,12 @@ impl Rereader {
             .with_context(|| format!("{}:{number}: the line is gone: the file changed while it was read", self.path.display()))?;
         Ok(Line { number, offset, text: decode(bytes, &self.path, number)? })
     }
+}
+
+/// `path`, a regular file, opened for reading lines.
+fn open(path: &Path) -> anyhow::Result<BufReader<File>> {
+    let file = open_regular(path).with_context(|| format!("cannot open `{}`", path.display()))?;
+    Ok(BufReader::new(file))
 }
 
 /// The bytes of the next line, its end of line included; `None` at the end of the file. A

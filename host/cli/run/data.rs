@@ -1,10 +1,10 @@
 //! The run's datasets: records read line by line from JSONL, each checked (a JSON
 //! object with a unique id), then formatted by the task plugin and tokenized with
 //! the model's chat template. A record whose text an earlier split holds under another id
-//! stops the run unless the recipe allows overlaps. A bad line or a record the plugin rejects stops the run,
-//! naming its file and line, unless the recipe's `max_rejected` allows skipping it (so does a
-//! target completion that breaks the plugin's own output schema or `validate`);
-//! every skip is written to the audit log (by file, line and reason, never content).
+//! stops the run unless the recipe allows overlaps. A bad line, a record the plugin rejects,
+//! or one whose target breaks the plugin's own output schema or `validate`, stops the run,
+//! naming its file and line, unless the recipe's `max_rejected` allows skipping it; every
+//! skip is written to the audit log (by file, line and reason, never content).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -120,7 +120,7 @@ pub struct Seen {
     ids: HashMap<String, (Split, u64)>,
     texts: HashMap<[u8; 32], (Split, u64)>,
     /// Whether a text may recur in another split (`data.allow_overlap`).
-    pub allow_overlap: bool,
+    allow_overlap: bool,
     /// Records whose text an earlier split holds.
     pub overlaps: u64,
 }
@@ -160,39 +160,42 @@ impl Seen {
 /// sha256 of a record's values but its `id`: keys sorted, every string lower-cased with its
 /// white space collapsed, so that re-exported or re-indented copies of a note compare equal.
 fn text_hash(object: &Map<String, Value>) -> [u8; 32] {
-    fn write(value: &Value, hasher: &mut Sha256) {
-        match value {
-            Value::String(text) => {
-                hasher.update(b"s");
-                for word in text.split_whitespace() {
-                    hasher.update(word.to_lowercase().as_bytes());
-                    hasher.update(b" ");
-                }
-            }
-            Value::Array(items) => {
-                hasher.update(b"[");
-                items.iter().for_each(|item| write(item, hasher));
-                hasher.update(b"]");
-            }
-            Value::Object(fields) => {
-                let mut keys: Vec<&String> = fields.keys().collect();
-                keys.sort();
-                hasher.update(b"{");
-                for key in keys {
-                    hasher.update(key.as_bytes());
-                    hasher.update(b":");
-                    write(&fields[key], hasher);
-                }
-                hasher.update(b"}");
-            }
-            other => hasher.update(other.to_string().as_bytes()),
-        }
-    }
     let mut hasher = Sha256::new();
-    let mut rest = object.clone();
-    rest.remove("id");
-    write(&Value::Object(rest), &mut hasher);
+    write_fields(object.iter().filter(|(key, _)| *key != "id"), &mut hasher);
     hasher.finalize().into()
+}
+
+/// An object's `fields` into `hasher`, in the order of their keys.
+fn write_fields<'a>(fields: impl Iterator<Item = (&'a String, &'a Value)>, hasher: &mut Sha256) {
+    let mut fields: Vec<(&String, &Value)> = fields.collect();
+    fields.sort_by_key(|(key, _)| *key);
+    hasher.update(b"{");
+    for (key, value) in fields {
+        hasher.update(key.as_bytes());
+        hasher.update(b":");
+        write_value(value, hasher);
+    }
+    hasher.update(b"}");
+}
+
+/// One value into `hasher`, strings normalised.
+fn write_value(value: &Value, hasher: &mut Sha256) {
+    match value {
+        Value::String(text) => {
+            hasher.update(b"s");
+            for word in text.split_whitespace() {
+                hasher.update(word.to_lowercase().as_bytes());
+                hasher.update(b" ");
+            }
+        }
+        Value::Array(items) => {
+            hasher.update(b"[");
+            items.iter().for_each(|item| write_value(item, hasher));
+            hasher.update(b"]");
+        }
+        Value::Object(fields) => write_fields(fields.iter(), hasher),
+        other => hasher.update(other.to_string().as_bytes()),
+    }
 }
 
 /// How records become token sequences: the plugin formats, the recipe may replace the

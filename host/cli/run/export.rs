@@ -121,7 +121,7 @@ fn adapter_spec(model: &Model) -> AdapterSpec {
 /// `metrics.json`: the base-vs-adapter table of the exported metrics on the test records, and
 /// the run's figures.
 fn metrics_document(report: &ReportFields) -> Value {
-    let column = |pick: &dyn Fn(&MetricRow) -> Option<f64>| -> Value {
+    let column = |pick: fn(&MetricRow) -> Option<f64>| -> Value {
         report.rows.iter().map(|row| (row.name.clone(), pick(row).map_or(Value::Null, Value::from))).collect()
     };
     let suppressed = report.eval_records == Count::Suppressed;
@@ -131,9 +131,9 @@ fn metrics_document(report: &ReportFields) -> Value {
         "metrics": {
             "records": report.eval_records,
             "suppressed": if suppressed { json!(format!("fewer than {MIN_CELL} records")) } else { Value::Null },
-            "base": column(&|row| row.base),
-            "adapter": column(&|row| row.adapter),
-            "delta": column(&|row| Some(disclosure::difference(row.base?, row.adapter?))),
+            "base": column(|row| row.base),
+            "adapter": column(|row| row.adapter),
+            "delta": column(|row| Some(disclosure::difference(row.base?, row.adapter?))),
         },
         "disclosure": {
             "min_cell": MIN_CELL,

@@ -372,12 +372,8 @@ impl Run<'_> {
         let tuned = generator.answer(&test.records, &bar)?;
         bar.finish();
         evaluate::save(&predictions.join("test-adapter.jsonl"), &tuned)?;
-        let tuned_scores = match evaluate::score(&mut plugin, &test.records, &tuned) {
-            Err(error) if stopped_by_signal(&error) => {
-                return Err(Interrupted { step: steps_done, checkpoint: None, resume_with: Some(recipe.file.clone()) }.into());
-            }
-            scored => scored?,
-        };
+        // A stop request ends scoring early (its call fails as stopped); the check below says so.
+        let tuned_scores = evaluate::score(&mut plugin, &test.records, &tuned);
         let denials = plugin.denials();
         if !denials.is_empty() {
             let counts: Vec<String> = denials.iter().map(|(attempt, n)| format!("{} ×{n}", attempt.name())).collect();
@@ -388,6 +384,7 @@ impl Run<'_> {
         if self.stop.load(Ordering::Relaxed) {
             return Err(Interrupted { step: steps_done, checkpoint: None, resume_with: Some(recipe.file.clone()) }.into());
         }
+        let tuned_scores = tuned_scores?;
 
         let n = test.records.len();
         let row = |metric: &MetricInfo| MetricRow {
