@@ -515,7 +515,9 @@ impl Model {
         lora: Option<&LoraConfig>,
         seed: u64,
     ) -> Result<Self> {
-        weights.validate(&config)?;
+        // The loaders checked the values (`Weights::validate`); a second pass over every
+        // weight would cost as much again at each start.
+        weights.validate_shapes(&config)?;
         let embed_tokens = weights.take("model.embed_tokens.weight")?;
         let device = embed_tokens.device().clone();
         let dtype = compute_dtype(&device);

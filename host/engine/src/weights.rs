@@ -149,11 +149,24 @@ impl Weights {
         found.ok_or_else(|| self.error(name, "missing"))
     }
 
-    /// Check that every tensor the architecture needs is present, in f32, with the
-    /// shape `config` implies, and (once loaded) holds finite values only: a NaN or an
-    /// infinity in a frozen weight would train an adapter on garbage. Extra tensors (a
-    /// stored copy of a tied LM head, rotary buffers) are ignored, as transformers ignores them.
+    /// What a loader checks once: [`Weights::validate_shapes`], and (for loaded tensors) finite
+    /// values only: a NaN or an infinity in a frozen weight would train an adapter on garbage.
     pub fn validate(&self, config: &Config) -> Result<()> {
+        self.validate_shapes(config)?;
+        if let Source::Loaded(tensors) = &self.source {
+            for (name, _) in expected_shapes(config) {
+                if let Some((index, value)) = first_non_finite(&tensors[&name])? {
+                    return Err(self.error(&name, format!("expected finite values, found {value} at flat index {index}")));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Check that every tensor the architecture needs is present, in f32, with the shape
+    /// `config` implies. Extra tensors (a stored copy of a tied LM head, rotary buffers) are
+    /// ignored, as transformers ignores them.
+    pub fn validate_shapes(&self, config: &Config) -> Result<()> {
         for (name, shape) in expected_shapes(config) {
             let (dtype, dims) = self.describe(&name)?;
             if dtype != DType::F32 {
@@ -161,11 +174,6 @@ impl Weights {
             }
             if dims != shape.as_slice() {
                 return Err(self.error(&name, format!("expected shape {shape:?}, found {dims:?}")));
-            }
-            if let Source::Loaded(tensors) = &self.source
-                && let Some((index, value)) = first_non_finite(&tensors[&name])?
-            {
-                return Err(self.error(&name, format!("expected finite values, found {value} at flat index {index}")));
             }
         }
         Ok(())
