@@ -160,10 +160,10 @@ impl ExportDir {
             left.push((name, entry.path()));
         }
         for (name, path) in &left {
-            std::fs::remove_file(path).map_err(|e| Error::io("cannot remove", path, e))?;
+            Kernel.remove(path).map_err(|e| Error::io("cannot remove", path, e))?;
             audit.record("rollback", name, Decision::Noted, "removed: left by an export that was stopped")?;
         }
-        File::open(root).and_then(|dir| dir.sync_all()).map_err(|e| Error::io("cannot sync", root, e))?;
+        Kernel.sync_dir(root).map_err(|e| Error::io("cannot sync", root, e))?;
         Ok(left.into_iter().map(|(name, _)| name).collect())
     }
 

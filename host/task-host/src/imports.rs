@@ -1,5 +1,5 @@
-//! What a plugin may import, and what it must export — read from the component's type
-//! before anything is instantiated.
+//! What a plugin may import, and what it must export — read from the component's bytes
+//! before it is compiled ([`crate::preflight`]).
 //!
 //! Granted: the WASI 0.2 interfaces that Rust, Python and JavaScript toolchains import by
 //! default (`wasi:cli`, `wasi:clocks`, `wasi:filesystem`, `wasi:io`, `wasi:random`,
@@ -14,7 +14,7 @@
 
 use std::path::Path;
 
-use wasmtime::component::{Component, Linker, Resource, ResourceTable};
+use wasmtime::component::{Linker, Resource, ResourceTable};
 use wasmtime::{Engine, StoreContextMut};
 use wasmtime_wasi::p2::bindings::filesystem::types::Descriptor;
 use wasmtime_wasi::p2::bindings::sockets::ip_name_lookup::ResolveAddressStream;
@@ -73,15 +73,8 @@ const GRANTED_WASI: &[&str] = &[
 /// The WIT's types-only interface, which a component may import (it holds no functions).
 const TASK_TYPES: &str = "rapha:task/types";
 
-/// Check the component's exports and imports; the WIT version it exports, e.g. `0.1.0`.
-pub(crate) fn check(component: &Component, engine: &Engine, path: &Path) -> Result<String> {
-    let ty = component.component_type();
-    let exports: Vec<String> = ty.exports(engine).map(|(name, _)| name.to_owned()).collect();
-    let imports: Vec<String> = ty.imports(engine).map(|(name, _)| name.to_owned()).collect();
-    check_names(&exports, &imports, path)
-}
-
-/// [`check`] on the names alone, as [`crate::preflight`] reads them before compiling.
+/// Check a component's export and import names, as [`crate::preflight`] reads them from its
+/// bytes before it is compiled; the WIT version of its task export.
 pub(crate) fn check_names(exports: &[String], imports: &[String], path: &Path) -> Result<String> {
     let wit = task_export_version(exports, path)?;
     let forbidden: Vec<String> = imports.iter().filter(|name| !granted(name)).cloned().collect();

@@ -21,7 +21,6 @@ use crate::contract;
 use crate::denials::{DenialLog, Denials};
 use crate::engine::{EPOCH_TICK, HostInner, TaskHost};
 use crate::error::{Call, Error, GuestErrorKind, Result, Site, TrapKind, plain_pointer};
-use crate::imports;
 use crate::preflight;
 use crate::log::PluginLog;
 use crate::schema::{OutputSchema, SchemaViolation};
@@ -89,9 +88,9 @@ impl Identity<'_> {
 }
 
 impl TaskPlugin {
-    /// Load the component at `path`: compile it (or take it from the cache), check its
-    /// exported WIT version and its imports, make an instance, and check its `info`
-    /// (metric names, output JSON Schema).
+    /// Load the component at `path`: check its exported WIT version, its imports and its
+    /// function sizes from its bytes, compile it (or take it from the cache), make an
+    /// instance, and check its `info` (metric names, output JSON Schema).
     pub fn load(host: &TaskHost, path: impl AsRef<Path>) -> Result<TaskPlugin> {
         let path = path.as_ref();
         let inner = &host.inner;
@@ -99,7 +98,7 @@ impl TaskPlugin {
             path: path.to_owned(),
             source,
         })?;
-        preflight::check(&bytes, path)?;
+        let wit = preflight::check(&bytes, path)?;
         let sha256: [u8; 32] = Sha256::digest(&bytes).into();
         let (component, cache_status) = inner.cache.load(&inner.engine, &sha256, || {
             Component::from_binary(&inner.engine, &bytes).map_err(|error| Error::Compile {
@@ -107,7 +106,6 @@ impl TaskPlugin {
                 source: error.into_boxed_dyn_error(),
             })
         })?;
-        let wit = imports::check(&component, &inner.engine, path)?;
         let instantiate_error = |error: wasmtime::Error| Error::Instantiate {
             path: path.to_owned(),
             source: error.into_boxed_dyn_error(),
