@@ -3,7 +3,7 @@ use rapha_engine::{Detokenize, FinishReason, GenerateConfig, Quantization, Sampl
 use crate::random_model::{self, VOCAB};
 
 /// Spells token `i` as one letter, so byte offsets in the text are token offsets.
-struct Letters;
+pub struct Letters;
 
 impl Detokenize for Letters {
     fn detokenize(&self, ids: &[u32]) -> rapha_engine::Result<String> {

@@ -22,6 +22,10 @@ mod random_model;
 /// against the plain path, NaN handling, evaluation.
 mod training;
 
+/// The logits, three training steps and greedy tokens of a seeded tiny model, pinned bit
+/// for bit per CPU kind against `tests/data/behaviour.json`.
+mod behaviour;
+
 /// Decoding: KV cache against full recomputation, batching with left padding, stop strings,
 /// EOS, seeded sampling.
 mod generation;
