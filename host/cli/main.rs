@@ -14,6 +14,7 @@ mod progress;
 mod recipe;
 mod report;
 mod run;
+mod scoring;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;

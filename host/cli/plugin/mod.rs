@@ -14,11 +14,12 @@ use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use rapha_task_host::{ExampleScore, Limits, TaskHost, TaskPlugin};
+use rapha_task_host::{Limits, TaskHost, TaskPlugin};
 use serde_json::{Value, json};
 
 use crate::args::{InfoArgs, PluginCommand, ScoreArgs};
 use crate::jsonl;
+use crate::scoring::{self, HOST_METRICS, Item};
 
 pub fn run(work: &Path, command: PluginCommand) -> anyhow::Result<()> {
     if matches!(command, PluginCommand::Info(_) | PluginCommand::Check(_) | PluginCommand::Score(_)) {
@@ -78,68 +79,6 @@ fn info(work: &Path, args: &InfoArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// What scoring every record's prediction found.
-struct Tally {
-    scores: Vec<ExampleScore>,
-    /// Each record's id, line, metrics, reward, schema and `validate` outcomes, for the JSON.
-    per_record: Vec<Value>,
-    schema_valid: usize,
-    rules_valid: usize,
-    reward_sum: f64,
-}
-
-/// Score the prediction of every record (taking it out of `predictions`): `score`, `reward`,
-/// the schema and, when it holds, `validate`.
-fn tally(
-    plugin: &mut TaskPlugin,
-    args: &ScoreArgs,
-    records: &[jsonl::Line],
-    predictions: &mut HashMap<String, (u64, String)>,
-) -> anyhow::Result<Tally> {
-    let mut tally = Tally {
-        scores: Vec::with_capacity(records.len()),
-        per_record: Vec::with_capacity(records.len()),
-        schema_valid: 0,
-        rules_valid: 0,
-        reward_sum: 0.0,
-    };
-    for (index, line) in (0u64..).zip(records) {
-        let id = jsonl::id_of(&line.object(&args.data)?, &args.data, line)?;
-        let Some((_, prediction)) = predictions.remove(&id) else {
-            bail!(
-                "{}:{}: no prediction for record id `{id}` in `{}`",
-                args.data.display(),
-                line.number,
-                args.predictions.display()
-            );
-        };
-        let at = || format!("{}:{}", args.data.display(), line.number);
-        let score = plugin.score(index, &prediction, &line.text).with_context(at)?;
-        let reward = plugin.reward(index, &prediction, &line.text).with_context(at)?;
-        tally.reward_sum += reward;
-        let schema = plugin.validate_output(&prediction);
-        let validate = match &schema {
-            Ok(()) => {
-                tally.schema_valid += 1;
-                let violation = plugin.validate(index, &prediction).with_context(at)?.err();
-                tally.rules_valid += usize::from(violation.is_none());
-                violation.map_or_else(|| json!("passed"), |v| json!(format!("violation at `{}`", v.path)))
-            }
-            Err(_) => json!("not called: the schema is not satisfied"),
-        };
-        tally.per_record.push(json!({
-            "id": id,
-            "line": line.number,
-            "metrics": score.metrics.iter().map(|m| (m.name.clone(), json!(m.value))).collect::<serde_json::Map<_, _>>(),
-            "reward": reward,
-            "schema": schema.map_or_else(|violation| json!(violation.to_string()), |()| json!("satisfied")),
-            "validate": validate,
-        }));
-        tally.scores.push(score);
-    }
-    Ok(tally)
-}
-
 pub(crate) fn duration(time: Duration) -> String {
     let micros = time.as_secs_f64() * 1e6;
     if micros < 1000.0 {
@@ -157,34 +96,42 @@ fn indent(text: &str) -> String {
     text.lines().map(|line| format!("  {line}")).collect::<Vec<_>>().join("\n")
 }
 
-fn score(work: &Path, args: &ScoreArgs) -> anyhow::Result<()> {
-    let host = host(work)?;
-    let mut plugin = load(&host, &args.wasm)?;
-    let records = jsonl::read_all(&args.data)?;
-    let prediction_lines = jsonl::read_all(&args.predictions)?;
-
+/// The predictions file's `prediction` by record id, with the line each is on.
+fn read_predictions(path: &Path) -> anyhow::Result<HashMap<String, (u64, String)>> {
     let mut predictions: HashMap<String, (u64, String)> = HashMap::new();
-    for line in &prediction_lines {
-        let value = line.object(&args.predictions)?;
-        let id = jsonl::id_of(&value, &args.predictions, line)?;
+    for line in &jsonl::read_all(path)? {
+        let value = line.object(path)?;
+        let id = jsonl::id_of(&value, path, line)?;
         let Some(Value::String(prediction)) = value.get("prediction") else {
-            bail!(
-                "{}:{}: `prediction`: expected a string",
-                args.predictions.display(),
-                line.number
-            );
+            bail!("{}:{}: `prediction`: expected a string", path.display(), line.number);
         };
         if let Some((first, _)) = predictions.insert(id.clone(), (line.number, prediction.clone())) {
-            bail!(
-                "{}:{}: id `{id}` appears twice (first at line {first})",
-                args.predictions.display(),
-                line.number
-            );
+            bail!("{}:{}: id `{id}` appears twice (first at line {first})", path.display(), line.number);
         }
     }
+    Ok(predictions)
+}
 
-    let Tally { scores, per_record, schema_valid, rules_valid, reward_sum } =
-        tally(&mut plugin, args, &records, &mut predictions)?;
+/// Every record with its id and prediction, in record order; an error for a record without
+/// a prediction or a prediction without a record.
+fn pair<'a>(
+    args: &ScoreArgs,
+    records: &'a [jsonl::Line],
+    mut predictions: HashMap<String, (u64, String)>,
+) -> anyhow::Result<Vec<(&'a jsonl::Line, String, String)>> {
+    let mut pairs = Vec::with_capacity(records.len());
+    for line in records {
+        let id = jsonl::id_of(&line.object(&args.data)?, &args.data, line)?;
+        let Some((_, prediction)) = predictions.remove(&id) else {
+            bail!(
+                "{}:{}: no prediction for record id `{id}` in `{}`",
+                args.data.display(),
+                line.number,
+                args.predictions.display()
+            );
+        };
+        pairs.push((line, id, prediction));
+    }
     if let Some((id, (line, _))) = predictions.iter().min_by_key(|(_, (line, _))| *line) {
         bail!(
             "{}:{line}: prediction id `{id}` matches no record in `{}`",
@@ -192,16 +139,25 @@ fn score(work: &Path, args: &ScoreArgs) -> anyhow::Result<()> {
             args.data.display()
         );
     }
-    let metrics = plugin
-        .aggregate(&scores)
-        .with_context(|| format!("cannot aggregate the scores of `{}`", args.data.display()))?;
+    Ok(pairs)
+}
 
-    let count = records.len() as f64;
-    let host_metrics = [
-        ("schema_valid_rate", schema_valid as f64 / count, "predictions that satisfy the output schema"),
-        ("validate_pass_rate", rules_valid as f64 / count, "predictions that satisfy the schema and `validate`"),
-        ("mean_reward", reward_sum / count, "mean of `reward` over the records"),
-    ];
+fn score(work: &Path, args: &ScoreArgs) -> anyhow::Result<()> {
+    let host = host(work)?;
+    let mut plugin = load(&host, &args.wasm)?;
+    let records = jsonl::read_all(&args.data)?;
+    let pairs = pair(args, &records, read_predictions(&args.predictions)?)?;
+    let scored = scoring::score(
+        &mut plugin,
+        &args.data,
+        pairs.iter().map(|(line, id, prediction)| Item { id, line: line.number, record: &line.text, prediction }),
+    )?;
+    let metrics = &scored.metrics;
+    let host_metrics: Vec<(&str, f64, &str)> = HOST_METRICS
+        .iter()
+        .zip(scored.host_metrics())
+        .map(|(&(name, description), value)| (name, value, description))
+        .collect();
     let info = plugin.info();
     println!(
         "plugin `{}` {} (rapha:task@{}), {} records",
@@ -217,12 +173,12 @@ fn score(work: &Path, args: &ScoreArgs) -> anyhow::Result<()> {
         .max()
         .unwrap_or(6);
     println!("  {:width$}  {:>10}  better  description", "metric", "value");
-    for metric in &metrics {
+    for metric in metrics {
         let declared = info.metric(&metric.name).context("aggregate returned a checked metric")?;
         let better = if declared.higher_is_better { "higher" } else { "lower" };
         println!("  {:width$}  {:>10.6}  {better:6}  {}", metric.name, metric.value, declared.description);
     }
-    for (name, value, description) in host_metrics {
+    for &(name, value, description) in &host_metrics {
         println!("  {name:width$}  {value:>10.6}  higher  {description} (host)");
     }
 
@@ -242,7 +198,7 @@ fn score(work: &Path, args: &ScoreArgs) -> anyhow::Result<()> {
         "records": records.len(),
         "metrics": metrics.iter().map(|metric| (metric.name.clone(), json!(metric.value))).collect::<serde_json::Map<_, _>>(),
         "host": host_metrics.iter().map(|(name, value, _)| ((*name).to_owned(), json!(value))).collect::<serde_json::Map<_, _>>(),
-        "per_record": per_record,
+        "per_record": scored.per_record_json(),
     });
     write_json(&out, &report)?;
     println!("  written to `{}`", out.display());

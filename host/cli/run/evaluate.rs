@@ -1,17 +1,18 @@
 //! Evaluation on generated text: the model answers each record's prompt, the task plugin
-//! scores every answer against its record and aggregates the scores. The answers are
+//! scores every answer against its record and aggregates the scores ([`scoring`]). The answers are
 //! patient-derived text, so they are written only to the work folder.
 
 use std::path::Path;
 
 use anyhow::Context;
 use rapha_engine::{FinishReason, GenerateConfig, Model, Tokenizer, generate};
-use rapha_task_host::{ExampleScore, Metric, TaskPlugin};
+use rapha_task_host::TaskPlugin;
 use serde::{Deserialize, Serialize};
 
 use crate::atomic;
 use crate::progress::EvalBar;
-use crate::run::data::Prepared;
+use crate::run::data::{Dataset, Prepared};
+use crate::scoring::{self, Item, Scored};
 
 /// One generated answer, as written to `predictions/*.jsonl` (the format `plugin score` reads).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -22,22 +23,6 @@ pub struct Prediction {
     pub prediction: String,
     /// Why generation ended: `eos`, `stop` or `length`.
     pub finish: String,
-}
-
-/// What an evaluation measured.
-#[derive(Debug, Clone)]
-pub struct Scored {
-    /// The plugin's aggregate metrics.
-    pub metrics: Vec<Metric>,
-    /// Records scored.
-    pub records: usize,
-}
-
-impl Scored {
-    /// The value of metric `name`, if the plugin returned it.
-    pub fn get(&self, name: &str) -> Option<f64> {
-        self.metrics.iter().find(|metric| metric.name == name).map(|metric| metric.value)
-    }
 }
 
 /// Generates answers with one model and decoding setting.
@@ -73,17 +58,15 @@ impl Generator<'_> {
     }
 }
 
-/// Score `predictions` (one per record, in order) with the plugin and aggregate.
-pub fn score(plugin: &mut TaskPlugin, records: &[Prepared], predictions: &[Prediction]) -> anyhow::Result<Scored> {
-    let mut scores: Vec<ExampleScore> = Vec::with_capacity(records.len());
-    for (record, prediction) in records.iter().zip(predictions) {
-        let score = plugin
-            .score(record.record.line, &prediction.prediction, &record.record.json)
-            .with_context(|| format!("scoring record `{}`", record.record.id))?;
-        scores.push(score);
-    }
-    let metrics = plugin.aggregate(&scores).context("aggregating the scores")?;
-    Ok(Scored { metrics, records: records.len() })
+/// Score `predictions` (one per record of `set`, in order) with the plugin.
+pub fn score(plugin: &mut TaskPlugin, set: &Dataset, predictions: &[Prediction]) -> anyhow::Result<Scored> {
+    let items = set.records.iter().zip(predictions).map(|(prepared, prediction)| Item {
+        id: &prepared.record.id,
+        line: prepared.record.line,
+        record: &prepared.record.json,
+        prediction: &prediction.prediction,
+    });
+    scoring::score(plugin, &set.path, items)
 }
 
 /// Write predictions as JSONL to `path`, atomically.

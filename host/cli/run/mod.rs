@@ -303,7 +303,7 @@ impl Run<'_> {
             evaluate::save(&base_path, &answers)?;
             answers
         };
-        let base_scores = evaluate::score(&mut plugin, &test.records, &base)?;
+        let base_scores = evaluate::score(&mut plugin, &test, &base)?;
 
         let bar = self.progress.training(start_step, max_steps);
         let mut stopped_early = selection.exhausted(journal.evals());
@@ -338,7 +338,7 @@ impl Run<'_> {
                 let answers = generator.answer(&val.records, &eval_bar)?;
                 eval_bar.finish();
                 evaluate::save(&predictions.join(format!("val-step-{step}.jsonl")), &answers)?;
-                let scored = match evaluate::score(&mut plugin, &val.records, &answers) {
+                let scored = match evaluate::score(&mut plugin, &val, &answers) {
                     Err(error) if stopped_by_signal(&error) => return Err(self.interrupt(&mut trainer, &bar)?),
                     scored => scored?,
                 };
@@ -346,7 +346,7 @@ impl Run<'_> {
                     step,
                     eval_loss,
                     metrics: scored.metrics.iter().map(|m| (m.name.clone(), m.value)).collect(),
-                    records: scored.records,
+                    records: scored.records.len(),
                 };
                 if selection.improves(journal.evals(), &line) {
                     save_best(work, step, &trainer.adapter()?)?;
@@ -373,7 +373,7 @@ impl Run<'_> {
         bar.finish();
         evaluate::save(&predictions.join("test-adapter.jsonl"), &tuned)?;
         // A stop request ends scoring early (its call fails as stopped); the check below says so.
-        let tuned_scores = evaluate::score(&mut plugin, &test.records, &tuned);
+        let tuned_scores = evaluate::score(&mut plugin, &test, &tuned);
         let denials = plugin.denials();
         if !denials.is_empty() {
             let counts: Vec<String> = denials.iter().map(|(attempt, n)| format!("{} ×{n}", attempt.name())).collect();
