@@ -14,7 +14,7 @@ mod progress;
 mod recipe;
 mod report;
 mod run;
-mod scoring;
+mod stages;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;

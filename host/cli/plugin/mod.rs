@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 
 use crate::args::{InfoArgs, PluginCommand, ScoreArgs};
 use crate::jsonl;
-use crate::scoring::{self, HOST_METRICS, Item};
+use crate::stages::scoring::{self, HOST_METRICS, Item};
 
 pub fn run(work: &Path, command: PluginCommand) -> anyhow::Result<()> {
     if matches!(command, PluginCommand::Info(_) | PluginCommand::Check(_) | PluginCommand::Score(_)) {

@@ -10,6 +10,7 @@ mod document;
 mod error;
 mod raw;
 mod schema;
+mod settings;
 mod validate;
 
 use std::collections::BTreeMap;
@@ -21,6 +22,7 @@ use sha2::{Digest, Sha256};
 
 use self::document::Document;
 pub use self::error::{Position, RecipeError};
+pub use self::settings::TrainPlan;
 pub use self::validate::MAX_STEPS;
 use self::raw::RawRecipe;
 

@@ -8,14 +8,14 @@
 //! export what may leave through the egress gate. Ctrl-C writes a checkpoint and stops;
 //! `--resume` continues from the latest checkpoint, refusing changed inputs.
 
-mod data;
-mod evaluate;
 mod export;
 mod folders;
 mod identity;
 mod journal;
 mod recover;
 mod selection;
+mod splits;
+mod training;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -24,26 +24,29 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use anyhow::Context;
-use rapha_engine::{
-    AdamWConfig, GenerateConfig, Model, ModelSource, PeftAdapter, Pretrained, Sampling, TrainConfig, Trainer,
-};
-use rapha_sandbox::lockdown::{self, Report as SandboxReport};
+use rapha_engine::{Finish, Flow, Model, Observer, PeftAdapter, Tokenizer, Trainer};
 use rapha_sandbox::disclosure;
+use rapha_sandbox::lockdown::{self, Report as SandboxReport};
 use rapha_sandbox::{AuditLog, Count, Decision, ManifestInputs, Policy, VerbatimIndex};
-use rapha_task_host::{Limits, MetricInfo, TaskHost, TaskPlugin};
+use rapha_task_host::{MetricInfo, TaskPlugin};
 
 use crate::args::RunArgs;
 use crate::plot;
-use crate::progress::{Progress, TrainingBar};
-use crate::recipe::{Length, MAX_STEPS, Recipe, SelectMetric};
+use crate::progress::Progress;
+use crate::recipe::{Length, MAX_STEPS, Recipe, SelectMetric, TrainPlan};
 use crate::report::{self, MetricRow, ReportFields};
-use data::{Dataset, Formatter, Rejections, Seen, Split};
-use evaluate::Generator;
+use crate::stages::base::Base;
+use crate::stages::data::{self, Dataset, Formatter, Rejections, Seen, Split};
+use crate::stages::predictions::{self, Generator};
+use crate::stages::scoring::Scored;
+use crate::stages::task::Task;
 use export::{Export, cell};
 use folders::Folders;
 use identity::Identity;
-use journal::{EvalLine, Journal, StepLine};
+use journal::Journal;
 use selection::Selection;
+use splits::Splits;
+use training::{Evaluations, best_dir};
 
 /// The run was stopped by a signal after writing a checkpoint; `--resume` continues it.
 #[derive(Debug)]
@@ -148,46 +151,86 @@ struct Run<'a> {
     resume: bool,
 }
 
+/// The adapter a run trained and how the base and it did on the test records: what the
+/// report and the export are made of.
+struct Outcome<'m> {
+    plugin_sha256: String,
+    model: &'m Model,
+    model_name: String,
+    model_sha256: String,
+    splits: Splits,
+    selection: Selection,
+    journal: Journal,
+    trained: Trained,
+    base: Scored,
+    tuned: Scored,
+    max_steps: u64,
+}
+
+/// How training ended.
+struct Trained {
+    /// Steps done.
+    steps: u64,
+    /// Whether the selected metric stopped improving before `max_steps`.
+    stopped_early: bool,
+}
+
 impl Run<'_> {
     fn execute(self) -> anyhow::Result<()> {
         let recipe = self.recipe;
         let work = &self.folders.work;
-
-        let plugin_sha256 = identity::hash_file(&recipe.plugin.path)?;
-        if let Some(pinned) = &recipe.plugin.sha256
-            && *pinned != plugin_sha256
-        {
-            return Err(recipe
-                .error_at("plugin.sha256", &format!("the plugin's sha256 `{plugin_sha256}`"), &format!("`{pinned}`"))
-                .into());
-        }
-        let mut limits = Limits::default();
-        limits.fuel_per_call = recipe.plugin.fuel;
-        limits.deadline_per_call = recipe.plugin.deadline;
-        limits.memory_per_instance = recipe.plugin.memory_bytes;
-        let host = TaskHost::new(limits, work.join("cache").join("components"), work.join("logs"))?
-            .with_run_seed(recipe.train.seed)
-            .with_stop(Arc::clone(&self.stop));
-        let mut plugin = TaskPlugin::load(&host, &recipe.plugin.path)?;
+        let Task { mut plugin, sha256: plugin_sha256 } = Task::load(recipe, work, &self.stop)?;
         let selection = self.selection(&plugin)?;
-        let info = plugin.info().clone();
-        tracing::info!(task = %info.id, version = %info.version, "plugin loaded");
+        let base = Base::load(&recipe.model.path)?;
+        let splits = self.read_splits(&mut plugin, &base.tokenizer)?;
+        let max_steps = planned_steps(recipe, splits.train.records.len(), base.config.max_position_embeddings)?;
+        self.identify(&plugin_sha256, &base.sha256, &splits)?;
+        let (model_name, model_sha256, pad_id) = (base.name.clone(), base.sha256.clone(), base.pad_id());
+        let (model, tokenizer) = base.build(recipe.model.quantization, &recipe.lora, recipe.train.seed)?;
+        let plan = TrainPlan { max_steps, pad_id, checkpoint_dir: work.join("checkpoints"), base_model: model_name.clone() };
+        let examples = |set: &Dataset| set.records.iter().map(|r| r.example.clone()).collect::<Vec<_>>();
+        let mut trainer =
+            Trainer::new(&model, &recipe.lora, examples(&splits.train), examples(&splits.val), recipe.train_config(plan))?;
+        let start_step = self.resume_trainer(&mut trainer)?;
+        let mut journal = Journal::open(&work.join("journal"), start_step)?;
+        let eos = tokenizer.eos_token_ids().to_vec();
+        let generator = Generator {
+            model: &model,
+            tokenizer: &tokenizer,
+            config: recipe.generate_config(plugin.info(), eos, pad_id),
+            batch: recipe.generation_batch(),
+        };
+        let base = self.evaluate_base(&generator, &mut plugin, &splits.test, start_step)?;
+        let trained = self.train(&mut trainer, &generator, &mut plugin, &splits.val, &mut journal, &selection)?;
+        drop(trainer);
+        let best = selection.best(journal.evals()).context("no evaluation selected a best adapter")?.step;
+        let tuned = self.evaluate_best(&generator, &mut plugin, &splits.test, best, trained.steps)?;
+        let outcome = Outcome {
+            plugin_sha256,
+            model: &model,
+            model_name,
+            model_sha256,
+            splits,
+            selection,
+            journal,
+            trained,
+            base,
+            tuned,
+            max_steps,
+        };
+        self.export(&plugin, outcome)
+    }
 
-        let pretrained = Pretrained::load(&ModelSource::from_path(&recipe.model.path))
-            .with_context(|| format!("cannot load the model `{}`", recipe.model.path.display()))?;
-        let tokenizer = pretrained.tokenizer;
-        // Hashed once its headers and sizes have been checked by loading it.
-        let model_sha256 = identity::hash_model(&recipe.model.path)?;
-
+    /// Read the three splits: formatted by the plugin, tokenized, checked against each
+    /// other, skipped lines within `data.max_rejected`; at least `privacy.min_records`
+    /// training records.
+    fn read_splits(&self, plugin: &mut TaskPlugin, tokenizer: &Tokenizer) -> anyhow::Result<Splits> {
+        let recipe = self.recipe;
         let mut seen = Seen::new(recipe.data.allow_overlap);
         let mut rejections = Rejections::new(recipe.data.max_rejected, &self.audit);
         let mut verbatim = VerbatimIndex::new(Policy::new().verbatim_words, []);
-        let mut formatter = Formatter {
-            plugin: &mut plugin,
-            tokenizer: &tokenizer,
-            system_prompt: recipe.plugin.system_prompt.as_deref(),
-            verbatim: &mut verbatim,
-        };
+        let mut formatter =
+            Formatter { plugin, tokenizer, system_prompt: recipe.plugin.system_prompt.as_deref(), verbatim: &mut verbatim };
         let mut read = |split: Split, path: &Path, limit: Option<usize>| {
             data::read(split, path, limit, &mut formatter, &mut seen, &mut rejections)
         };
@@ -209,197 +252,150 @@ impl Run<'_> {
                 )
                 .into());
         }
+        Ok(Splits { train, val, test, skipped, verbatim })
+    }
 
-        let max_steps = planned_steps(recipe, train.records.len(), pretrained.config.max_position_embeddings)?;
-
+    /// Write the inputs' hashes to `run.json`, or check a resumed run's against it; audit
+    /// the start.
+    fn identify(&self, plugin_sha256: &str, model_sha256: &str, splits: &Splits) -> anyhow::Result<()> {
         let identity = Identity {
-            recipe: recipe.sha256.clone(),
-            model: model_sha256.clone(),
-            plugin: plugin_sha256.clone(),
-            datasets: [&train, &val, &test].iter().map(|d| (d.split.name().to_owned(), d.sha256.clone())).collect(),
+            recipe: self.recipe.sha256.clone(),
+            model: model_sha256.to_owned(),
+            plugin: plugin_sha256.to_owned(),
+            datasets: splits.all().iter().map(|d| (d.split.name().to_owned(), d.sha256.clone())).collect(),
         };
-        let identity_path = work.join("run.json");
+        let path = self.folders.work.join("run.json");
         if self.resume {
-            identity.check_resumes(&identity_path)?;
+            identity.check_resumes(&path)?;
         } else {
-            identity.save(&identity_path)?;
+            identity.save(&path)?;
         }
-        self.audit.record(
-            "start",
-            &recipe.file.display().to_string(),
-            Decision::Noted,
-            &format!(
-                "{} train, {} val, {} test records; {skipped} skipped; resume: {}",
-                train.records.len(),
-                val.records.len(),
-                test.records.len(),
-                self.resume
-            ),
-        )?;
+        let [train, val, test] = splits.all().map(|d| d.records.len());
+        let counts = format!("{train} train, {val} val, {test} test records; {} skipped", splits.skipped);
+        let detail = format!("{counts}; resume: {}", self.resume);
+        self.audit.record("start", &self.recipe.file.display().to_string(), Decision::Noted, &detail)?;
+        Ok(())
+    }
 
-        let model_name = file_name(&recipe.model.path);
-        let model = Model::new(pretrained.config, pretrained.weights, recipe.model.quantization, Some(&recipe.lora), recipe.train.seed)
-            .context("cannot build the model")?;
-        let pad_id = tokenizer.pad_token_id().or_else(|| tokenizer.eos_token_ids().first().copied()).unwrap_or(0);
-        let records_per_step = recipe.train.batch_size * recipe.train.grad_accum;
-        let config = TrainConfig {
-            max_steps,
-            learning_rate: recipe.train.lr,
-            adamw: AdamWConfig { weight_decay: recipe.train.weight_decay, ..AdamWConfig::default() },
-            warmup_steps: recipe.train.warmup_steps,
-            decay: recipe.train.schedule,
-            micro_batch_size: recipe.train.batch_size,
-            grad_accum_steps: recipe.train.grad_accum,
-            max_seq_len: recipe.train.max_seq_len,
-            pad_id,
-            max_grad_norm: recipe.train.max_grad_norm,
-            seed: recipe.train.seed,
-            eval_every: None,
-            checkpoint_every: None,
-            checkpoint_dir: Some(work.join("checkpoints")),
-            keep_checkpoints: 2,
-            gradient_checkpointing: recipe.train.gradient_checkpointing,
-            loss_chunk_tokens: TrainConfig::default().loss_chunk_tokens,
-            base_model: Some(model_name.clone()),
-        };
-        let examples = |set: &Dataset| set.records.iter().map(|r| r.example.clone()).collect::<Vec<_>>();
-        let mut trainer = Trainer::new(&model, &recipe.lora, examples(&train), examples(&val), config)?;
-        let start_step = if self.resume { self.resume_trainer(&mut trainer)? } else { 0 };
-        if self.resume {
-            tracing::info!(step = start_step, "resuming");
-        }
-        let mut journal = Journal::open(&work.join("journal"), start_step)?;
-
-        let generator = Generator {
-            model: &model,
-            tokenizer: &tokenizer,
-            config: GenerateConfig {
-                max_new_tokens: recipe.eval.max_new_tokens.unwrap_or(info.generation.max_new_tokens) as usize,
-                sampling: Sampling::Greedy,
-                seed: recipe.train.seed,
-                stop_strings: info.generation.stop.clone(),
-                eos_token_ids: tokenizer.eos_token_ids().to_vec(),
-                pad_id,
-                kv_cache: true,
-            },
-            batch: recipe.train.batch_size.max(4),
-        };
-        let predictions = work.join("predictions");
-
-        // The base model is the model before its first step: LoRA's B starts at zero, so
-        // every adapted projection computes exactly the base weights' output.
-        let base_path = predictions.join("test-base.jsonl");
-        let base = if base_path.exists() {
-            evaluate::load(&base_path, &test.records)?
+    /// The base model's answers on the test records, scored. The base model is the model
+    /// before its first step: LoRA's B starts at zero, so every adapted projection computes
+    /// exactly the base weights' output. A resumed run reads the answers it saved then.
+    fn evaluate_base(&self, generator: &Generator<'_>, plugin: &mut TaskPlugin, test: &Dataset, start_step: u64) -> anyhow::Result<Scored> {
+        let path = self.folders.work.join("predictions").join("test-base.jsonl");
+        let answers = if path.exists() {
+            predictions::load(&path, &test.records)?
         } else {
             anyhow::ensure!(
                 start_step == 0,
                 "cannot resume: `{}` is missing, and the base model can only be evaluated before training",
-                base_path.display()
+                path.display()
             );
             let bar = self.progress.evaluation("test: base model", test.records.len() as u64);
             let answers = generator.answer(&test.records, &bar)?;
             bar.finish();
-            evaluate::save(&base_path, &answers)?;
+            predictions::save(&path, &answers)?;
             answers
         };
-        let base_scores = evaluate::score(&mut plugin, &test, &base)?;
+        predictions::score(plugin, test, &answers)
+    }
 
-        let bar = self.progress.training(start_step, max_steps);
-        let mut stopped_early = selection.exhausted(journal.evals());
-        let is_eval_step = |step: u64| step.is_multiple_of(recipe.train.eval_every) || step == max_steps;
-        // A run stopped while evaluating step N saved step N's checkpoint: the evaluation is
-        // done first when it resumes.
-        let mut pending_eval = start_step > 0
-            && is_eval_step(start_step)
-            && journal.evals().last().is_none_or(|eval| eval.step < start_step);
-        while pending_eval || (trainer.step_count() < max_steps && !stopped_early) {
-            if !pending_eval {
-                if self.stop.load(Ordering::Relaxed) {
-                    return Err(self.interrupt(&mut trainer, &bar)?);
-                }
-                let report = trainer.step()?;
-                bar.step(&report);
-                journal.push_step(StepLine {
-                    step: report.step,
-                    loss: report.loss,
-                    learning_rate: report.learning_rate,
-                    tokens: report.tokens as u64,
-                    seconds: report.tokens as f64 / report.tokens_per_second.max(f64::MIN_POSITIVE),
-                })?;
-            }
-            pending_eval = false;
-            let step = trainer.step_count();
-            let last = step == max_steps;
-            if is_eval_step(step) {
-                let eval_loss = trainer.evaluate()?.context("no validation records to evaluate")?;
-                let label = format!("eval step {step}");
-                let eval_bar = self.progress.evaluation(&label, val.records.len() as u64);
-                let answers = generator.answer(&val.records, &eval_bar)?;
-                eval_bar.finish();
-                evaluate::save(&predictions.join(format!("val-step-{step}.jsonl")), &answers)?;
-                let scored = match evaluate::score(&mut plugin, &val, &answers) {
-                    Err(error) if stopped_by_signal(&error) => return Err(self.interrupt(&mut trainer, &bar)?),
-                    scored => scored?,
-                };
-                let line = EvalLine {
-                    step,
-                    eval_loss,
-                    metrics: scored.metrics.iter().map(|m| (m.name.clone(), m.value)).collect(),
-                    records: scored.records.len(),
-                };
-                if selection.improves(journal.evals(), &line) {
-                    save_best(work, step, &trainer.adapter()?)?;
-                }
-                let selected = selection.value(&line);
-                tracing::info!(step, eval_loss, metric = %selection.metric, value = ?selected, "evaluated");
-                bar.eval(step, Some(eval_loss), selected.map(|v| (selection.metric.as_str(), v)));
-                journal.push_eval(line)?;
-                stopped_early = selection.exhausted(journal.evals());
-            }
-            if step % recipe.train.checkpoint_every == 0 || last || stopped_early {
-                trainer.save_checkpoint()?;
-            }
+    /// Train to the end, to an early stop or to a signal (an [`Interrupted`] error). A run
+    /// resumed at an evaluation step whose evaluation was cut short evaluates it first.
+    fn train(
+        &self,
+        trainer: &mut Trainer<'_>,
+        generator: &Generator<'_>,
+        plugin: &mut TaskPlugin,
+        val: &Dataset,
+        journal: &mut Journal,
+        selection: &Selection,
+    ) -> anyhow::Result<Trained> {
+        let (start, max_steps, every) = (trainer.step_count(), trainer.config().max_steps, self.recipe.train.eval_every);
+        let pending = start > 0
+            && (start.is_multiple_of(every) || start == max_steps)
+            && journal.evals().last().is_none_or(|eval| eval.step < start);
+        let mut flow = if selection.exhausted(journal.evals()) { Flow::Stop } else { Flow::Continue };
+        let bar = self.progress.training(start, max_steps);
+        let work = &self.folders.work;
+        let mut evaluations =
+            Evaluations { generator, plugin, val, journal, selection, progress: &self.progress, bar: &bar, work };
+        if pending {
+            flow = evaluations.on_eval(trainer, trainer.evaluate()?)?;
+        }
+        let mut finish = Finish::StoppedEarly;
+        if flow == Flow::Continue && !self.stop.load(Ordering::Relaxed) {
+            finish = trainer.run(&mut evaluations, &self.stop)?.finish;
         }
         bar.finish();
-        let steps_done = trainer.step_count();
-        drop(trainer);
+        if finish == Finish::Stopped || self.stop.load(Ordering::Relaxed) {
+            return Err(self.interrupted(trainer.step_count(), trainer.last_checkpoint().map(Path::to_path_buf))?);
+        }
+        Ok(Trained { steps: trainer.step_count(), stopped_early: finish == Finish::StoppedEarly })
+    }
 
-        let best = selection.best(journal.evals()).context("no evaluation selected a best adapter")?.clone();
-        let best_dir = best_dir(work, best.step);
-        PeftAdapter::load(&best_dir, model.device())?.assign_to(&model)?;
-        let bar = self.progress.evaluation(&format!("test: adapter of step {}", best.step), test.records.len() as u64);
-        let tuned = generator.answer(&test.records, &bar)?;
+    /// The best adapter's answers on the test records, scored; plugin denials audited.
+    fn evaluate_best(
+        &self,
+        generator: &Generator<'_>,
+        plugin: &mut TaskPlugin,
+        test: &Dataset,
+        best: u64,
+        steps: u64,
+    ) -> anyhow::Result<Scored> {
+        PeftAdapter::load(&best_dir(&self.folders.work, best), generator.model.device())?.assign_to(generator.model)?;
+        let bar = self.progress.evaluation(&format!("test: adapter of step {best}"), test.records.len() as u64);
+        let answers = generator.answer(&test.records, &bar)?;
         bar.finish();
-        evaluate::save(&predictions.join("test-adapter.jsonl"), &tuned)?;
+        predictions::save(&self.folders.work.join("predictions").join("test-adapter.jsonl"), &answers)?;
         // A stop request ends scoring early (its call fails as stopped); the check below says so.
-        let tuned_scores = evaluate::score(&mut plugin, &test, &tuned);
+        let scored = predictions::score(plugin, test, &answers);
         let denials = plugin.denials();
         if !denials.is_empty() {
             let counts: Vec<String> = denials.iter().map(|(attempt, n)| format!("{} ×{n}", attempt.name())).collect();
             let reason = format!("denied attempts (the plugin's log has each): {}", counts.join(", "));
-            tracing::warn!(plugin = %info.id, "{reason}");
-            self.audit.record("plugin-denials", &info.id, Decision::Noted, &reason)?;
+            tracing::warn!(plugin = %plugin.info().id, "{reason}");
+            self.audit.record("plugin-denials", &plugin.info().id, Decision::Noted, &reason)?;
         }
         if self.stop.load(Ordering::Relaxed) {
-            return Err(Interrupted { step: steps_done, checkpoint: None, resume_with: Some(recipe.file.clone()) }.into());
+            return Err(Interrupted { step: steps, checkpoint: None, resume_with: Some(self.recipe.file.clone()) }.into());
         }
-        let tuned_scores = tuned_scores?;
+        scored
+    }
 
-        let n = test.records.len();
+    /// Print the comparison table, draw the loss curve and export what may leave through
+    /// the egress gate.
+    fn export(&self, plugin: &TaskPlugin, outcome: Outcome<'_>) -> anyhow::Result<()> {
+        let recipe = self.recipe;
+        let work = &self.folders.work;
+        let info = plugin.info();
+        let Outcome {
+            plugin_sha256,
+            model,
+            model_name,
+            model_sha256,
+            splits,
+            selection,
+            journal,
+            trained,
+            base,
+            tuned,
+            max_steps,
+        } = outcome;
+        let best = selection.best(journal.evals()).context("no evaluation selected a best adapter")?;
+        let n = splits.test.records.len();
         let row = |metric: &MetricInfo| MetricRow {
             name: metric.name.clone(),
             higher_is_better: metric.higher_is_better,
-            base: base_scores.get(&metric.name).and_then(|value| cell(n, value)),
-            adapter: tuned_scores.get(&metric.name).and_then(|value| cell(n, value)),
+            base: base.get(&metric.name).and_then(|value| cell(n, value)),
+            adapter: tuned.get(&metric.name).and_then(|value| cell(n, value)),
         };
         let shown: Vec<MetricRow> = info
             .metrics
             .iter()
-            .filter(|metric| base_scores.get(&metric.name).is_some() && tuned_scores.get(&metric.name).is_some())
+            .filter(|metric| base.get(&metric.name).is_some() && tuned.get(&metric.name).is_some())
             .map(row)
             .collect();
-        let exported = export::exported_metrics(&info, &selection.metric);
+        let exported = export::exported_metrics(info, &selection.metric);
         let evaluations = max_steps.div_ceil(recipe.train.eval_every);
         let steps = journal.steps();
         let train_seconds: f64 = steps.iter().map(|s| s.seconds).sum();
@@ -412,11 +408,11 @@ impl Run<'_> {
             quantization: recipe.model.quantization.to_string(),
             bytes_per_param: model.footprint().bytes_per_param(),
             lora: describe_lora(recipe),
-            steps: steps_done,
+            steps: trained.steps,
             best_step: best.step,
-            stopped_early,
-            train_records: Count::of(train.records.len() as u64),
-            val_records: Count::of(val.records.len() as u64),
+            stopped_early: trained.stopped_early,
+            train_records: Count::of(splits.train.records.len() as u64),
+            val_records: Count::of(splits.val.records.len() as u64),
             test_records: Count::of(n as u64),
             tokens_per_second: train_tokens as f64 / train_seconds.max(f64::MIN_POSITIVE),
             final_train_loss: steps.last().and_then(|s| disclosure::round(s.loss)),
@@ -442,10 +438,7 @@ impl Run<'_> {
             recipe: export::input("recipe", &recipe.sha256, None),
             model: export::input("model", &model_sha256, None),
             plugin: export::input("plugin", &plugin_sha256, None),
-            datasets: [&train, &val, &test]
-                .iter()
-                .map(|d| export::input(d.split.name(), &d.sha256, Some(d.records.len())))
-                .collect(),
+            datasets: splits.all().iter().map(|d| export::input(d.split.name(), &d.sha256, Some(d.records.len()))).collect(),
         };
         for handler in &self.exit_on_second_signal {
             signal_hook::low_level::unregister(*handler);
@@ -453,16 +446,16 @@ impl Run<'_> {
         let manifest = export::write(
             &self.folders.export,
             Export {
-                adapter_dir: &best_dir,
-                model: &model,
+                adapter_dir: &best_dir(work, best.step),
+                model,
                 report: fields,
                 steps,
-                records_per_step,
+                records_per_step: recipe.train.batch_size * recipe.train.grad_accum,
                 evals: journal.evals(),
                 inputs,
                 sandbox: self.sandbox,
             },
-            verbatim,
+            splits.verbatim,
             Arc::clone(&self.audit),
         )?;
         self.progress.println("");
@@ -477,13 +470,10 @@ impl Run<'_> {
         Ok(())
     }
 
-    /// Stop the run on a signal: write a checkpoint of the steps done (none before the first),
+    /// Stop the run on a signal after training stopped at `step` with `checkpoint` written:
     /// audit it, and return the [`Interrupted`] error that `--resume` continues from.
-    fn interrupt(&self, trainer: &mut Trainer<'_>, bar: &TrainingBar) -> anyhow::Result<anyhow::Error> {
-        let checkpoint = (trainer.step_count() > 0).then(|| trainer.save_checkpoint()).transpose()?;
-        bar.finish();
-        let interrupted =
-            Interrupted { step: trainer.step_count(), checkpoint, resume_with: Some(self.recipe.file.clone()) };
+    fn interrupted(&self, step: u64, checkpoint: Option<PathBuf>) -> anyhow::Result<anyhow::Error> {
+        let interrupted = Interrupted { step, checkpoint, resume_with: Some(self.recipe.file.clone()) };
         self.audit.record("stop", "training", Decision::Noted, &interrupted.to_string())?;
         Ok(interrupted.into())
     }
@@ -491,12 +481,17 @@ impl Run<'_> {
     /// Resume `trainer` from its newest intact checkpoint, saying which damaged ones it passed
     /// over and why; the step resumed at (0 when there was none).
     fn resume_trainer(&self, trainer: &mut Trainer<'_>) -> anyhow::Result<u64> {
+        if !self.resume {
+            return Ok(0);
+        }
         let resumed = trainer.resume_latest()?;
         for (dir, reason) in &resumed.skipped {
             tracing::warn!(checkpoint = %dir.display(), "skipped a damaged checkpoint: {reason}");
             self.audit.record("resume-skip", &dir.display().to_string(), Decision::Noted, reason)?;
         }
-        Ok(resumed.step.unwrap_or(0))
+        let step = resumed.step.unwrap_or(0);
+        tracing::info!(step, "resuming");
+        Ok(step)
     }
 
     /// The recipe's `select_metric`, checked against what the plugin declares.
@@ -524,7 +519,7 @@ impl Run<'_> {
 }
 
 /// Whether `error` is a plugin call stopped because the run was asked to stop (a signal).
-fn stopped_by_signal(error: &anyhow::Error) -> bool {
+pub(crate) fn stopped_by_signal(error: &anyhow::Error) -> bool {
     error.chain().any(|cause| {
         matches!(
             cause.downcast_ref::<rapha_task_host::Error>(),
@@ -561,30 +556,6 @@ fn planned_steps(recipe: &Recipe, train_records: usize, context: usize) -> anyho
         return Err(recipe.error_at("train.max_seq_len", &expected, &format!("`{}`", train.max_seq_len)).into());
     }
     Ok(steps)
-}
-
-/// The folder holding the adapter of evaluation step `step` while it is the best.
-fn best_dir(work: &Path, step: u64) -> PathBuf {
-    work.join("best").join(format!("step-{step}"))
-}
-
-/// Save `adapter` as the best so far, then remove the one it replaces.
-fn save_best(work: &Path, step: u64, adapter: &PeftAdapter) -> anyhow::Result<()> {
-    let dir = best_dir(work, step);
-    adapter.save(&dir).with_context(|| format!("cannot save the best adapter to `{}`", dir.display()))?;
-    let parent = work.join("best");
-    for entry in std::fs::read_dir(&parent).with_context(|| format!("cannot list `{}`", parent.display()))? {
-        let path = entry.with_context(|| format!("cannot list `{}`", parent.display()))?.path();
-        if path != dir {
-            std::fs::remove_dir_all(&path).with_context(|| format!("cannot remove `{}`", path.display()))?;
-        }
-    }
-    Ok(())
-}
-
-/// The last component of a path, for names that leave without the site's folder layout.
-fn file_name(path: &Path) -> String {
-    path.file_name().map_or_else(|| path.display().to_string(), |name| name.to_string_lossy().into_owned())
 }
 
 fn describe_lora(recipe: &Recipe) -> String {

@@ -61,4 +61,4 @@ pub use checkpoint::Checkpoint;
 pub use generate::{Detokenize, FinishReason, GenerateConfig, Generation, Sampling, generate};
 pub use optim::{AdamW, AdamWConfig};
 pub use schedule::{Decay, Schedule};
-pub use train::{Finish, Observer, Resumed, Silent, StepReport, TrainConfig, TrainSummary, Trainer};
+pub use train::{Finish, Flow, Observer, Resumed, Silent, StepReport, TrainConfig, TrainSummary, Trainer};

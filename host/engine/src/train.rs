@@ -211,27 +211,52 @@ pub struct StepReport {
     pub epoch: f64,
 }
 
-/// Receives progress as training goes, e.g. to draw a progress bar or write a log.
+/// What the loop does after an evaluation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flow {
+    /// Go on training.
+    Continue,
+    /// Stop here (early stopping): the loop checkpoints this step and returns.
+    Stop,
+}
+
+/// Follows training as [`Trainer::run`] goes: draws progress, keeps a history, scores the
+/// adapter at each evaluation and decides when to stop early.
 pub trait Observer {
+    /// What the callbacks fail with; the engine's errors convert into it, so the loop's
+    /// own failures and the observer's come out of [`Trainer::run`] as one type.
+    type Error: From<Error>;
     /// After every optimizer step.
-    fn on_step(&mut self, _report: &StepReport) {}
-    /// After every evaluation, with the validation loss.
-    fn on_eval(&mut self, _step: u64, _loss: f64) {}
+    fn on_step(&mut self, _report: &StepReport) -> std::result::Result<(), Self::Error> {
+        Ok(())
+    }
+    /// At each evaluation step (every `eval_every` steps and the last), with the validation
+    /// loss (`None` without validation examples). `trainer` is at that step; its adapter
+    /// can be read.
+    fn on_eval(&mut self, _trainer: &Trainer<'_>, _loss: Option<f64>) -> std::result::Result<Flow, Self::Error> {
+        Ok(Flow::Continue)
+    }
     /// After a checkpoint is complete on disk.
-    fn on_checkpoint(&mut self, _step: u64, _dir: &Path) {}
+    fn on_checkpoint(&mut self, _step: u64, _dir: &Path) -> std::result::Result<(), Self::Error> {
+        Ok(())
+    }
 }
 
 /// An observer that ignores everything.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Silent;
 
-impl Observer for Silent {}
+impl Observer for Silent {
+    type Error = Error;
+}
 
 /// Why [`Trainer::run`] returned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Finish {
     /// `max_steps` were taken.
     Completed,
+    /// The observer answered [`Flow::Stop`] to an evaluation.
+    StoppedEarly,
     /// The stop flag was raised; the state is checkpointed if checkpoints are configured.
     Stopped,
 }
@@ -245,7 +270,7 @@ pub struct TrainSummary {
     pub steps: u64,
     /// The loss of each step this call took.
     pub losses: Vec<f64>,
-    /// `(step, validation loss)` of each evaluation this call made.
+    /// `(step, validation loss)` of each evaluation this call made with validation examples.
     pub evals: Vec<(u64, f64)>,
     /// The newest checkpoint on disk.
     pub last_checkpoint: Option<PathBuf>,
@@ -278,7 +303,8 @@ pub struct Trainer<'m> {
     val: Vec<Example>,
     step: u64,
     fingerprint: String,
-    last_checkpoint: Option<PathBuf>,
+    /// The newest checkpoint written or resumed from, and its step.
+    last_checkpoint: Option<(u64, PathBuf)>,
 }
 
 impl std::fmt::Debug for Trainer<'_> {
@@ -361,7 +387,7 @@ impl<'m> Trainer<'m> {
 
     /// The newest checkpoint written or resumed from.
     pub fn last_checkpoint(&self) -> Option<&Path> {
-        self.last_checkpoint.as_deref()
+        self.last_checkpoint.as_ref().map(|(_, dir)| dir.as_path())
     }
 
     /// The current adapter, ready to [`PeftAdapter::save`].
@@ -387,7 +413,7 @@ impl<'m> Trainer<'m> {
         self.optimizer.load_state(saved.optimizer)?;
         self.train.seek(saved.data_position)?;
         self.step = saved.step;
-        self.last_checkpoint = Some(dir.to_path_buf());
+        self.last_checkpoint = Some((self.step, dir.to_path_buf()));
         Ok(())
     }
 
@@ -437,56 +463,55 @@ impl<'m> Trainer<'m> {
         };
         let dir = saved.save(&root)?;
         checkpoint::prune(&root, self.config.keep_checkpoints)?;
-        self.last_checkpoint = Some(dir.clone());
+        self.last_checkpoint = Some((self.step, dir.clone()));
         Ok(dir)
     }
 
-    /// Train until `max_steps` or until `stop` is raised (checked between steps), evaluating
-    /// and checkpointing as configured, and reporting to `observer`.
-    pub fn run(&mut self, observer: &mut dyn Observer, stop: &AtomicBool) -> Result<TrainSummary> {
-        let mut losses = Vec::new();
-        let mut evals = Vec::new();
-        let mut evaluated_at = None;
-        let mut checkpointed_at = None;
-        let mut finish = Finish::Completed;
+    /// Train until `max_steps`, until the observer stops early, or until `stop` is raised
+    /// (checked between steps). Evaluates every `eval_every` steps and after the last;
+    /// checkpoints every `checkpoint_every` steps, after the last, when stopping early and
+    /// when stopped (unless that step's checkpoint exists).
+    pub fn run<O: Observer>(&mut self, observer: &mut O, stop: &AtomicBool) -> std::result::Result<TrainSummary, O::Error> {
+        let mut summary =
+            TrainSummary { finish: Finish::Completed, steps: self.step, losses: Vec::new(), evals: Vec::new(), last_checkpoint: None };
         while self.step < self.config.max_steps {
             if stop.load(Ordering::Relaxed) {
-                finish = Finish::Stopped;
+                summary.finish = Finish::Stopped;
                 break;
             }
             let report = self.step()?;
-            losses.push(report.loss);
-            observer.on_step(&report);
-            if self.config.eval_every.is_some_and(|every| self.step.is_multiple_of(every))
-                && let Some(loss) = self.evaluate()?
-            {
-                evals.push((self.step, loss));
-                evaluated_at = Some(self.step);
-                observer.on_eval(self.step, loss);
+            summary.losses.push(report.loss);
+            observer.on_step(&report)?;
+            let last = self.step == self.config.max_steps;
+            if self.config.eval_every.is_some_and(|every| self.step.is_multiple_of(every) || last) {
+                let loss = self.evaluate()?;
+                summary.evals.extend(loss.map(|loss| (self.step, loss)));
+                if observer.on_eval(self, loss)? == Flow::Stop {
+                    summary.finish = Finish::StoppedEarly;
+                }
             }
-            if self.config.checkpoint_every.is_some_and(|every| self.step.is_multiple_of(every)) {
-                let dir = self.save_checkpoint()?;
-                checkpointed_at = Some(self.step);
-                observer.on_checkpoint(self.step, &dir);
+            let early = summary.finish == Finish::StoppedEarly;
+            if self.config.checkpoint_every.is_some_and(|every| self.step.is_multiple_of(every) || last || early) {
+                self.checkpoint(observer)?;
+            }
+            if early {
+                break;
             }
         }
-        // Close with an evaluation and a checkpoint of the final state, unless this call took
-        // no step or the last step already had them.
-        let stepped = !losses.is_empty();
-        if stepped
-            && finish == Finish::Completed
-            && self.config.eval_every.is_some()
-            && evaluated_at != Some(self.step)
-            && let Some(loss) = self.evaluate()?
+        let saved = self.last_checkpoint.as_ref().map(|(step, _)| *step);
+        if summary.finish == Finish::Stopped && self.step > 0 && self.config.checkpoint_every.is_some() && saved != Some(self.step)
         {
-            evals.push((self.step, loss));
-            observer.on_eval(self.step, loss);
+            self.checkpoint(observer)?;
         }
-        if stepped && self.config.checkpoint_every.is_some() && checkpointed_at != Some(self.step) {
-            let dir = self.save_checkpoint()?;
-            observer.on_checkpoint(self.step, &dir);
-        }
-        Ok(TrainSummary { finish, steps: self.step, losses, evals, last_checkpoint: self.last_checkpoint.clone() })
+        summary.steps = self.step;
+        summary.last_checkpoint = self.last_checkpoint().map(Path::to_path_buf);
+        Ok(summary)
+    }
+
+    /// Save a checkpoint and tell the observer.
+    fn checkpoint<O: Observer>(&mut self, observer: &mut O) -> std::result::Result<(), O::Error> {
+        let dir = self.save_checkpoint()?;
+        observer.on_checkpoint(self.step, &dir)
     }
 
     /// Take one optimizer step (see the module doc). On a NaN/inf loss or gradient norm no
@@ -711,7 +736,7 @@ impl<'m> Trainer<'m> {
 
     /// An [`Error::NonFinite`] for the step being taken.
     fn non_finite(&self, what: &'static str, value: f64) -> Error {
-        Error::NonFinite { step: self.step + 1, what, value, last_checkpoint: self.last_checkpoint.clone() }
+        Error::NonFinite { step: self.step + 1, what, value, last_checkpoint: self.last_checkpoint().map(Path::to_path_buf) }
     }
 }
 

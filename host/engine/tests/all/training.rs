@@ -4,7 +4,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use candle_core::{D, DType, Tensor};
 use rapha_engine::batch::Batch;
 use rapha_engine::{
-    Checkpoint, Decay, Example, Finish, Mode, Model, Observer, Quantization, Silent, StepReport, TrainConfig, Trainer,
+    Checkpoint, Decay, Example, Finish, Flow, Mode, Model, Observer, Quantization, Silent, StepReport, TrainConfig, Trainer,
 };
 
 use crate::random_model::{self, examples};
@@ -35,11 +35,14 @@ struct StopAt<'a> {
 }
 
 impl Observer for StopAt<'_> {
-    fn on_step(&mut self, report: &StepReport) {
+    type Error = rapha_engine::Error;
+
+    fn on_step(&mut self, report: &StepReport) -> rapha_engine::Result<()> {
         self.losses.push(report.loss);
         if report.step == self.at {
             self.flag.store(true, Ordering::Relaxed);
         }
+        Ok(())
     }
 }
 
@@ -295,4 +298,47 @@ fn evaluation_reports_the_validation_loss() {
     let (sum, count) = reference_loss(&model, &rows);
     let final_eval = summary.evals[1].1;
     assert!((final_eval - sum / count as f64).abs() < 1e-5, "{final_eval} vs {}", sum / count as f64);
+}
+
+/// Stops early at the evaluation of step `at`, reading the adapter there as a run keeping
+/// its best adapter does.
+struct StopEarlyAt {
+    at: u64,
+    evaluated: Vec<u64>,
+    checkpoints: Vec<u64>,
+}
+
+impl Observer for StopEarlyAt {
+    type Error = rapha_engine::Error;
+
+    fn on_eval(&mut self, trainer: &Trainer<'_>, loss: Option<f64>) -> rapha_engine::Result<Flow> {
+        assert!(loss.is_some_and(f64::is_finite), "{loss:?}");
+        assert!(!trainer.adapter()?.modules.is_empty());
+        self.evaluated.push(trainer.step_count());
+        Ok(if trainer.step_count() == self.at { Flow::Stop } else { Flow::Continue })
+    }
+
+    fn on_checkpoint(&mut self, step: u64, dir: &Path) -> rapha_engine::Result<()> {
+        assert!(dir.join("trainer_state.json").is_file(), "{} is complete", dir.display());
+        self.checkpoints.push(step);
+        Ok(())
+    }
+}
+
+/// The observer's `Flow::Stop` ends the loop at that evaluation, with a checkpoint of that
+/// step; the cadence of evaluations and checkpoints before it is the configured one.
+#[test]
+fn an_observer_stops_training_early_with_a_checkpoint_of_that_step() {
+    let lora = random_model::lora(2, 0.0);
+    let dir = tempfile::tempdir().unwrap();
+    let model = random_model::model(Some(&lora), Quantization::None);
+    let cfg = TrainConfig { max_steps: 10, eval_every: Some(2), checkpoint_every: Some(3), ..config(Some(dir.path())) };
+    let mut trainer = Trainer::new(&model, &lora, examples(6, 6), examples(3, 8), cfg).unwrap();
+    let mut observer = StopEarlyAt { at: 4, evaluated: Vec::new(), checkpoints: Vec::new() };
+    let summary = trainer.run(&mut observer, &AtomicBool::new(false)).unwrap();
+    assert_eq!(summary.finish, Finish::StoppedEarly);
+    assert_eq!(summary.steps, 4);
+    assert_eq!(observer.evaluated, vec![2, 4]);
+    assert_eq!(observer.checkpoints, vec![3, 4]);
+    assert_eq!(summary.last_checkpoint.as_deref(), Some(dir.path().join("checkpoint-4").as_path()));
 }

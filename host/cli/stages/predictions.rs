@@ -11,8 +11,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::atomic;
 use crate::progress::EvalBar;
-use crate::run::data::{Dataset, Prepared};
-use crate::scoring::{self, Item, Scored};
+use crate::stages::data::{Dataset, Prepared};
+use crate::stages::scoring::{self, Item, Scored};
 
 /// One generated answer, as written to `predictions/*.jsonl` (the format `plugin score` reads).
 #[derive(Debug, Clone, Serialize, Deserialize)]
