@@ -313,6 +313,11 @@ impl TaskPlugin {
         self.loaded.schema.validate(prediction)
     }
 
+    /// The declared output schema, checked at load.
+    pub fn output_schema(&self) -> &crate::schema::OutputSchema {
+        &self.loaded.schema
+    }
+
     fn limits(&self) -> &crate::limits::Limits {
         &self.loaded.host.limits
     }

@@ -7,8 +7,8 @@
 //! the host reach for the network.
 //!
 //! A prediction is raw generated text; the schema describes its JSON value, taken as
-//! follows (the same reading as `rapha-task-sdk`'s `parse_prediction_json`, so the host
-//! and a Rust plugin agree on what is valid):
+//! follows (through `rapha_task_sdk::json_text`, the function the SDK's plugins read
+//! predictions with, so the host and a Rust plugin agree on what is valid):
 //! - a schema whose top-level `type` is `"string"` describes plain-text output (a summary):
 //!   the value is the text itself, a JSON string, without parsing;
 //! - any other schema describes JSON output: surrounding whitespace and one Markdown code
@@ -98,9 +98,7 @@ impl OutputSchema {
         if self.plain_text {
             return Ok(Value::String(prediction.to_owned()));
         }
-        let text = prediction.trim();
-        let text = strip_fence(text).unwrap_or(text);
-        serde_json::from_str(text).map_err(|error| SchemaViolation {
+        serde_json::from_str(rapha_task_sdk::json_text(prediction)).map_err(|error| SchemaViolation {
             path: String::new(),
             // serde_json's message names the line, column and category only, not the text.
             reason: format!("not JSON: {error}"),
@@ -117,13 +115,6 @@ impl OutputSchema {
                 reason: error.masked().to_string(),
             })
     }
-}
-
-/// The body of one Markdown code fence around the whole text, if there is one.
-fn strip_fence(text: &str) -> Option<&str> {
-    let body = text.strip_prefix("```")?.strip_suffix("```")?;
-    let body = body.strip_prefix("json").unwrap_or(body);
-    Some(body.trim())
 }
 
 #[cfg(test)]

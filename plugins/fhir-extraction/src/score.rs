@@ -53,7 +53,7 @@ use std::collections::BTreeMap;
 use std::ops::AddAssign;
 
 use rapha_task_sdk::{
-    Count, ExampleScore, Metric, MetricInfo, f1, parse_prediction_json, precision, recall,
+    Count, ExampleScore, Metric, MetricInfo, f1, Parsed, precision, recall,
     sum_count,
 };
 
@@ -148,12 +148,10 @@ pub struct RecordScore {
 
 /// Score a raw prediction against the gold extract.
 pub fn score(prediction: &str, gold: &ClinicalNoteExtract) -> RecordScore {
-    let json = parse_prediction_json(prediction);
-    let predicted = json
-        .as_ref()
-        .and_then(|value| ClinicalNoteExtract::from_value(value).ok());
+    let parsed = Parsed::read(prediction, |value| ClinicalNoteExtract::from_value(value).ok());
+    let json_valid = parsed.json_valid();
     let gold_age_null = gold.patient.age_years.is_none();
-    match predicted {
+    match parsed.answer {
         Some(predicted) => RecordScore {
             json_valid: true,
             schema_valid: true,
@@ -162,7 +160,7 @@ pub fn score(prediction: &str, gold: &ClinicalNoteExtract) -> RecordScore {
             age_null_match: gold_age_null.then_some(predicted.patient.age_years.is_none()),
         },
         None => RecordScore {
-            json_valid: json.is_some(),
+            json_valid,
             schema_valid: false,
             leaves: Tally {
                 tp: 0,

@@ -21,7 +21,7 @@ mod metrics;
 mod prediction;
 
 pub use metrics::{f1, precision, recall, sum_count};
-pub use prediction::parse_prediction_json;
+pub use prediction::{Parsed, json_text, parse_prediction_json};
 
 /// The bindings generated from `wit/`, for [`register_task!`]; use the re-exports.
 #[doc(hidden)]

@@ -41,7 +41,7 @@
 //! `criterion_accuracy`, 0 when not schema-valid.
 
 use rapha_task_sdk::{
-    Count, ExampleScore, Metric, MetricInfo, f1, parse_prediction_json, sum_count,
+    Count, ExampleScore, Metric, MetricInfo, f1, Parsed, sum_count,
 };
 
 use crate::answer::Answer;
@@ -116,14 +116,12 @@ pub struct RecordScore {
 
 /// Score a raw prediction against its record.
 pub fn score(prediction: &str, record: &Record<'_>) -> RecordScore {
-    let json = parse_prediction_json(prediction);
-    let answer = json
-        .as_ref()
-        .and_then(|value| Answer::from_value(value).ok());
-    let predicted_eligible = answer.as_ref().map(|a| a.eligible);
+    let parsed = Parsed::read(prediction, |value| Answer::from_value(value).ok());
+    let answer = parsed.answer.as_ref();
+    let predicted_eligible = answer.map(|a| a.eligible);
     let mut result = RecordScore {
-        json_valid: json.is_some(),
-        schema_valid: answer.is_some(),
+        json_valid: parsed.json_valid(),
+        schema_valid: parsed.schema_valid(),
         eligible_correct: predicted_eligible == Some(record.eligible),
         eligible: Tally {
             tp: u32::from(record.eligible && predicted_eligible == Some(true)),
@@ -136,7 +134,7 @@ pub fn score(prediction: &str, record: &Record<'_>) -> RecordScore {
         not_met: Tally::default(),
     };
     for criterion in &record.criteria {
-        let decision = answer.as_ref().and_then(|a| a.met(criterion.index));
+        let decision = answer.and_then(|a| a.met(criterion.index));
         result.criteria += 1;
         result.criteria_correct += u32::from(decision == Some(criterion.met));
         let (gold_class, other_class) = if criterion.met {

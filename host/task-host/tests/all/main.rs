@@ -2,6 +2,7 @@
 //! `rapha-plugin-artifacts`): the four task plugins and the test plugins that misbehave on
 //! purpose.
 
+mod agreement;
 mod cache;
 mod denials;
 mod determinism;
