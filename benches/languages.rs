@@ -7,6 +7,7 @@
 //! - cold: a new instance made and its first `format-example` + `score` of a record (median);
 //! - warm: `format-example` + `score` per record on a live instance (mean over the
 //!   validation set), with its fuel.
+//!
 //! The foreign components come from `scripts/build-foreign-plugins.sh`; a pair whose
 //! component is missing is reported as such.
 

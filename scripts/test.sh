@@ -9,7 +9,8 @@
 #   and a `plugin new` skeleton of every language, built and loaded;
 # - `cargo test` over the whole workspace. With CI=true, compiler warnings in the
 #   workspace's own crates fail the run (read from cargo's JSON messages, so the
-#   build fingerprint is the same as a local build's).
+#   build fingerprint is the same as a local build's), and so does any clippy lint
+#   (the workspace's `[workspace.lints]` and `clippy.toml`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,5 +23,6 @@ scripts/build-foreign-plugins.sh
 if [ "${CI:-}" = "true" ]; then
     cargo test --workspace --locked --no-run --message-format=json-diagnostic-rendered-ansi \
         | python3 scripts/deny-warnings.py
+    cargo clippy --workspace --all-targets --locked -- -D warnings
 fi
 cargo test --workspace --locked "$@"

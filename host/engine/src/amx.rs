@@ -103,7 +103,7 @@ impl Tiles {
     ///
     /// # Safety
     /// With `accumulate`, the block's 32 × 32 elements of `c` are initialised.
-    #[allow(clippy::too_many_arguments)]
+    #[allow(clippy::too_many_arguments, reason = "one tile block's operands, bands and strides, as the instruction takes them")]
     pub(crate) unsafe fn block(
         &self,
         a: &[u16],

@@ -113,10 +113,10 @@ pub fn json(name: &str, bytes: &[u8], policy: &Policy, verbatim: &VerbatimIndex)
     if !object.contains_key(required) {
         return Err(format!("expected the key `{required}` of a `{name}` document"));
     }
-    if name == "adapter_config.json" {
-        if let Some(key) = object.keys().find(|k| !ADAPTER_CONFIG_KEYS.contains(&k.as_str())) {
-            return Err(format!("key `{}` is not an adapter config key", truncate(key)));
-        }
+    if name == "adapter_config.json"
+        && let Some(key) = object.keys().find(|k| !ADAPTER_CONFIG_KEYS.contains(&k.as_str()))
+    {
+        return Err(format!("key `{}` is not an adapter config key", truncate(key)));
     }
     check_json_value(&value, "", policy, verbatim)
 }

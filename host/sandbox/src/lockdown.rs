@@ -83,7 +83,7 @@ impl Protections {
         };
         // SAFETY: PR_GET_SECCOMP takes no pointer arguments.
         let seccomp = unsafe { libc::prctl(libc::PR_GET_SECCOMP, 0, 0, 0, 0) } >= 0;
-        Protections { landlock_abi: (abi > 0).then(|| abi as i32), seccomp }
+        Protections { landlock_abi: (abi > 0).then_some(abi as i32), seccomp }
     }
 
     /// Whether strict mode can run here.

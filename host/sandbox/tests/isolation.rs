@@ -13,11 +13,14 @@ use rapha_sandbox::{AuditLog, Error, ExportDir, Policy, VerbatimIndex};
 
 const CHILD: &str = "RAPHA_ISOLATION_CHILD";
 
+/// A test case run in a child process: `Err` says what failed.
+type Case = fn() -> Result<(), String>;
+
 fn main() -> ExitCode {
     if let Ok(case) = std::env::var(CHILD) {
         return child(&case);
     }
-    let cases: [(&str, fn() -> Result<(), String>); 3] = [
+    let cases: [(&str, Case); 3] = [
         ("lockdown_confines_files_and_denies_the_network", lockdown_confines_files_and_denies_the_network),
         ("strict_lockdown_refuses_a_process_with_threads", strict_lockdown_refuses_a_process_with_threads),
         ("a_disk_full_export_leaves_nothing_behind", a_disk_full_export_leaves_nothing_behind),

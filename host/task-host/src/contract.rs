@@ -127,7 +127,7 @@ pub(crate) fn check_formatted(example: &FormattedExample, limits: &Limits, site:
     let order_ok = systems == 0 || (systems == 1 && system_first);
     if !order_ok || !has_user {
         return Err(Error::InvalidOutput {
-            site: site.clone(),
+            site: Box::new(site.clone()),
             reason: format!(
                 "messages: expected at most one system message, first, then at least one \
                  user message, found {systems} system and {} user messages{}",
@@ -151,7 +151,7 @@ pub(crate) fn check_score(score: &ExampleScore, info: &TaskInfo, limits: &Limits
         }
         if !count.value.is_finite() {
             return Err(Error::NonFinite {
-                site: site.clone(),
+                site: Box::new(site.clone()),
                 name: "a count".to_owned(),
                 value: count.value,
             });
@@ -175,19 +175,19 @@ pub(crate) fn check_metrics(metrics: &[Metric], info: &TaskInfo, limits: &Limits
             return Err(Error::UndeclaredMetric {
                 name: valid_metric_name(&metric.name).then(|| metric.name.clone()),
                 len: metric.name.len(),
-                site: site.clone(),
+                site: Box::new(site.clone()),
             });
         }
         if !metric.value.is_finite() {
             return Err(Error::NonFinite {
-                site: site.clone(),
+                site: Box::new(site.clone()),
                 name: metric.name.clone(),
                 value: metric.value,
             });
         }
         if !seen.insert(metric.name.as_str()) {
             return Err(Error::InvalidOutput {
-                site: site.clone(),
+                site: Box::new(site.clone()),
                 reason: format!("metric `{}` returned twice", metric.name),
             });
         }
@@ -199,14 +199,14 @@ pub(crate) fn check_metrics(metrics: &[Metric], info: &TaskInfo, limits: &Limits
 pub(crate) fn check_reward(reward: f64, site: &Site) -> Result<()> {
     if !reward.is_finite() {
         return Err(Error::NonFinite {
-            site: site.clone(),
+            site: Box::new(site.clone()),
             name: "reward".to_owned(),
             value: reward,
         });
     }
     if !(0.0..=1.0).contains(&reward) {
         return Err(Error::InvalidOutput {
-            site: site.clone(),
+            site: Box::new(site.clone()),
             reason: format!("reward: expected a number in [0, 1], found `{reward}`"),
         });
     }
@@ -224,7 +224,7 @@ pub(crate) fn check_violation(violation: &Violation, limits: &Limits, site: &Sit
 
 fn too_large(site: &Site, what: &'static str, limit: usize, found: usize) -> Error {
     Error::OutputTooLarge {
-        site: site.clone(),
+        site: Box::new(site.clone()),
         what,
         limit,
         found,

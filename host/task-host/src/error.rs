@@ -130,7 +130,7 @@ pub enum Error {
     #[error("{site}: {kind}")]
     Trap {
         /// Where.
-        site: Site,
+        site: Box<Site>,
         /// Why it was stopped.
         kind: TrapKind,
     },
@@ -138,7 +138,7 @@ pub enum Error {
     #[error("{site}: {kind} (the plugin's message is in `{}`)", log.display())]
     Guest {
         /// Where.
-        site: Site,
+        site: Box<Site>,
         /// The error's variant.
         kind: GuestErrorKind,
         /// The plugin's log file, which holds the message.
@@ -148,7 +148,7 @@ pub enum Error {
     #[error("{site}: {what} is too large: expected at most {limit}, found {found}")]
     OutputTooLarge {
         /// Where.
-        site: Site,
+        site: Box<Site>,
         /// What was measured, e.g. "completion and messages (bytes)".
         what: &'static str,
         /// The cap.
@@ -164,13 +164,13 @@ pub enum Error {
         /// The name's length in bytes.
         len: usize,
         /// Where.
-        site: Site,
+        site: Box<Site>,
     },
     /// A metric or reward value is NaN or infinite.
     #[error("{site}: `{name}` is not finite: found `{value}`")]
     NonFinite {
         /// Where.
-        site: Site,
+        site: Box<Site>,
         /// The metric's name, or `reward`.
         name: String,
         /// The value.
@@ -180,7 +180,7 @@ pub enum Error {
     #[error("{site}: {reason}")]
     InvalidOutput {
         /// Where.
-        site: Site,
+        site: Box<Site>,
         /// The rule broken, written by the host.
         reason: String,
     },

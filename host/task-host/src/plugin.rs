@@ -353,7 +353,7 @@ impl TaskPlugin {
         self.instances += 1;
         if TaskInfo::from(info) != loaded.info {
             return Err(Error::InvalidOutput {
-                site: identity.site(Call::Info, None),
+                site: Box::new(identity.site(Call::Info, None)),
                 reason: "a fresh instance declares a different `info` than the one read at load; \
                          the plugin is not deterministic"
                     .to_owned(),
@@ -412,7 +412,7 @@ impl TaskPlugin {
             // Returned to the caller, who reports it; tracing only notes it.
             tracing::debug!(error_kind = %kind, "{site}: the plugin returned an error");
             Error::Guest {
-                site: site.clone(),
+                site: Box::new(site.clone()),
                 kind,
                 log: self.loaded.log.path().to_owned(),
             }
@@ -509,7 +509,7 @@ impl Guard<'_> {
                 self.log.note(&format!("{site}: {kind}: {error:?}"));
                 tracing::debug!(trap = %kind, "{site}: plugin stopped; its instance is discarded");
                 Err(Error::Trap {
-                    site: site.clone(),
+                    site: Box::new(site.clone()),
                     kind,
                 })
             }

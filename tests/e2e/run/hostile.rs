@@ -41,7 +41,7 @@ fn recipe() -> Recipe {
 fn plugin_log(dir: &Dir) -> String {
     let logs = dir.path().join("work/logs");
     let name = format!("plugin-{}.log", PathBuf::from(MISBEHAVE).file_stem().expect("a file name").to_string_lossy());
-    assert_eq!(names(&logs), [name.clone()]);
+    assert_eq!(names(&logs), std::slice::from_ref(&name));
     read_text(&logs.join(name))
 }
 

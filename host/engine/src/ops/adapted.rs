@@ -105,7 +105,7 @@ impl AdaptedLinear {
     }
 
     /// `(∂L/∂x, ∂L/∂A, ∂L/∂B)` as flat row-major vectors.
-    #[allow(clippy::type_complexity)]
+    #[allow(clippy::type_complexity, reason = "the three gradients, named where they are destructured")]
     fn backward<T: Real>(
         &self,
         x: &[T],
@@ -204,7 +204,7 @@ impl CustomOp3 for AdaptedLinear {
 }
 
 /// The three gradients of [`AdaptedLinear::backward`] as tensors.
-#[allow(clippy::type_complexity)]
+#[allow(clippy::type_complexity, reason = "the three gradients of `backward` and their dimensions, destructured in the signature")]
 fn gradients<T: WithDType>(
     (grad_x, grad_a, grad_b): (Vec<T>, Vec<T>, Vec<T>),
     (m, k, r, n): (usize, usize, usize, usize),

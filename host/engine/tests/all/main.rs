@@ -1,4 +1,5 @@
 //! rapha-engine's integration tests: one binary, one module per topic.
+#![allow(clippy::unwrap_used, reason = "test code, helpers included: a failed unwrap is a failed test")]
 
 /// Paths to fixtures and the real model; numeric comparison helpers.
 mod util;
