@@ -394,7 +394,7 @@ struct FrozenMatMul {
 struct OutPtr<T>(*mut T);
 
 // SAFETY: the pointer is only used to write disjoint column ranges of one buffer that
-// outlives the parallel loop (see `FrozenMatMul::compute`).
+// outlives the parallel loop (see `compute_tiles`).
 unsafe impl<T: Send> Send for OutPtr<T> {}
 // SAFETY: as above.
 unsafe impl<T: Send> Sync for OutPtr<T> {}

@@ -4,9 +4,12 @@
 //! A projection's output `x` `[b, t, heads·d]` becomes `[b, heads, t, d]` with each head
 //! rotated in the Hugging Face layout (see crate::rope):
 //! `out[b, h, t, :] = x_h · cos + rotate_half(x_h) · sin`, `rotate_half([x1, x2]) = [−x2, x1]`.
-//! model.rs did this as a reshape, a transposing copy, then a composite of `narrow`, `neg`,
-//! `cat`, two `broadcast_mul` and an `add`: five or six tensors the size of `x` alive in the
-//! autograd graph for each of q and k, and as many backward passes. This op reads `x` once,
+//! A CPU forward pass that records gradients (training) uses it for q and k (model.rs);
+//! elsewhere the
+//! split is a reshape and a transposing copy and the rotation `RotaryEmbedding::apply`, a
+//! composite of `narrow`, `neg`, `cat`, two `broadcast_mul` and an `add`: five or six tensors
+//! the size of `x` alive in the autograd graph for each of q and k, and as many backward
+//! passes. This op reads `x` once,
 //! writes the contiguous result once and keeps nothing but its input; `cos` and `sin` are
 //! frozen constants of the op. The map is linear, so its backward pass is its transpose,
 //! `dx_h = dy · cos + rotate_halfᵀ(dy · sin)` with `rotate_halfᵀ([z1, z2]) = [z2, −z1]`, one
