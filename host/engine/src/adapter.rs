@@ -1,4 +1,4 @@
-//! LoRA adapters in PEFT's on-disk format, and merging one into its base model.
+//! LoRA adapters in PEFT's on-disk format.
 //!
 //! A PEFT adapter directory (`PeftModel.save_pretrained`) holds:
 //! - `adapter_model.safetensors`: for every adapted projection, `lora_A.weight` [r, in] and
@@ -11,9 +11,6 @@
 //! adapters trained elsewhere, but only what the engine computes the same way: LoRA on the
 //! seven projections of the decoder layers, no DoRA, no bias, no per-module rank or alpha, no
 //! extra trainable modules. Everything else is refused by name rather than half-applied.
-//!
-//! [`merge_into_base`] adds `scale · B · A` to each adapted weight of a full-precision base
-//! (PEFT's `merge_and_unload`) and writes a Hugging Face model directory.
 //!
 //! Every file is written atomically ([`write_atomic`]): a crash leaves the old file or the
 //! new one, never a torn one.
@@ -30,8 +27,7 @@ use serde_json::{Value, json};
 use crate::config::Config;
 use crate::error::{CandleContext, Error, Result};
 use crate::lora::{LoraAdapter, LoraConfig, Target};
-use crate::model::{Model, ModelSource, Pretrained};
-use crate::weights::expected_shapes;
+use crate::model::Model;
 
 /// File name of the adapter weights.
 pub const ADAPTER_WEIGHTS: &str = "adapter_model.safetensors";
@@ -510,73 +506,6 @@ fn parse_config(raw: &Value) -> std::result::Result<ParsedConfig, String> {
     Ok(ParsedConfig { lora, base_model, listed_targets })
 }
 
-/// Tokenizer and generation files a merged directory takes over from an HF base unchanged.
-const PASSED_THROUGH: [&str; 7] = [
-    "tokenizer.json",
-    "tokenizer_config.json",
-    "special_tokens_map.json",
-    "chat_template.jinja",
-    "generation_config.json",
-    "vocab.json",
-    "merges.txt",
-];
-
-/// Merge `adapter` into the full-precision weights of `base` and write a Hugging Face model
-/// directory at `out_dir`: `model.safetensors` (f32, `W + scale · B · A` for every adapted
-/// projection, the rest unchanged), and the base's `config.json`, tokenizer and generation
-/// files passed through unchanged. The base must therefore be an HF directory: a GGUF file has
-/// no such files to pass through.
-pub fn merge_into_base(base: &ModelSource, adapter: &PeftAdapter, out_dir: &Path) -> Result<()> {
-    let dir = match base {
-        ModelSource::HfDir(dir) => dir,
-        ModelSource::Gguf(path) => {
-            return Err(Error::Adapter {
-                path: path.clone(),
-                message: "merging needs a Hugging Face model directory as the base, whose config and \
-                          tokenizer files are passed through; this is a GGUF file"
-                    .to_owned(),
-            });
-        }
-    };
-    let pretrained = Pretrained::load(base)?;
-    let config = &pretrained.config;
-    adapter.validate_for(config)?;
-    let scale = adapter.lora.scale();
-    let mut merged: Vec<(String, F32View)> = Vec::new();
-    for (name, _) in expected_shapes(config) {
-        let weight = pretrained.weights.get(&name)?;
-        let module = name.strip_suffix(".weight").unwrap_or(&name);
-        let tensor = match adapter.modules.get(module) {
-            None => weight.clone(),
-            // PEFT's `get_delta_weight`: (B @ A) * scaling, added in the weight's dtype.
-            Some(pair) => pair
-                .b
-                .matmul(&pair.a)
-                .and_then(|d| d.affine(scale, 0.0))
-                .and_then(|d| d.to_device(weight.device()))
-                .and_then(|d| weight.add(&d))
-                .context_with(|| format!("merge adapter into `{name}`"))?,
-        };
-        let view = F32View::new(&tensor, &name)?;
-        merged.push((name, view));
-    }
-    std::fs::create_dir_all(out_dir).map_err(|source| Error::Io { path: out_dir.to_path_buf(), source })?;
-    let metadata = std::collections::HashMap::from([("format".to_owned(), "pt".to_owned())]);
-    let bytes = safetensors::serialize(merged, Some(metadata)).map_err(|e| Error::Adapter {
-        path: out_dir.join("model.safetensors"),
-        message: format!("serialising merged weights: {e}"),
-    })?;
-    write_atomic(&out_dir.join("model.safetensors"), &bytes)?;
-    copy_atomic(&dir.join("config.json"), &out_dir.join("config.json"))?;
-    for file in PASSED_THROUGH {
-        let from = dir.join(file);
-        if from.is_file() {
-            copy_atomic(&from, &out_dir.join(file))?;
-        }
-    }
-    Ok(())
-}
-
 /// A tensor's values as little-endian f32 bytes, for `safetensors::serialize` (candle's own
 /// `View` impl is for the safetensors version candle links, not the one the engine uses).
 pub(crate) struct F32View {
@@ -651,12 +580,6 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         let _ignored = std::fs::remove_file(&tmp);
     }
     result
-}
-
-/// Copy `from` to `to` with [`write_atomic`].
-fn copy_atomic(from: &Path, to: &Path) -> Result<()> {
-    let bytes = std::fs::read(from).map_err(|source| Error::Io { path: from.to_path_buf(), source })?;
-    write_atomic(to, &bytes)
 }
 
 /// fsync a directory, making renames and creations inside it durable.

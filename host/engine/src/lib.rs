@@ -55,7 +55,7 @@ pub use tokenizer::{Message, Tokenizer};
 pub use weights::Weights;
 pub use lora::{LoraAdapter, LoraConfig, LoraLinear, Mode, Target};
 pub use qlinear::{FrozenLinear, Quantization, compute_dtype};
-pub use adapter::{PeftAdapter, merge_into_base};
+pub use adapter::PeftAdapter;
 pub use batch::{Batch, BatchConfig, Batcher, DataPosition, Example};
 pub use checkpoint::Checkpoint;
 pub use generate::{Detokenize, FinishReason, GenerateConfig, Generation, Sampling, generate};

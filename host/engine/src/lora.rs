@@ -321,14 +321,6 @@ impl LoraAdapter {
         run().context_with(context)
     }
 
-    /// `scale · B · A` [out, in]: what merging adds to the base weight.
-    pub fn delta_weight(&self) -> Result<Tensor> {
-        self.b
-            .matmul(self.a.as_tensor())
-            .and_then(|d| d.affine(self.scale, 0.0))
-            .context_with(|| format!("merge adapter `{}`", self.name))
-    }
-
     /// An inverted-dropout mask shaped like `x`: 0 with probability `p`, else `1 / (1 - p)`.
     ///
     /// Drawn in chunks of [`DROPOUT_CHUNK`], each from its own ChaCha8 stream, so the mask
@@ -560,17 +552,6 @@ impl LoraLinear {
         };
         run().context_with(|| format!("adapter `{}`", adapter.name))
     }
-
-    /// The base weight (dequantized) plus the adapter's `scale · B · A`, f32 [out, in].
-    pub fn merged_weight(&self) -> Result<Tensor> {
-        let base = self.base.dequantize()?;
-        match &self.adapter {
-            None => Ok(base),
-            Some(adapter) => base
-                .add(&adapter.delta_weight()?)
-                .context_with(|| format!("merge adapter `{}`", adapter.name)),
-        }
-    }
 }
 
 #[cfg(test)]
@@ -779,34 +760,6 @@ mod tests {
                     got[i * 8 + o]
                 );
             }
-        }
-    }
-
-    #[test]
-    fn merged_weight_reproduces_the_adapted_layer() {
-        let base = FrozenLinear::new(
-            tensor(standard_normal(24 * 64, 4), &[24, 64]),
-            Some(tensor(standard_normal(24, 5), &[24])),
-            Quantization::Nf4,
-        )
-        .expect("base");
-        let a = tensor(standard_normal(4 * 64, 6), &[4, 64]);
-        let b = tensor(standard_normal(24 * 4, 7), &[24, 4]);
-        let adapter =
-            LoraAdapter::from_weights("l", &a, &b, &config(4, 8.0, 0.0, true)).expect("adapter");
-        let layer = LoraLinear::new(base, Some(adapter)).expect("layer");
-        let merged = FrozenLinear::new(
-            layer.merged_weight().expect("merge"),
-            layer.base().bias().cloned(),
-            Quantization::None,
-        )
-        .expect("merged");
-        // In f64, where the NF4 base multiplies its exact dequantized weight (not in bf16).
-        let x = tensor(standard_normal(3 * 64, 8), &[3, 64]).to_dtype(DType::F64).expect("f64");
-        let got = values(&merged.forward(&x).expect("merged forward"));
-        let want = values(&layer.forward(&x, &Mode::Eval).expect("lora forward"));
-        for (g, w) in got.iter().zip(&want) {
-            assert!((g - w).abs() < 1e-4 * (1.0 + w.abs()), "{g} vs {w}");
         }
     }
 

@@ -483,24 +483,6 @@ pub struct Model {
 }
 
 impl Model {
-    /// Read `source` and build the model; the tokenizer is dropped (use
-    /// [`Pretrained::load`] and [`Model::new`] to keep it).
-    pub fn load(
-        source: &ModelSource,
-        quantization: Quantization,
-        lora: Option<&LoraConfig>,
-        seed: u64,
-    ) -> Result<Self> {
-        let pretrained = Pretrained::load(source)?;
-        Self::new(
-            pretrained.config,
-            pretrained.weights,
-            quantization,
-            lora,
-            seed,
-        )
-    }
-
     /// Build from validated weights: every projection is frozen with `quantization`, and
     /// the projections `lora` targets get fresh adapters (A from `seed` and the layer's
     /// name, B zero). Each f32 weight is released once its layer holds it.

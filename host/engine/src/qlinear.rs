@@ -300,9 +300,9 @@ impl FrozenLinear {
         Ok(op)
     }
 
-    /// The weight as an f32 tensor [out, in] on the layer's device (dequantized for NF4),
-    /// e.g. to merge an adapter.
-    pub fn dequantize(&self) -> Result<Tensor> {
+    /// The weight as an f32 tensor [out, in] on the layer's device (dequantized for NF4).
+    #[cfg(test)]
+    pub(crate) fn dequantize(&self) -> Result<Tensor> {
         let context = || "dequantize nf4 weight".to_owned();
         match &self.weight {
             FrozenWeight::Full(w) => w

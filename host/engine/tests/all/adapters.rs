@@ -2,7 +2,7 @@ use std::path::{Path, PathBuf};
 
 use candle_core::{DType, Device, Tensor};
 use rapha_engine::adapter::{ADAPTER_CONFIG, ADAPTER_WEIGHTS};
-use rapha_engine::{Mode, Model, ModelSource, PeftAdapter, Pretrained, Quantization, merge_into_base};
+use rapha_engine::{Mode, Model, ModelSource, PeftAdapter, Pretrained, Quantization};
 
 use crate::random_model;
 use crate::util::{max_abs, max_abs_diff, tiny, values};
@@ -44,31 +44,12 @@ fn a_peft_adapter_reproduces_peft_logits() {
     assert_eq!(adapter.lora.scale(), 3.0, "alpha 6 / sqrt(4)");
     assert_eq!(adapter.modules.len(), 3);
     let source = ModelSource::HfDir(tiny("llama3"));
-    let mut model = Model::load(&source, Quantization::None, Some(&adapter.lora), 0).unwrap();
+    let base = Pretrained::load(&source).unwrap();
+    let mut model = Model::new(base.config, base.weights, Quantization::None, Some(&adapter.lora), 0).unwrap();
     adapter.apply(&mut model).unwrap();
     assert_eq!(model.adapters().count(), 3, "layer 0 must lose the adapters it was built with");
     let (ids, want) = expected("logits");
     assert_close(&logits(&model, &ids), &want, "adapted logits");
-}
-
-/// Merging writes an HF directory that loads without any adapter and gives PEFT's
-/// `merge_and_unload` logits; the tokenizer files come along.
-#[test]
-fn merging_into_the_base_gives_peft_merged_logits() {
-    let adapter = PeftAdapter::load(&peft_fixture(), &Device::Cpu).unwrap();
-    let out = tempfile::tempdir().unwrap();
-    merge_into_base(&ModelSource::HfDir(tiny("llama3")), &adapter, out.path()).unwrap();
-    for file in ["config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", "chat_template.jinja"] {
-        assert!(out.path().join(file).is_file(), "{file} missing from the merged directory");
-    }
-    let merged = Pretrained::load(&ModelSource::HfDir(out.path().to_path_buf())).unwrap();
-    assert!(merged.tokenizer.has_chat_template());
-    let model = Model::new(merged.config, merged.weights, Quantization::None, None, 0).unwrap();
-    let (ids, want) = expected("merged_logits");
-    assert_close(&logits(&model, &ids), &want, "merged logits");
-
-    let err = merge_into_base(&ModelSource::Gguf(PathBuf::from("base.gguf")), &adapter, out.path()).unwrap_err();
-    assert!(err.to_string().starts_with("adapter base.gguf: merging needs a Hugging Face model directory"), "{err}");
 }
 
 /// What we save loads back bit for bit, with PEFT's config fields and names.
