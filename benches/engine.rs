@@ -25,7 +25,7 @@ const PROMPT: usize = 16;
 const NEW_TOKENS: usize = 64;
 
 fn main() -> anyhow::Result<()> {
-    rapha_engine::allocator::retain_freed_buffers();
+    rapha_kernels::allocator::retain_freed_buffers();
     let args: Vec<String> = std::env::args().collect();
     let option = |name: &str| args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).cloned();
     let quantization = match option("--quantization").as_deref() {

@@ -18,7 +18,7 @@
 #    with the real libraries, which the GPU machine's driver and torch wheels provide.
 # 3. builds with CUDA_COMPUTE_CAP=89 (the L4) plus compute_89 PTX embedded in candle's static
 #    kernels, so one binary runs on the L4 (sm_89) and, through the driver's JIT, on H100/H200
-#    (sm_90). Our own kernels (host/engine/src/cuda/*.cu) are compute_89 PTX only.
+#    (sm_90). Our own kernels (host/kernels/src/cuda/*.cu) are compute_89 PTX only.
 #
 # The default build and CI need none of this. Knobs: RAPHA_TOOLS, CARGO_TARGET_DIR,
 # CUDA_COMPUTE_CAP (89 by default; 90 gives sm_90a code that runs only on H100/H200).

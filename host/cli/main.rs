@@ -25,7 +25,7 @@ use tracing_subscriber::EnvFilter;
 use crate::args::{Cli, Command, LogFormat};
 
 fn main() -> ExitCode {
-    rapha_engine::allocator::retain_freed_buffers();
+    rapha_kernels::allocator::retain_freed_buffers();
     rapha_sandbox::lockdown::file_size_limit_as_error();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,

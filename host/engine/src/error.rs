@@ -27,16 +27,10 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
-    /// A frozen linear layer was given a tensor of the wrong shape.
-    #[error("frozen linear {what}: expected shape {expected}, found {found}")]
-    LinearShape {
-        /// Which tensor: `weight`, `bias` or `input`.
-        what: &'static str,
-        /// The shape wanted.
-        expected: String,
-        /// The shape given.
-        found: String,
-    },
+    /// A kernel refused its input or failed (a frozen layer given a tensor of the wrong
+    /// shape, a device transfer).
+    #[error(transparent)]
+    Kernels(Box<rapha_kernels::Error>),
     /// A LoRA target module name is not one of PEFT's projection names.
     #[error(
         "unknown LoRA target module `{name}`: expected one of q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj"
@@ -200,6 +194,13 @@ pub enum Error {
 }
 
 /// Attach a context string to candle results, as the engine's error.
+impl From<rapha_kernels::Error> for Error {
+    /// Boxed: the engine's errors stay small enough to return by value cheaply.
+    fn from(error: rapha_kernels::Error) -> Self {
+        Error::Kernels(Box::new(error))
+    }
+}
+
 pub(crate) trait CandleContext<T> {
     /// Wrap a candle error with `context` (computed only on error).
     fn context_with(self, context: impl FnOnce() -> String) -> Result<T>;

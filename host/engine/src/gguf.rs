@@ -22,7 +22,7 @@ use candle_core::{Device, Tensor};
 
 use crate::config::{Architecture, Config, ConfigError, RopeScaling};
 use crate::error::{CandleContext, Error, Result};
-use crate::tokenizer::Tokenizer;
+use crate::tokenizer::{self, Tokenizer};
 use crate::weights::Weights;
 
 /// The GGUF alignment when `general.alignment` is absent.
@@ -303,7 +303,44 @@ impl GgufFile {
 
     /// The tokenizer and chat template from `tokenizer.*` metadata.
     pub fn tokenizer(&self) -> Result<Tokenizer> {
-        Tokenizer::from_gguf(self)
+        use candle_core::quantized::tokenizer::TokenizerFromGguf;
+        let origin = self.path().to_path_buf();
+        let mut inner = tokenizers::Tokenizer::from_gguf(self.content()).context_with(|| {
+            format!(
+                "{}: building the tokenizer from gguf metadata",
+                origin.display()
+            )
+        })?;
+        let string = |key: &str| match self.metadata(key) {
+            Some(candle_core::quantized::gguf_file::Value::String(s)) => Some(s.clone()),
+            _ => None,
+        };
+        let pre = string("tokenizer.ggml.pre").unwrap_or_else(|| "gpt2".to_owned());
+        let add_prefix_space = matches!(
+            self.metadata("tokenizer.ggml.add_space_prefix"),
+            Some(candle_core::quantized::gguf_file::Value::Bool(true))
+        );
+        inner.with_pre_tokenizer(Some(
+            tokenizer::byte_level_pre_tokenizer(&pre, add_prefix_space).map_err(|source| {
+                Error::Tokenizer {
+                    context: format!("{}: pre-tokenizer `{pre}`", origin.display()),
+                    source,
+                }
+            })?,
+        ));
+
+        let token = |key: &str| -> Option<String> {
+            let id = u32::try_from(self.metadata(key).and_then(value_to_u64)?).ok()?;
+            inner.id_to_token(id)
+        };
+        let special = tokenizer::SpecialTokens {
+            bos: token("tokenizer.ggml.bos_token_id"),
+            eos: token("tokenizer.ggml.eos_token_id"),
+            unk: token("tokenizer.ggml.unknown_token_id"),
+            pad: token("tokenizer.ggml.padding_token_id"),
+        };
+        let template = string("tokenizer.chat_template");
+        Tokenizer::new(origin, inner, special, &[], template)
     }
 }
 

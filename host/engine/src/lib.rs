@@ -11,34 +11,26 @@
 //! The engine never touches the network and knows nothing of recipes or plugins:
 //! callers hand it typed configs.
 //!
+//! The computation under the layers (NF4 weights, the frozen products, the fused training
+//! ops, the CUDA kernels) is `rapha-kernels`'; this crate holds the concepts and no `unsafe`.
 //! Everything runs on the CPU in f32, except that an NF4 model's frozen products take bf16
-//! operands (on AMX tiles where the CPU has them: modules `amx`, `bf16_product`). With the
-//! cargo feature `cuda`, a model built from
-//! weights on a CUDA device runs there in bf16 with the engine's own kernels (module `cuda`:
-//! NF4 dequantization, dropout masks, attention's softmax, and the GPU-against-CPU checks).
+//! operands (on AMX tiles where the CPU has them). With the cargo feature `cuda`, a model
+//! built from weights on a CUDA device runs there in bf16 with the kernels' CUDA code.
+#![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod adapter;
-pub mod allocator;
-mod amx;
 pub mod batch;
-mod bf16_product;
 pub mod checkpoint;
 pub mod config;
-#[cfg(feature = "cuda")]
-pub mod cuda;
-pub mod double_quant;
 mod error;
-mod gemv;
 pub mod generate;
 pub mod gguf;
+mod json_file;
 pub mod lora;
 mod loss;
 pub mod model;
-pub mod nf4;
-mod ops;
 pub mod optim;
-pub mod qlinear;
 pub mod rope;
 pub mod safetensors_dir;
 pub mod schedule;
@@ -54,7 +46,7 @@ pub use safetensors_dir::HfModelDir;
 pub use tokenizer::{Message, Tokenizer};
 pub use weights::Weights;
 pub use lora::{LoraAdapter, LoraConfig, LoraLinear, Mode, Target};
-pub use qlinear::{FrozenLinear, Quantization, compute_dtype};
+pub use rapha_kernels::{FrozenLinear, Quantization, compute_dtype};
 pub use adapter::PeftAdapter;
 pub use batch::{Batch, BatchConfig, Batcher, DataPosition, Example};
 pub use checkpoint::Checkpoint;

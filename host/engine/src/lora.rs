@@ -14,17 +14,13 @@ use std::fmt;
 use std::str::FromStr;
 
 use candle_core::{DType, Device, Tensor, Var};
-use chacha20::cipher::{Array, KeyIvInit, StreamCipherCore};
-use chacha20::variants::Ietf;
-use chacha20::{ChaChaCore, R8};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::error::{CandleContext, Error, Result};
-use crate::qlinear::FrozenLinear;
+use rapha_kernels::{DropoutMask, FrozenLinear};
 
 /// A projection LoRA can adapt, named as PEFT's `target_modules` name it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -321,35 +317,12 @@ impl LoraAdapter {
         run().context_with(context)
     }
 
-    /// An inverted-dropout mask shaped like `x`: 0 with probability `p`, else `1 / (1 - p)`.
-    ///
-    /// Drawn in chunks of [`DROPOUT_CHUNK`], each from its own ChaCha8 stream, so the mask
-    /// depends only on its key and not on how many threads draw it. On a CUDA device a
-    /// kernel draws the same mask on the device (`cuda/dropout.cu`).
-    pub(crate) fn dropout_mask(
-        &self,
-        x: &Tensor,
-        seed: u64,
-        step: u64,
-        micro_batch: u64,
-    ) -> Result<Tensor> {
-        let mask = DropoutMask::new(self, seed, step, micro_batch);
-        let context = || format!("dropout mask of adapter `{}`", self.name);
-        #[cfg(feature = "cuda")]
-        if x.device().is_cuda() {
-            return crate::cuda::dropout_mask(&mask.seed, mask.threshold, mask.keep, x.shape(), x.device())
-                .and_then(|m| m.to_dtype(x.dtype()))
-                .context_with(context);
-        }
-        let mut values = vec![0.0f32; x.elem_count()];
-        mask.visit(&mut values, |_, kept, run| {
-            for (v, &k) in run.iter_mut().zip(kept) {
-                *v = if k { mask.keep } else { 0.0 };
-            }
-        });
-        Tensor::from_vec(values, x.shape(), x.device())
+    /// An inverted-dropout mask shaped like `x`, in `x`'s dtype (see [`DropoutMask`]).
+    pub fn dropout_mask(&self, x: &Tensor, seed: u64, step: u64, micro_batch: u64) -> Result<Tensor> {
+        self.mask_key(seed, step, micro_batch)
+            .tensor(x.shape(), x.device())
             .and_then(|m| m.to_dtype(x.dtype()))
-            .context_with(context)
+            .context_with(|| format!("dropout mask of adapter `{}`", self.name))
     }
 
     /// The dropout mask of a training forward pass, or `None` when this adapter has no
@@ -357,85 +330,25 @@ impl LoraAdapter {
     pub(crate) fn dropout_for(&self, mode: &Mode) -> Option<DropoutMask> {
         match *mode {
             Mode::Train { seed, step, micro_batch } if self.dropout > 0.0 => {
-                Some(DropoutMask::new(self, seed, step, micro_batch))
+                Some(self.mask_key(seed, step, micro_batch))
             }
             _ => None,
         }
     }
-}
 
-/// The inverted-dropout mask of one adapter in one micro-batch, as a key rather than as
-/// values: element `i` is kept (scaled by `keep`) when the `i`-th draw of its ChaCha8 stream
-/// is at or above `threshold`. Fused ops redraw it in their backward pass instead of keeping
-/// a mask tensor alive.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct DropoutMask {
-    pub(crate) seed: [u8; 32],
-    pub(crate) threshold: u32,
-    pub(crate) keep: f32,
-}
-
-impl DropoutMask {
-    fn new(adapter: &LoraAdapter, seed: u64, step: u64, micro_batch: u64) -> Self {
-        let p = f64::from(adapter.dropout);
+    /// The key of this adapter's dropout mask in micro-batch `micro_batch` of step `step`:
+    /// a function of the run's seed, the counters and the adapter's name.
+    fn mask_key(&self, seed: u64, step: u64, micro_batch: u64) -> DropoutMask {
         let key = [
             b"lora-dropout".as_slice(),
             &seed.to_le_bytes(),
             &step.to_le_bytes(),
             &micro_batch.to_le_bytes(),
-            adapter.name.as_bytes(),
+            self.name.as_bytes(),
         ];
-        Self {
-            seed: derived_seed(&key),
-            // Keep when a uniform u32 is at or above p · 2³².
-            threshold: (p * 4_294_967_296.0).round().min(f64::from(u32::MAX)) as u32,
-            keep: (1.0 / (1.0 - p)) as f32,
-        }
-    }
-
-    /// Calls `f(first, kept, run)` for consecutive runs of `out` (`run` is
-    /// `out[first..first + kept.len()]`, `kept[j]` whether its element `j` is kept), on
-    /// rayon's threads, a [`DROPOUT_CHUNK`] (one ChaCha8 stream) at a time. The draws come a
-    /// run at a time, written by the cipher straight into a buffer (a generator's
-    /// `fill` copied them word by word out of its own), and the callers' loops over a run
-    /// vectorise instead of paying a call to the generator per element.
-    pub(crate) fn visit<T: Send>(&self, out: &mut [T], f: impl Fn(usize, &[bool], &mut [T]) + Sync) {
-        out.par_chunks_mut(DROPOUT_CHUNK).enumerate().for_each(|(chunk, out)| {
-            let mut stream = keystream(&self.seed, chunk as u64);
-            let mut blocks = [[0u8; 64]; DROPOUT_RUN / 16];
-            let mut kept = [false; DROPOUT_RUN];
-            for (run, out) in out.chunks_mut(DROPOUT_RUN).enumerate() {
-                let blocks = &mut blocks[..out.len().div_ceil(16)];
-                stream.write_keystream_blocks(Array::cast_slice_from_core_mut(blocks));
-                let draws = blocks.as_flattened().as_chunks::<4>().0.iter().map(|w| u32::from_le_bytes(*w));
-                let kept = &mut kept[..out.len()];
-                for (k, d) in kept.iter_mut().zip(draws) {
-                    *k = d >= self.threshold;
-                }
-                f(chunk * DROPOUT_CHUNK + run * DROPOUT_RUN, kept, out);
-            }
-        });
+        DropoutMask::new(f64::from(self.dropout), derived_seed(&key))
     }
 }
-
-/// The ChaCha8 keystream that `rand_chacha`'s `ChaCha8Rng` seeded with `seed` draws on
-/// `stream`, from its first word. That generator keeps a 64-bit block counter and a 64-bit
-/// stream; the IETF layout a 32-bit counter and a 96-bit nonce over the same state words, so
-/// the nonce is a zero (the counter's high half: a mask chunk is far fewer than 2³² blocks)
-/// and then the stream.
-fn keystream(seed: &[u8; 32], stream: u64) -> ChaChaCore<R8, Ietf> {
-    let mut nonce = [0u8; 12];
-    nonce[4..].copy_from_slice(&stream.to_le_bytes());
-    ChaChaCore::new(seed.into(), &nonce.into())
-}
-
-/// Elements whose draws are taken from the generator at once: the same words, in the same
-/// order, as one draw per element.
-const DROPOUT_RUN: usize = 256;
-
-/// Mask elements drawn from one ChaCha8 stream; a multiple of ChaCha's 16-word block, so
-/// each stream is whole blocks (the GPU's kernel computes one block per thread).
-pub(crate) const DROPOUT_CHUNK: usize = 1 << 14;
 
 /// The SHA-256 of `parts`, each length-prefixed, so no two distinct keys collide by
 /// concatenation.
@@ -508,7 +421,7 @@ impl LoraLinear {
     /// output's dtype (the adapter's f32 output is narrowed to bf16 on a GPU).
     ///
     /// Training on the CPU takes one fused op for the base and the adapter
-    /// ([`crate::ops::adapted_linear`]), which keeps no intermediate tensor for the backward
+    /// ([`rapha_kernels::fused::adapted_linear`]), which keeps no intermediate tensor for the backward
     /// pass.
     pub fn forward(&self, x: &Tensor, mode: &Mode) -> Result<Tensor> {
         if let (Some(adapter), Mode::Train { .. }) = (&self.adapter, mode)
@@ -536,7 +449,7 @@ impl LoraLinear {
         let (rows, out_dims) = self.base.rows_of(x)?;
         let run = || -> candle_core::Result<Tensor> {
             let x2 = x.reshape((rows, self.base.in_features()))?;
-            let y = crate::ops::adapted_linear(
+            let y = rapha_kernels::fused::adapted_linear(
                 &x2,
                 &self.base,
                 adapter.a.as_tensor(),
@@ -557,9 +470,8 @@ impl LoraLinear {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::nf4::tests::standard_normal;
-    use crate::qlinear::Quantization;
-    use rand::RngCore;
+    use rapha_kernels::sample::standard_normal;
+    use rapha_kernels::Quantization;
 
     fn config(rank: usize, alpha: f64, dropout: f32, rslora: bool) -> LoraConfig {
         LoraConfig {
@@ -706,31 +618,6 @@ mod tests {
             values(&other.dropout_mask(&x, 7, 3, 1).expect("mask")),
             "another layer"
         );
-    }
-
-    #[test]
-    fn dropout_runs_draw_the_stream_one_word_per_element() {
-        // The stream the CUDA kernel reproduces: element `e` is kept when word `e % chunk`
-        // of ChaCha8 stream `e / chunk` is at or above the threshold. Two chunks and a
-        // partial third, so runs end inside a chunk and a chunk ends inside a run's length.
-        let mask = DropoutMask { seed: [3; 32], threshold: 1 << 30, keep: 4.0 / 3.0 };
-        let len = 2 * DROPOUT_CHUNK + 1000;
-        let mut got = vec![false; len];
-        mask.visit(&mut got, |first, kept, run| {
-            assert_eq!(run.len(), kept.len());
-            run.copy_from_slice(kept);
-            assert!(first % DROPOUT_RUN == 0, "runs start at multiples of {DROPOUT_RUN}, not {first}");
-        });
-        let mut want = Vec::with_capacity(len);
-        for stream in 0..len.div_ceil(DROPOUT_CHUNK) {
-            let mut rng = ChaCha8Rng::from_seed(mask.seed);
-            rng.set_stream(stream as u64);
-            let count = DROPOUT_CHUNK.min(len - stream * DROPOUT_CHUNK);
-            want.extend((0..count).map(|_| rng.next_u32() >= mask.threshold));
-        }
-        assert_eq!(got, want);
-        let kept = got.iter().filter(|&&k| k).count() as f64 / len as f64;
-        assert!((kept - 0.75).abs() < 0.01, "kept fraction {kept}");
     }
 
     #[test]

@@ -13,7 +13,7 @@ use candle_core::{DType, Tensor};
 use rayon::prelude::*;
 
 use crate::error::{CandleContext, Result};
-use crate::qlinear::FrozenLinear;
+use rapha_kernels::FrozenLinear;
 
 /// Summed cross-entropy of `rows` (`[n, hidden]` row-major) under `head` against `targets`,
 /// and with `scale`, `scale ·` its gradient with respect to `rows`. Logits are formed `chunk`
@@ -146,9 +146,9 @@ mod tests {
     use candle_core::Device;
 
     use super::*;
-    use crate::bf16_product;
-    use crate::nf4::tests::standard_normal;
-    use crate::qlinear::Quantization;
+    use rapha_kernels::bf16_product;
+    use rapha_kernels::sample::standard_normal;
+    use rapha_kernels::Quantization;
 
     /// Row 0: logits [1, 2, 3], target 2; row 1: logits [0, 0, 0], target 0. torch:
     /// `F.cross_entropy(x, t, reduction="sum")` = 0.40760596 + 1.09861229 = 1.50621825 and
@@ -189,7 +189,7 @@ mod tests {
             let weight = standard_normal(vocab * hidden, 2);
             let head = FrozenLinear::new(Tensor::from_slice(&weight, (vocab, hidden), &Device::Cpu).unwrap(), None, Quantization::None).unwrap();
             let head = if bf16 { head.with_bf16_operands() } else { head };
-            if bf16 && crate::amx::available() {
+            if bf16 && rapha_kernels::bf16_product::amx_available() {
                 assert!(head.paired_bf16(false).is_some() && head.paired_bf16(true).is_some(), "AMX products");
             }
             let targets: Vec<u32> = (0..n as u32).map(|i| (i * 31 + 5) % vocab as u32).collect();

@@ -20,7 +20,7 @@
 //!
 //! Fused candle kernels (RMSNorm, softmax, RoPE) have no backward pass; each is used
 //! only when its input carries no gradient. Training on the CPU takes the engine's own fused
-//! ops instead ([`crate::ops`]: RMSNorm, RoPE with the head split, attention's scores and
+//! ops instead ([`rapha_kernels::fused`]: RMSNorm, RoPE with the head split, attention's scores and
 //! softmax, SwiGLU, each adapted projection), which have one; anything else (a GPU, other
 //! dtypes) an equivalent composite of differentiable ops.
 
@@ -32,7 +32,7 @@ use crate::config::Config;
 use crate::error::{CandleContext, Error, Result};
 use crate::gguf::GgufFile;
 use crate::lora::{LoraAdapter, LoraConfig, LoraLinear, Mode, Target};
-use crate::qlinear::{FrozenLinear, Quantization, compute_dtype};
+use rapha_kernels::{FrozenLinear, Quantization, compute_dtype};
 use crate::rope::RotaryEmbedding;
 use crate::safetensors_dir::HfModelDir;
 use crate::tokenizer::Tokenizer;
@@ -207,7 +207,7 @@ impl RmsNorm {
                 return candle_nn::ops::rms_norm(&x.contiguous()?, &self.weight, self.eps as f32);
             }
             if fused_training(x) {
-                return crate::ops::rms_norm(x, &self.weight, self.eps);
+                return rapha_kernels::fused::rms_norm(x, &self.weight, self.eps);
             }
             let x32 = x.to_dtype(DType::F32)?;
             let variance = x32.sqr()?.mean_keepdim(D::Minus1)?;
@@ -252,7 +252,7 @@ impl Attention {
         let context = || format!("{}: heads", self.name);
         let fused = fused_training(&q) && cache.is_none();
         let (q, k) = if fused {
-            let rotate = |x: &Tensor, n: usize| crate::ops::rope_heads(x, n, &inputs.cos, &inputs.sin);
+            let rotate = |x: &Tensor, n: usize| rapha_kernels::fused::rope_heads(x, n, &inputs.cos, &inputs.sin);
             (
                 rotate(&q, self.num_heads).context_with(context)?,
                 rotate(&k, self.num_kv_heads).context_with(context)?,
@@ -293,10 +293,10 @@ impl Attention {
             let q = q.reshape((b, self.num_kv_heads, groups * t, self.head_dim))?;
             let scale = 1.0 / (self.head_dim as f64).sqrt();
             let probs = if fused {
-                crate::ops::attention_probs(&q, &k, inputs.mask.as_ref(), scale)?
+                rapha_kernels::fused::attention_probs(&q, &k, inputs.mask.as_ref(), scale)?
             } else {
                 let scores = q.matmul(&k.t()?)?.reshape((b, self.num_heads, t, t_kv))?;
-                attention_probs(&scores, inputs.mask.as_ref(), scale)?.reshape((
+                rapha_kernels::softmax::masked_softmax(&scores, inputs.mask.as_ref(), scale)?.reshape((
                     b,
                     self.num_kv_heads,
                     groups * t,
@@ -314,34 +314,7 @@ impl Attention {
     }
 }
 
-/// `softmax(scale · scores + mask)` over the last dimension of `scores`
-/// `[b, heads, t, t_kv]`, in f32 (transformers' `softmax(.., dtype=float32)`: `f32::MIN` in
-/// the mask has no bf16 value but -inf, which would turn a query that sees no key into
-/// NaN), returned in the scores' dtype. On CUDA one fused op, which keeps only its output
-/// for the backward pass.
-pub(crate) fn attention_probs(
-    scores: &Tensor,
-    mask: Option<&Tensor>,
-    scale: f64,
-) -> candle_core::Result<Tensor> {
-    #[cfg(feature = "cuda")]
-    if scores.device().is_cuda() {
-        return crate::cuda::attention_softmax(scores, mask, scale);
-    }
-    let scores_f32 = scores.affine(scale, 0.0)?.to_dtype(DType::F32)?;
-    let scores_f32 = match mask {
-        Some(mask) => scores_f32.broadcast_add(mask)?,
-        None => scores_f32,
-    };
-    let probs = if scores_f32.track_op() {
-        candle_nn::ops::softmax(&scores_f32, D::Minus1)?
-    } else {
-        candle_nn::ops::softmax_last_dim(&scores_f32)?
-    };
-    probs.to_dtype(scores.dtype())
-}
-
-/// Whether `x` takes the fused training kernels of [`crate::ops`]: it carries a gradient, in
+/// Whether `x` takes the fused training kernels of [`rapha_kernels::fused`]: it carries a gradient, in
 /// f32 or f64, in host memory. Inference keeps candle's fused kernels (which have no backward
 /// pass) and a GPU its own.
 fn fused_training(x: &Tensor) -> bool {
@@ -362,7 +335,7 @@ impl Mlp {
         let gate = self.gate_proj.forward(x, mode)?;
         let up = self.up_proj.forward(x, mode)?;
         let hidden = if fused_training(&gate) {
-            crate::ops::swiglu(&gate, &up)
+            rapha_kernels::fused::swiglu(&gate, &up)
         } else {
             gate.silu().and_then(|g| g * up)
         }
@@ -708,12 +681,12 @@ impl Model {
     /// Logits `[.., vocab]` of hidden states `[.., hidden]`.
     pub fn lm_head(&self, hidden: &Tensor) -> Result<Tensor> {
         let rows = hidden.elem_count() / self.config.hidden_size;
-        let few_rows = rows <= crate::gemv::MAX_ROWS && hidden.dtype() == DType::F32;
+        let few_rows = rows <= rapha_kernels::FEW_ROWS && hidden.dtype() == DType::F32;
         // In training, the frozen op: candle's matmul would also compute the gradient of the
         // (frozen) vocabulary-sized weight, as many flops as the logits themselves. An NF4
         // model's head always takes it (bf16 operands).
         if few_rows || hidden.device().is_cuda() || hidden.track_op() || self.quantization == Quantization::Nf4 {
-            return self.lm_head_frozen.forward(hidden);
+            return Ok(self.lm_head_frozen.forward(hidden)?);
         }
         let run = || -> candle_core::Result<Tensor> {
             let dims = hidden.dims();

@@ -19,6 +19,7 @@ use serde::Deserialize;
 
 use crate::config::{Config, TokenIds};
 use crate::error::{CandleContext, Error, Result};
+use crate::json_file::read_json;
 use crate::tokenizer::Tokenizer;
 use crate::weights::{Weights, expected_shapes};
 
@@ -120,17 +121,6 @@ impl HfModelDir {
     }
 }
 
-/// Read and deserialize a JSON file.
-pub(crate) fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T> {
-    let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    serde_json::from_str(&text).map_err(|source| Error::Json {
-        path: path.to_path_buf(),
-        source,
-    })
-}
 
 /// Read `names` from one safetensors file into `out` as f32.
 fn read_shard(

@@ -25,9 +25,8 @@ use tokenizers::pre_tokenizers::byte_level::ByteLevel;
 use tokenizers::pre_tokenizers::sequence::Sequence;
 use tokenizers::pre_tokenizers::split::{Split, SplitPattern};
 
-use crate::error::{CandleContext, Error, Result};
-use crate::gguf::{GgufFile, value_to_u64};
-use crate::safetensors_dir::read_json;
+use crate::error::{Error, Result};
+use crate::json_file::read_json;
 
 /// The split transformers uses for Llama 3 style byte-level vocabularies
 /// (`_LLAMA3_SPLIT` in `gguf_tokenizer_mapping.py`).
@@ -54,11 +53,11 @@ impl Message {
 
 /// The named special tokens a chat template sees.
 #[derive(Debug, Clone, Default)]
-struct SpecialTokens {
-    bos: Option<String>,
-    eos: Option<String>,
-    unk: Option<String>,
-    pad: Option<String>,
+pub(crate) struct SpecialTokens {
+    pub(crate) bos: Option<String>,
+    pub(crate) eos: Option<String>,
+    pub(crate) unk: Option<String>,
+    pub(crate) pad: Option<String>,
 }
 
 /// Tokenizer, special tokens and chat template of one model.
@@ -76,48 +75,6 @@ pub struct Tokenizer {
 const TEMPLATE: &str = "chat";
 
 impl Tokenizer {
-    /// Build from GGUF metadata (`tokenizer.ggml.*`, `tokenizer.chat_template`).
-    pub(crate) fn from_gguf(file: &GgufFile) -> Result<Self> {
-        use candle_core::quantized::tokenizer::TokenizerFromGguf;
-        let origin = file.path().to_path_buf();
-        let mut inner = tokenizers::Tokenizer::from_gguf(file.content()).context_with(|| {
-            format!(
-                "{}: building the tokenizer from gguf metadata",
-                origin.display()
-            )
-        })?;
-        let string = |key: &str| match file.metadata(key) {
-            Some(candle_core::quantized::gguf_file::Value::String(s)) => Some(s.clone()),
-            _ => None,
-        };
-        let pre = string("tokenizer.ggml.pre").unwrap_or_else(|| "gpt2".to_owned());
-        let add_prefix_space = matches!(
-            file.metadata("tokenizer.ggml.add_space_prefix"),
-            Some(candle_core::quantized::gguf_file::Value::Bool(true))
-        );
-        inner.with_pre_tokenizer(Some(
-            byte_level_pre_tokenizer(&pre, add_prefix_space).map_err(|source| {
-                Error::Tokenizer {
-                    context: format!("{}: pre-tokenizer `{pre}`", origin.display()),
-                    source,
-                }
-            })?,
-        ));
-
-        let token = |key: &str| -> Option<String> {
-            let id = u32::try_from(file.metadata(key).and_then(value_to_u64)?).ok()?;
-            inner.id_to_token(id)
-        };
-        let special = SpecialTokens {
-            bos: token("tokenizer.ggml.bos_token_id"),
-            eos: token("tokenizer.ggml.eos_token_id"),
-            unk: token("tokenizer.ggml.unknown_token_id"),
-            pad: token("tokenizer.ggml.padding_token_id"),
-        };
-        let template = string("tokenizer.chat_template");
-        Self::new(origin, inner, special, &[], template)
-    }
-
     /// Read the tokenizer files of a Hugging Face model directory (`tokenizer.json`,
     /// `tokenizer_config.json`, `chat_template.jinja`); `extra_eos_ids` (a config's or
     /// generation config's) join the tokenizer's own EOS token as stop tokens.
@@ -148,7 +105,7 @@ impl Tokenizer {
         Self::new(dir.to_path_buf(), inner, special, extra_eos_ids, template)
     }
 
-    fn new(
+    pub(crate) fn new(
         origin: PathBuf,
         inner: tokenizers::Tokenizer,
         special: SpecialTokens,
@@ -325,7 +282,7 @@ impl Tokenizer {
 /// transformers' byte-level pre-tokenizer for a GGUF `tokenizer.ggml.pre`: a Llama 3
 /// split for the names it maps to `_LLAMA3_SPLIT`, GPT-2's own regex otherwise. candle's
 /// default adds a prefix space, which transformers does not.
-fn byte_level_pre_tokenizer(
+pub(crate) fn byte_level_pre_tokenizer(
     pre: &str,
     add_prefix_space: bool,
 ) -> std::result::Result<PreTokenizerWrapper, tokenizers::Error> {

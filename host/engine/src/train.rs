@@ -369,9 +369,8 @@ impl<'m> Trainer<'m> {
     }
 
     /// The trainable tensors' names (`{module}.lora_A`, `.lora_B`), in the order of the
-    /// gradients `loss_and_gradients` returns.
-    #[cfg(feature = "cuda")]
-    pub(crate) fn param_names(&self) -> impl Iterator<Item = &str> {
+    /// gradients [`Trainer::loss_and_gradients`] returns.
+    pub fn param_names(&self) -> impl Iterator<Item = &str> {
         self.params.iter().map(|p| p.name.as_str())
     }
 
@@ -560,7 +559,7 @@ impl<'m> Trainer<'m> {
     /// Mean loss over the `scored` completion tokens of `batches` (one optimizer step's
     /// micro-batches) and its gradient for every parameter, in parameter order (each
     /// adapter's `A` then `B`, in the model's order).
-    pub(crate) fn loss_and_gradients(&self, batches: &[Batch], step_index: u64, scored: usize) -> Result<(f64, Vec<Tensor>)> {
+    pub fn loss_and_gradients(&self, batches: &[Batch], step_index: u64, scored: usize) -> Result<(f64, Vec<Tensor>)> {
         let inv_items = 1.0 / scored as f64;
         let mut grads: Vec<Option<Tensor>> = vec![None; self.params.len()];
         let mut loss_sum = 0.0;
@@ -834,7 +833,7 @@ mod tests {
     use super::*;
     use crate::config::{Architecture, Config, RopeScaling};
     use crate::lora::Target;
-    use crate::qlinear::Quantization;
+    use rapha_kernels::Quantization;
     use crate::weights::{Weights, expected_shapes};
 
     /// A two-layer Llama with seeded weights, a full-precision base (an NF4 base multiplies

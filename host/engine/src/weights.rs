@@ -295,7 +295,7 @@ mod tests {
     use crate::config::SyntheticShape;
     use crate::lora::{LoraConfig, Mode, Target};
     use crate::model::Model;
-    use crate::qlinear::Quantization;
+    use rapha_kernels::Quantization;
 
     fn values(weights: &mut Weights, name: &str) -> Vec<f32> {
         let tensor = weights.take(name).expect("synthetic tensor");

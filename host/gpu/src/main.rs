@@ -11,6 +11,8 @@ mod bench;
 mod flops;
 mod gemm;
 mod memory;
+#[cfg(feature = "cuda")]
+mod checks;
 mod selftest;
 
 use std::process::ExitCode;

@@ -1,8 +1,7 @@
-//! `rapha-gpu selftest`: the engine's CUDA checks, as a table.
+//! `rapha-gpu selftest`: the CUDA checks, as a table.
 //!
-//! Each check (`rapha_engine::cuda::selftest`, next to the kernels it tests) runs the same
-//! seeded computation on the CPU and on the GPU and reports the measured error next to its
-//! tolerance. The seed is fresh on every run unless given, since the GPU must agree with
+//! Each check (`checks.rs`) runs the same seeded computation on the CPU and on the GPU and
+//! reports the measured error next to its tolerance. The seed is fresh on every run unless given, since the GPU must agree with
 //! the CPU on any input; it is printed so a failure can be replayed.
 
 use std::process::ExitCode;
@@ -44,7 +43,7 @@ mod imp {
     use std::time::{SystemTime, UNIX_EPOCH};
 
     use candle_core::Device;
-    use rapha_engine::cuda::selftest::ALL;
+    use crate::checks::ALL;
 
     use super::SelftestArgs;
 
@@ -84,7 +83,7 @@ mod imp {
                 Err(error) => {
                     failed += 1;
                     println!("{name:<28} {:>12} {:>12}  ERROR", "-", "-");
-                    details.push(format!("{name}: error: {error}"));
+                    details.push(format!("{name}: error: {error:#}"));
                 }
             }
         }

@@ -7,8 +7,6 @@ use candle_core::cuda_backend::cudarc::driver::{LaunchConfig, PushKernelArg};
 use candle_core::op::BackpropOp;
 use candle_core::{CudaStorage, Device, Shape, Storage, Tensor};
 
-use crate::lora::DROPOUT_CHUNK;
-
 /// The kernel's PTX, built from `dropout.cu` by `build.rs`.
 const PTX: &str = include_str!(concat!(env!("OUT_DIR"), "/dropout.ptx"));
 
@@ -22,12 +20,13 @@ const BLOCK_WORDS: usize = 16;
 const THREADS: u32 = 256;
 
 /// An f32 mask of `shape` on the CUDA `device`: element `e` is `keep` when word
-/// `e % DROPOUT_CHUNK` of the ChaCha8 stream `e / DROPOUT_CHUNK` under `seed` is at least
-/// `threshold`, else 0.
+/// `e % chunk` of the ChaCha8 stream `e / chunk` under `seed` is at least `threshold`, else 0
+/// (`chunk` a multiple of ChaCha's 16-word block).
 pub(crate) fn dropout_mask(
     seed: &[u8; 32],
     threshold: u32,
     keep: f32,
+    chunk: usize,
     shape: &Shape,
     device: &Device,
 ) -> candle_core::Result<Tensor> {
@@ -46,7 +45,7 @@ pub(crate) fn dropout_mask(
             seed[4 * i + 3],
         ])
     });
-    let blocks_per_stream = (DROPOUT_CHUNK / BLOCK_WORDS) as u64;
+    let blocks_per_stream = (chunk / BLOCK_WORDS) as u64;
     let blocks = n.div_ceil(BLOCK_WORDS).div_ceil(THREADS as usize);
     // SAFETY: the kernel writes every element (below) before the tensor is read.
     let mut out = unsafe { cuda.alloc::<f32>(n)? };

@@ -11,7 +11,7 @@
 /// stays where it was, because the same buffers are alive at the peak either way.
 ///
 /// A process-wide setting, so the caller that owns the process (the CLI, a benchmark)
-/// decides; the engine does not call it. A no-op where the C library is not glibc.
+/// decides; the engine and the kernels never call it. A no-op where the C library is not glibc.
 pub fn retain_freed_buffers() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: `mallopt` only changes two of malloc's tuning parameters; it is called before

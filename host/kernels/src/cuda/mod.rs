@@ -1,14 +1,12 @@
-//! The engine on NVIDIA GPUs (feature `cuda`).
+//! The kernels on NVIDIA GPUs (feature `cuda`).
 //!
 //! candle's CUDA backend runs every ordinary tensor op. What this module adds is what
-//! candle lacks, as kernels of the engine's own (`*.cu`, compiled to PTX by `build.rs` and
+//! candle lacks, as kernels of our own (`*.cu`, compiled to PTX by `build.rs` and
 //! JIT-compiled by the driver): NF4 weights in device memory and their dequantization
 //! (`nf4`), LoRA dropout masks drawn on the device, the same as the CPU's (`dropout`), and
 //! attention's softmax as one op that keeps only its output for the backward pass
 //! (`attention`).
-//! [`selftest`] holds the checks that compare the GPU with the CPU, which `rapha-gpu
-//! selftest` runs where a GPU is (a `cuda` binary cannot start without the driver's
-//! `libcuda.so.1`).
+//! `rapha-gpu selftest` (`host/gpu/src/checks.rs`) compares each with the CPU where a GPU is.
 //!
 //! Precision on a GPU follows bitsandbytes' QLoRA with PEFT: activations, embeddings, norms,
 //! the LM head and full-precision frozen weights in bf16; each NF4 weight dequantized to bf16
@@ -22,9 +20,8 @@
 mod attention;
 mod dropout;
 mod nf4;
-pub mod selftest;
 
 pub(crate) use attention::attention_softmax;
 pub(crate) use dropout::dropout_mask;
-pub(crate) use nf4::Nf4Device;
+pub use nf4::{Nf4Device, Output};
 pub use nf4::dequantize_nf4;

@@ -1,6 +1,6 @@
 //! Attention probabilities as one CPU op: `P = softmax(scale · q·kᵀ + mask)` over the keys.
 //!
-//! The composite it replaces (a batched matmul, then `model.rs`'s `attention_probs`: affine,
+//! The composite it replaces (a batched matmul, then `softmax::masked_softmax`: affine,
 //! mask add, max, subtract, exp, sum, divide) keeps about six `[b, heads, t, t_kv]` tensors
 //! alive per layer for the backward pass: the raw scores, the scaled and the masked scores,
 //! the shifted scores, their exponentials and the normalised result. This op keeps only its
@@ -35,7 +35,7 @@ const ROW_BLOCK: usize = 32;
 /// As in transformers (and the composite this replaces), the mask is added after scaling
 /// and the row maximum is subtracted before `exp`: `f32::MIN` absorbs any score, so a query
 /// that sees no key gets a uniform distribution rather than NaN.
-pub(crate) fn attention_probs(
+pub fn attention_probs(
     q: &Tensor,
     k: &Tensor,
     mask: Option<&Tensor>,
@@ -520,8 +520,8 @@ mod tests {
     use candle_core::{D, Device, Var};
 
     use super::*;
-    use crate::ops::testing::assert_close;
-    use crate::nf4::tests::standard_normal;
+    use crate::fused::testing::assert_close;
+    use crate::sample::standard_normal;
 
     /// `[b, kvh, g·t, d]` queries and `[b, kvh, t_kv, d]` keys of N(0, 1) values, as
     /// variables of `dtype`.
@@ -566,7 +566,7 @@ mod tests {
     }
 
     /// The composite this op replaces, from plain candle ops: grouped scores by a batched
-    /// matmul, then in f32 `model.rs`'s `attention_probs`, and in f64 the same ops inline
+    /// matmul, then in f32 `softmax::masked_softmax`, and in f64 the same ops inline
     /// (with the mask widened, as the op does, rather than the scores narrowed to f32).
     fn reference(q: &Tensor, k: &Tensor, mask: Option<&Tensor>, scale: f64, g: usize) -> Tensor {
         let run = || -> candle_core::Result<Tensor> {
@@ -574,7 +574,7 @@ mod tests {
             let t_kv = k.dims()[2];
             let scores = q.matmul(&k.t()?)?.reshape((b, kvh * g, rows / g, t_kv))?;
             let probs = if q.dtype() == DType::F32 {
-                crate::model::attention_probs(&scores, mask, scale)?
+                crate::softmax::masked_softmax(&scores, mask, scale)?
             } else {
                 let scores = scores.affine(scale, 0.0)?;
                 let scores = match mask {

@@ -1,7 +1,7 @@
 //! A LoRA-adapted frozen projection in training, as one autograd node:
 //! `y = x · Wᵀ + scale · (dropout(x) · Aᵀ) · Bᵀ` (without the base layer's bias).
 //!
-//! Built from plain candle ops (as [`LoraLinear::forward`] does in evaluation), the graph
+//! Built from plain candle ops (as `LoraLinear::forward` does in evaluation), the graph
 //! would keep, per projection, the dropout mask, the dropped input, the rank-r hidden state
 //! before and after scaling, the adapter's output and the frozen output: six tensors, four
 //! of them as large as the input or the output. This op keeps only its arguments (`x`, `A`,
@@ -13,20 +13,19 @@
 //! `∂L/∂B = gᵀ · h`, `∂L/∂A = scale · (g · B)ᵀ · d`,
 //! `∂L/∂x = g · W + mask ⊙ (scale · (g · B) · A)`.
 //!
-//! [`LoraLinear::forward`]: crate::lora::LoraLinear::forward
 
 use candle_core::backend::BackendStorage;
 use candle_core::{CpuStorage, CustomOp3, DType, Device, Layout, Shape, Tensor, WithDType};
 
 use super::gemm::{Mat, product};
 use super::{host_slice, host_values};
-use crate::lora::DropoutMask;
-use crate::qlinear::FrozenLinear;
+use crate::dropout::DropoutMask;
+use crate::frozen::FrozenLinear;
 
 /// `x` [rows, in] through `base` (without its bias) plus the adapter `a` [r, in],
 /// `b` [out, r]: [rows, out], differentiable with respect to `x`, `a` and `b`. CPU only, f32
 /// or f64, `x`, `a` and `b` of one dtype.
-pub(crate) fn adapted_linear(
+pub fn adapted_linear(
     x: &Tensor,
     base: &FrozenLinear,
     a: &Tensor,

@@ -17,7 +17,7 @@ use rayon::prelude::*;
 /// RMSNorm of the last dimension of `x` `[.., h]` with the frozen `weight` `[h]`, on the CPU
 /// in f32 or f64. The weight is converted to `x`'s dtype (an f32 weight is widened for an f64
 /// `x`); the result carries a gradient to `x` only.
-pub(crate) fn rms_norm(x: &Tensor, weight: &Tensor, eps: f64) -> candle_core::Result<Tensor> {
+pub fn rms_norm(x: &Tensor, weight: &Tensor, eps: f64) -> candle_core::Result<Tensor> {
     let weight = if weight.dtype() == x.dtype() {
         weight.detach()
     } else {
@@ -261,8 +261,8 @@ mod tests {
     use candle_core::{D, Device, Var};
 
     use super::*;
-    use crate::ops::testing::{assert_close, flat, tensor, value_and_grads};
-    use crate::nf4::tests::standard_normal;
+    use crate::fused::testing::{assert_close, flat, tensor, value_and_grads};
+    use crate::sample::standard_normal;
 
     /// model.rs's differentiable composite, in the input's dtype.
     fn reference(x: &Tensor, weight: &Tensor, eps: f64) -> candle_core::Result<Tensor> {

@@ -13,7 +13,7 @@ use rayon::prelude::*;
 
 /// `silu(gate) · up`, elementwise, for `gate` and `up` of the same shape, on the CPU in f32
 /// or f64. The result carries gradients to both.
-pub(crate) fn swiglu(gate: &Tensor, up: &Tensor) -> candle_core::Result<Tensor> {
+pub fn swiglu(gate: &Tensor, up: &Tensor) -> candle_core::Result<Tensor> {
     gate.contiguous()?.apply_op2(&up.contiguous()?, SwiGlu)
 }
 
@@ -201,8 +201,8 @@ fn backward<T: Real>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ops::testing::{assert_close, tensor, value_and_grads};
-    use crate::nf4::tests::standard_normal;
+    use crate::fused::testing::{assert_close, tensor, value_and_grads};
+    use crate::sample::standard_normal;
 
     fn check(dims: &[usize], dtype: DType, tolerance: f64) {
         let n = dims.iter().product();

@@ -10,11 +10,11 @@ mod norm;
 mod rope;
 mod swiglu;
 
-pub(crate) use adapted::adapted_linear;
-pub(crate) use attention::attention_probs;
-pub(crate) use norm::rms_norm;
-pub(crate) use rope::rope_heads;
-pub(crate) use swiglu::swiglu;
+pub use adapted::adapted_linear;
+pub use attention::attention_probs;
+pub use norm::rms_norm;
+pub use rope::rope_heads;
+pub use swiglu::swiglu;
 
 use std::ops::Deref;
 

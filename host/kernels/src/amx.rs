@@ -48,7 +48,7 @@ static AVAILABLE: LazyLock<bool> = LazyLock::new(|| {
 static AVAILABLE: LazyLock<bool> = LazyLock::new(|| false);
 
 /// Whether AMX bf16 tiles can be used here (the CPU has them, the kernel grants them).
-pub(crate) fn available() -> bool {
+pub fn available() -> bool {
     *AVAILABLE
 }
 

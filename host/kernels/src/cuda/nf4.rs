@@ -31,7 +31,7 @@ const VALUES_PER_THREAD: usize = 8;
 const THREADS: u32 = 256;
 
 /// An element type the kernel writes, with its kernel's name.
-pub(crate) trait Output: DeviceRepr + CudaDType + Copy + 'static {
+pub trait Output: DeviceRepr + CudaDType + Copy + 'static {
     /// The `extern "C"` kernel that writes this type.
     const KERNEL: &'static str;
 }
@@ -45,7 +45,7 @@ impl Output for bf16 {
 }
 
 /// An [`Nf4Matrix`] in the memory of one CUDA device.
-pub(crate) struct Nf4Device {
+pub struct Nf4Device {
     rows: usize,
     cols: usize,
     packed: CudaSlice<u8>,
@@ -70,7 +70,7 @@ impl std::fmt::Debug for Nf4Device {
 
 impl Nf4Device {
     /// Copy `matrix` to `device`, which must be a CUDA device.
-    pub(crate) fn upload(matrix: &Nf4Matrix, device: &Device) -> candle_core::Result<Self> {
+    pub fn upload(matrix: &Nf4Matrix, device: &Device) -> candle_core::Result<Self> {
         let Device::Cuda(cuda) = device else {
             candle_core::bail!(
                 "nf4 upload: expected a cuda device, found {:?}",
@@ -189,7 +189,7 @@ impl Nf4Device {
 
     /// The kernel's output copied to the host, written into a buffer filled with `poison`
     /// first, so an element the kernel skips shows up (for the self-tests).
-    pub(crate) fn dequantize_over<T: Output>(&self, poison: T) -> candle_core::Result<Vec<T>> {
+    pub fn dequantize_over<T: Output>(&self, poison: T) -> candle_core::Result<Vec<T>> {
         let mut out = self
             .device
             .clone_htod(&vec![poison; self.rows * self.cols])?;

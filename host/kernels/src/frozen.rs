@@ -16,7 +16,7 @@
 //!
 //! On a CUDA device (feature `cuda`) the packed weight lives in device memory and the same op
 //! dequantizes the whole weight of this one layer into a temporary bf16 buffer with the
-//! engine's kernel, runs one cuBLAS GEMM through candle's own matmul, and frees the buffer:
+//! kernel of the `cuda` module, runs one cuBLAS GEMM through candle's own matmul, and frees the buffer:
 //! at most one layer's dequantized weight exists at a time, and the graph holds none. A
 //! full-precision weight on a GPU is kept in bf16 and multiplied by the same op.
 
@@ -31,6 +31,7 @@ use crate::error::{CandleContext, Error, Result};
 use crate::bf16_product;
 use crate::gemv;
 use crate::nf4::{Float, Nf4Matrix};
+use crate::tiles::TileSource;
 
 /// How a frozen linear weight is stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -180,7 +181,7 @@ impl FrozenLinear {
 
     /// The number of rows of `x` [.., in] and the shape of its output, [.., out]; an error
     /// when `x`'s last dimension is not `in`.
-    pub(crate) fn rows_of(&self, x: &Tensor) -> Result<(usize, Vec<usize>)> {
+    pub fn rows_of(&self, x: &Tensor) -> Result<(usize, Vec<usize>)> {
         let dims = x.dims();
         let Some((&in_features, batch)) = dims.split_last() else {
             return Err(Error::LinearShape {
@@ -263,7 +264,7 @@ impl FrozenLinear {
     /// `x` [m, in] · `Wᵀ` → [m, out], or `x` [m, out] · `W` → [m, in] when `transposed`:
     /// the products of [`FrozenLinear::forward`] and of its backward pass on row-major f32
     /// slices in host memory, for ops that fuse more around them. No bias.
-    pub(crate) fn cpu_product_f32(&self, x: &[f32], m: usize, transposed: bool) -> candle_core::Result<Vec<f32>> {
+    pub fn cpu_product_f32(&self, x: &[f32], m: usize, transposed: bool) -> candle_core::Result<Vec<f32>> {
         self.product_op(x.len(), m, transposed)?.compute_f32(x, m)
     }
 
@@ -271,7 +272,7 @@ impl FrozenLinear {
     /// `transposed`) that give what [`FrozenLinear::cpu_product_f32`] gives, for a caller
     /// that multiplies several inputs through it and would otherwise pay the conversion each
     /// time. `None` unless the layer takes bf16 operands and this CPU has AMX.
-    pub(crate) fn paired_bf16(&self, transposed: bool) -> Option<bf16_product::PairedWeight> {
+    pub fn paired_bf16(&self, transposed: bool) -> Option<bf16_product::PairedWeight> {
         if !self.bf16_operands || !self.device.is_cpu() {
             return None;
         }
@@ -417,43 +418,6 @@ fn tile_width(total: usize, align: usize) -> usize {
 
 /// What [`FrozenMatMul::compute_tiles`] does to each tile of `W` before multiplying it.
 type Prepare<'a, T> = &'a (dyn Fn(&mut [T]) + Sync);
-
-/// Where the tiles (or, for a few input rows, the rows) of `W` come from.
-#[derive(Clone, Copy)]
-pub(crate) enum TileSource<'a> {
-    /// Packed NF4 codes and scales.
-    Nf4(&'a Nf4Matrix),
-    /// A row-major f32 matrix, read in place.
-    Full(&'a [f32]),
-}
-
-impl TileSource<'_> {
-    /// W[first.., :] row-major into `tile` ([tile.len() / cols, cols]).
-    pub(crate) fn rows<T: Float>(&self, first: usize, cols: usize, tile: &mut [T]) {
-        match self {
-            Self::Nf4(w) => w.dequantize_rows(first, tile),
-            Self::Full(w) => {
-                for (t, &v) in tile.iter_mut().zip(&w[first * cols..]) {
-                    *t = T::from_f32(v);
-                }
-            }
-        }
-    }
-
-    /// W[:, first..first + width] row-major into `tile` ([rows, width]).
-    pub(crate) fn cols<T: Float>(&self, first: usize, width: usize, cols: usize, tile: &mut [T]) {
-        match self {
-            Self::Nf4(w) => w.dequantize_cols(first, width, tile),
-            Self::Full(w) => {
-                for (row, chunk) in tile.chunks_exact_mut(width).enumerate() {
-                    for (t, &v) in chunk.iter_mut().zip(&w[row * cols + first..]) {
-                        *t = T::from_f32(v);
-                    }
-                }
-            }
-        }
-    }
-}
 
 impl FrozenMatMul {
     /// `(rows, cols)` of `W`.
@@ -740,7 +704,7 @@ mod tests {
 
     use super::*;
     use crate::bf16_product::rounded as bf16;
-    use crate::nf4::tests::standard_normal;
+    use crate::sample::standard_normal;
 
     fn tensor(values: Vec<f32>, shape: &[usize]) -> Tensor {
         Tensor::from_vec(values, shape, &Device::Cpu).expect("test tensor")

@@ -156,7 +156,7 @@ mod tests {
     use rand_chacha::ChaCha8Rng;
 
     use super::*;
-    use crate::nf4::tests::standard_normal;
+    use crate::sample::standard_normal;
 
     #[test]
     fn dynamic_map_has_the_levels_of_its_definition() {

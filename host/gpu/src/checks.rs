@@ -1,4 +1,5 @@
-//! Checks of the GPU against the CPU, run by `rapha-gpu selftest` where a GPU is.
+//! Checks of the GPU against the CPU, run by `rapha-gpu selftest` where a GPU is (a `cuda`
+//! binary cannot start without the driver's `libcuda.so.1`).
 //!
 //! Each check draws its inputs from a seed, runs the same computation on the CPU in f32 (the
 //! engine's reference path, itself tested against transformers, bitsandbytes' numbers and
@@ -19,21 +20,22 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+use anyhow::{Context, Result, anyhow, bail};
 use candle_core::{DType, Device, Tensor};
 use half::bf16;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-
-use super::nf4::Nf4Device;
-use crate::batch::{Batch, Example};
-use crate::config::{Architecture, Config, RopeScaling};
-use crate::error::{CandleContext, Error, Result};
-use crate::lora::{LoraAdapter, LoraConfig, Mode, Target};
-use crate::model::{KvCache, Model};
-use crate::nf4::Nf4Matrix;
-use crate::qlinear::{FrozenLinear, Quantization};
-use crate::train::{TrainConfig, Trainer};
-use crate::weights::{Weights, expected_shapes};
+use rapha_engine::batch::{Batch, Example};
+use rapha_engine::config::{Architecture, Config, RopeScaling};
+use rapha_engine::lora::{LoraAdapter, LoraConfig, Mode, Target};
+use rapha_engine::model::{KvCache, Model};
+use rapha_engine::train::{TrainConfig, Trainer};
+use rapha_engine::weights::{Weights, expected_shapes};
+use rapha_kernels::cuda::{Nf4Device, dequantize_nf4};
+use rapha_kernels::nf4::Nf4Matrix;
+use rapha_kernels::sample::standard_normal_from;
+use rapha_kernels::softmax::masked_softmax;
+use rapha_kernels::{FrozenLinear, Quantization};
 
 /// The outcome of one check.
 #[derive(Debug, Clone, PartialEq)]
@@ -101,7 +103,7 @@ pub fn nf4_dequant_bit_exact(device: &Device, seed: u64) -> Result<Report> {
         let mut values = Vec::with_capacity(rows * cols);
         for _ in 0..rows {
             let scale = 10f32.powf(rng.random::<f32>() * 5.0 - 3.0);
-            values.extend(normal(&mut rng, cols).into_iter().map(|v| v * scale));
+            values.extend(standard_normal_from(&mut rng, cols).into_iter().map(|v| v * scale));
         }
         if values.len() >= 128 {
             values[64..128].fill(0.0);
@@ -109,14 +111,14 @@ pub fn nf4_dequant_bit_exact(device: &Device, seed: u64) -> Result<Report> {
         let matrix = Nf4Matrix::quantize(&values, rows, cols);
         let cpu = matrix.dequantize();
         let context = || format!("nf4 dequantize [{rows}, {cols}] on the gpu");
-        let gpu = Nf4Device::upload(&matrix, device).context_with(context)?;
+        let gpu = Nf4Device::upload(&matrix, device).with_context(context)?;
         let f32s = gpu
             .dequantize_over(f32::from_bits(u32::MAX))
-            .context_with(context)?;
+            .with_context(context)?;
         let bf16s = gpu
             .dequantize_over(bf16::from_bits(u16::MAX))
-            .context_with(context)?;
-        let tensor = super::dequantize_nf4(&matrix, device, DType::F32)?;
+            .with_context(context)?;
+        let tensor = dequantize_nf4(&matrix, device, DType::F32)?;
         let tensor = to_host_f32(&tensor)?;
         elements += cpu.len();
         f32_differ += cpu
@@ -148,7 +150,7 @@ pub fn nf4_dequant_bit_exact(device: &Device, seed: u64) -> Result<Report> {
 
 /// LoRA dropout masks drawn by the GPU's kernel against the CPU's, value for value: sizes
 /// below one ChaCha block, not a multiple of it, and over several streams of
-/// [`DROPOUT_CHUNK`](crate::lora::DROPOUT_CHUNK) elements; probabilities from 0.05 to 0.9.
+/// dropout chunk (2¹⁴) elements; probabilities from 0.05 to 0.9.
 pub fn dropout_mask_bit_exact(device: &Device, seed: u64) -> Result<Report> {
     require_cuda(device)?;
     let (mut elements, mut differ) = (0, 0);
@@ -158,8 +160,8 @@ pub fn dropout_mask_bit_exact(device: &Device, seed: u64) -> Result<Report> {
         let name = format!("model.layers.{i}.mlp.up_proj");
         let adapter = LoraAdapter::new(8, 8, &tiny_lora(p), &name, seed, &Device::Cpu)?;
         let x_cpu =
-            Tensor::zeros(shape, DType::F32, &Device::Cpu).context_with(|| "x".to_owned())?;
-        let x_gpu = Tensor::zeros(shape, DType::F32, device).context_with(|| "x".to_owned())?;
+            Tensor::zeros(shape, DType::F32, &Device::Cpu).with_context(|| "x".to_owned())?;
+        let x_gpu = Tensor::zeros(shape, DType::F32, device).with_context(|| "x".to_owned())?;
         let (step, micro_batch) = (seed % 1000, i as u64);
         let cpu = to_host_f32(&adapter.dropout_mask(&x_cpu, seed, step, micro_batch)?)?;
         let gpu = to_host_f32(&adapter.dropout_mask(&x_gpu, seed, step, micro_batch)?)?;
@@ -198,11 +200,11 @@ pub fn attention_softmax_cpu_vs_cuda(device: &Device, seed: u64) -> Result<Repor
         (2, 2, 3, 9, None),
     ] {
         let n = b * heads * t * t_kv;
-        let scores = normal(&mut rng, n)
+        let scores = standard_normal_from(&mut rng, n)
             .into_iter()
             .map(|v| 2.0 * v)
             .collect::<Vec<_>>();
-        let c = normal(&mut rng, n);
+        let c = standard_normal_from(&mut rng, n);
         let mask: Option<Vec<f32>> = mask_rows.map(|rows| {
             (0..rows * t * t_kv)
                 .map(|i| {
@@ -220,27 +222,26 @@ pub fn attention_softmax_cpu_vs_cuda(device: &Device, seed: u64) -> Result<Repor
             let scores = Tensor::from_slice(scores, (b, heads, t, t_kv), dev)
                 .and_then(|s| s.to_dtype(dtype))
                 .and_then(|s| candle_core::Var::from_tensor(&s))
-                .context_with(context)?;
+                .with_context(context)?;
             let mask = mask
                 .as_ref()
                 .map(|m| Tensor::from_slice(m, (m.len() / (t * t_kv), 1, t, t_kv), dev))
                 .transpose()
-                .context_with(context)?;
-            let probs = crate::model::attention_probs(scores.as_tensor(), mask.as_ref(), scale)
-                .context_with(context)?;
+                .with_context(context)?;
+            let probs = masked_softmax(scores.as_tensor(), mask.as_ref(), scale)
+                .with_context(context)?;
             let weights = Tensor::from_slice(c, (b, heads, t, t_kv), dev)
                 .and_then(|w| w.to_dtype(dtype))
-                .context_with(context)?;
+                .with_context(context)?;
             let grads = probs
                 .mul(&weights)
                 .and_then(|p| p.to_dtype(DType::F32)?.sum_all())
                 .and_then(|l| l.backward())
-                .context_with(context)?;
-            let grad = grads.get(scores.as_tensor()).ok_or_else(|| Error::Candle {
-                context: context(),
-                source: candle_core::Error::Msg("no gradient reached the scores".to_owned()),
-            })?;
-            Ok::<_, Error>((to_host_f32(&probs)?, to_host_f32(grad)?))
+                .with_context(context)?;
+            let grad = grads
+                .get(scores.as_tensor())
+                .ok_or_else(|| anyhow!("{}: no gradient reached the scores", context()))?;
+            Ok::<_, anyhow::Error>((to_host_f32(&probs)?, to_host_f32(grad)?))
         };
         for dtype in [DType::F32, DType::BF16] {
             // The CPU's reference in f32 from the inputs as the GPU sees them.
@@ -277,21 +278,21 @@ pub fn frozen_linear_cpu_vs_cuda(device: &Device, seed: u64) -> Result<Report> {
     let mut worst: f64 = 0.0;
     let mut parts = Vec::new();
     for (out, inp, m) in [(96, 128, 37), (200, 192, 5)] {
-        let w = normal(&mut rng, out * inp);
-        let b = normal(&mut rng, out);
-        let x = normal(&mut rng, m * inp);
-        let g = normal(&mut rng, m * out);
+        let w = standard_normal_from(&mut rng, out * inp);
+        let b = standard_normal_from(&mut rng, out);
+        let x = standard_normal_from(&mut rng, m * inp);
+        let g = standard_normal_from(&mut rng, m * out);
         for quantization in [Quantization::Nf4, Quantization::None] {
             let layer = |dev: &Device| -> Result<FrozenLinear> {
-                FrozenLinear::new(
-                    Tensor::from_slice(&w, (out, inp), dev).context_with(|| "weight".to_owned())?,
-                    Some(Tensor::from_slice(&b, out, dev).context_with(|| "bias".to_owned())?),
+                Ok(FrozenLinear::new(
+                    Tensor::from_slice(&w, (out, inp), dev).with_context(|| "weight".to_owned())?,
+                    Some(Tensor::from_slice(&b, out, dev).with_context(|| "bias".to_owned())?),
                     quantization,
-                )
+                )?)
             };
             let (cpu, gpu) = (layer(&Device::Cpu)?, layer(device)?);
             let host = |v: &[f32], shape: (usize, usize)| {
-                Tensor::from_slice(v, shape, &Device::Cpu).context_with(|| "input".to_owned())
+                Tensor::from_slice(v, shape, &Device::Cpu).with_context(|| "input".to_owned())
             };
             let want_y = to_host_f32(&cpu.forward(&host(&x, (m, inp))?)?)?;
             let want_g = to_host_f32(&cpu.backward_input(&host(&g, (m, out))?)?)?;
@@ -299,7 +300,7 @@ pub fn frozen_linear_cpu_vs_cuda(device: &Device, seed: u64) -> Result<Report> {
                 let on_gpu = |v: &[f32], shape: (usize, usize)| {
                     Tensor::from_slice(v, shape, device)
                         .and_then(|t| t.to_dtype(dtype))
-                        .context_with(|| "gpu input".to_owned())
+                        .with_context(|| "gpu input".to_owned())
                 };
                 let y = to_host_f32(&gpu.forward(&on_gpu(&x, (m, inp))?)?)?;
                 let grad = to_host_f32(&gpu.backward_input(&on_gpu(&g, (m, out))?)?)?;
@@ -354,10 +355,10 @@ pub fn logits_cpu_vs_cuda(device: &Device, seed: u64) -> Result<Report> {
         for dev in [&Device::Cpu, device] {
             let model = tiny_model(&config, &lora, quantization, seed, dev)?;
             let tensor = |v: &[u32], shape: (usize, usize)| {
-                Tensor::from_slice(v, shape, dev).context_with(|| "ids".to_owned())
+                Tensor::from_slice(v, shape, dev).with_context(|| "ids".to_owned())
             };
             let mask =
-                Tensor::from_slice(&key_mask, (b, t), dev).context_with(|| "mask".to_owned())?;
+                Tensor::from_slice(&key_mask, (b, t), dev).with_context(|| "mask".to_owned())?;
             let hidden = model.forward(
                 &tensor(&ids, (b, t))?,
                 &tensor(&positions, (b, t))?,
@@ -492,26 +493,10 @@ pub fn lora_grads_cpu_vs_cuda(device: &Device, seed: u64) -> Result<Report> {
 type NamedGradients = Vec<(String, Vec<f32>)>;
 
 fn require_cuda(device: &Device) -> Result<()> {
-    if device.is_cuda() {
-        Ok(())
-    } else {
-        Err(Error::Setting {
-            field: "device",
-            expected: "a cuda device",
-            found: format!("{:?}", device.location()),
-        })
+    if !device.is_cuda() {
+        bail!("device: expected a cuda device, found {:?}", device.location());
     }
-}
-
-/// `count` samples of N(0, 1) (Box–Muller).
-fn normal(rng: &mut ChaCha8Rng, count: usize) -> Vec<f32> {
-    (0..count)
-        .map(|_| {
-            let u1: f64 = 1.0 - rng.random::<f64>();
-            let u2: f64 = rng.random();
-            ((-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()) as f32
-        })
-        .collect()
+    Ok(())
 }
 
 /// A tensor's values in f32 on the host, flattened.
@@ -520,7 +505,7 @@ fn to_host_f32(tensor: &Tensor) -> Result<Vec<f32>> {
         .to_dtype(DType::F32)
         .and_then(|t| t.flatten_all())
         .and_then(|t| t.to_vec1::<f32>())
-        .context_with(|| format!("copy {:?} to the host", tensor.shape()))
+        .with_context(|| format!("copy {:?} to the host", tensor.shape()))
 }
 
 /// `‖got − want‖ / ‖want‖` in f64 (NaN when the lengths differ or anything is NaN).
@@ -593,10 +578,10 @@ fn tiny_model(
                 [_, fan_in] if !name.contains("embed") => 1.0 / (*fan_in as f32).sqrt(),
                 _ => 0.5,
             };
-            normal(&mut rng, n).into_iter().map(|v| v * scale).collect()
+            standard_normal_from(&mut rng, n).into_iter().map(|v| v * scale).collect()
         };
         let tensor =
-            Tensor::from_vec(values, shape, device).context_with(|| format!("`{name}`"))?;
+            Tensor::from_vec(values, shape, device).with_context(|| format!("`{name}`"))?;
         tensors.insert(name, tensor);
     }
     let model = Model::new(
@@ -608,13 +593,13 @@ fn tiny_model(
     )?;
     for (name, adapter) in model.adapters() {
         let dims = adapter.b().dims().to_vec();
-        let values: Vec<f32> = normal(&mut rng, dims.iter().product())
+        let values: Vec<f32> = standard_normal_from(&mut rng, dims.iter().product())
             .into_iter()
             .map(|v| 0.05 * v)
             .collect();
         Tensor::from_vec(values, dims, device)
             .and_then(|b| adapter.b().set(&b))
-            .context_with(|| format!("set `{name}.lora_B`"))?;
+            .with_context(|| format!("set `{name}.lora_B`"))?;
     }
     Ok(model)
 }

@@ -2,7 +2,7 @@
 //! backward pass.
 //!
 //! A projection's output `x` `[b, t, heads·d]` becomes `[b, heads, t, d]` with each head
-//! rotated in the Hugging Face layout (see crate::rope):
+//! rotated in the Hugging Face layout (the engine's `rope` module):
 //! `out[b, h, t, :] = x_h · cos + rotate_half(x_h) · sin`, `rotate_half([x1, x2]) = [−x2, x1]`.
 //! A CPU forward pass that records gradients (training) uses it for q and k (model.rs);
 //! elsewhere the
@@ -24,7 +24,7 @@ use rayon::prelude::*;
 /// `[b, t, d]` (from `RotaryEmbedding::cos_sin`: the half width repeated), giving a
 /// contiguous `[b, heads, t, d]`. On the CPU in f32 or f64; `cos` and `sin` are converted to
 /// `x`'s dtype. The result carries a gradient to `x` only.
-pub(crate) fn rope_heads(
+pub fn rope_heads(
     x: &Tensor,
     heads: usize,
     cos: &Tensor,
@@ -255,8 +255,8 @@ mod tests {
     use candle_core::D;
 
     use super::*;
-    use crate::ops::testing::{assert_close, tensor, value_and_grads};
-    use crate::nf4::tests::standard_normal;
+    use crate::fused::testing::{assert_close, tensor, value_and_grads};
+    use crate::sample::standard_normal;
 
     /// model.rs's `heads` closure followed by `RotaryEmbedding::apply`'s composite.
     fn reference(

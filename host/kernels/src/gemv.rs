@@ -1,7 +1,7 @@
 //! `x · Wᵀ` for a few rows of `x` with a frozen weight `W`, without a dequantized copy.
 //!
 //! Generation pushes a handful of rows (one per sequence of the batch) through every linear
-//! layer per step. The tiled path of [`crate::qlinear`] dequantizes a tile of weight rows
+//! layer per step. The tiled path of [`crate::frozen`] dequantizes a tile of weight rows
 //! into a scratch buffer as large as the L2 cache and hands it to `gemm`, which packs it
 //! again: for few rows, moving the weight costs far more than the multiplications. Here each
 //! weight row is decoded (NF4) or read in place (f32) once, into a buffer that stays in L1,
@@ -25,13 +25,13 @@ use rayon::prelude::*;
 
 use crate::bf16_product;
 use crate::nf4::{BLOCK_SIZE, CODE_BOOK, Nf4Matrix};
-use crate::qlinear::TileSource;
+use crate::tiles::TileSource;
 
 /// Most input rows the fused path takes. Measured on one core on SmolLM2's MLP shapes
 /// (576 × 1536 both ways), against the tiled `gemm` path: 4.5× faster at 4 rows, 2.4× at
 /// 16, 1.8× at 32, 1.3× at 64, even at 128 — where `gemm`'s reuse of each loaded weight
 /// across many rows catches up with decoding the weight only once.
-pub(crate) const MAX_ROWS: usize = 64;
+pub const MAX_ROWS: usize = 64;
 
 /// Input rows dotted with one decoded weight row at a time: each weight vector is loaded
 /// once per group, and the group's two accumulators per row (eight with four rows) hide
@@ -50,7 +50,7 @@ pub(crate) fn matmul_transposed(
     if m == 0 || n == 0 || k == 0 {
         return vec![0.0; m * n];
     }
-    // In bf16 operands (always for NF4, see `crate::qlinear`) each weight row is rounded
+    // In bf16 operands (always for NF4, see `crate::frozen`) each weight row is rounded
     // as it is decoded, the input here.
     let x: std::borrow::Cow<'_, [f32]> =
         if bf16_operands { bf16_product::rounded(x).into() } else { x.into() };
@@ -222,7 +222,7 @@ fn dot_group<'x, S: Simd, const R: usize>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::nf4::tests::standard_normal;
+    use crate::sample::standard_normal;
 
     /// `x · Wᵀ` in f64 by plain loops, with the sum of `|x_i · w_i|` of every output: the
     /// reference, and the scale its rounding error is measured against.

@@ -1,4 +1,4 @@
-//! Compiles the engine's own CUDA kernels (`src/cuda/*.cu`) to PTX when the `cuda` feature
+//! Compiles the kernels' own CUDA code (`src/cuda/*.cu`) to PTX when the `cuda` feature
 //! is on; `src/cuda/` embeds the PTX with `include_str!` and the driver JIT-compiles it for
 //! the GPU at hand. Without the feature this does nothing.
 //!

@@ -286,22 +286,9 @@ impl Nf4Matrix {
 
 #[cfg(test)]
 pub(crate) mod tests {
-    use rand::{Rng, SeedableRng};
-    use rand_chacha::ChaCha8Rng;
-
     use super::*;
 
-    /// `count` samples of N(0, 1) (Box–Muller over a seeded ChaCha8).
-    pub(crate) fn standard_normal(count: usize, seed: u64) -> Vec<f32> {
-        let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        (0..count)
-            .map(|_| {
-                let u1: f64 = 1.0 - rng.random::<f64>();
-                let u2: f64 = rng.random();
-                ((-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()) as f32
-            })
-            .collect()
-    }
+    use crate::sample::standard_normal;
 
     /// The standard normal quantile function (Acklam's rational approximation, relative
     /// error below 1.2e-9): an independent route to the NF4 levels.

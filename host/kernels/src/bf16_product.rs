@@ -1,7 +1,7 @@
 //! The frozen NF4 product in bf16 on the CPU: `x · Wᵀ` (forward) or `g · W` (the backward
 //! pass to the input) with both operands rounded to bf16 and the sums kept in f32 — the
 //! arithmetic of QLoRA as bitsandbytes runs it (`bnb_4bit_compute_dtype = bfloat16`), and
-//! of this engine's CUDA path.
+//! of the CUDA path.
 //!
 //! Where the CPU has AMX ([`crate::amx`]), the layer's weight is decoded (NF4) or rounded
 //! (an f32 weight, the LM head of an NF4 model) once per call into a temporary bf16 copy
@@ -9,13 +9,14 @@
 //! input is rounded into another, and each thread computes whole rows of the output,
 //! 32 × 32 at a time. The copy is freed when the call returns: as on a GPU, at
 //! most one layer's weight exists decoded at a time and the autograd graph holds none.
-//! Elsewhere [`crate::qlinear`] computes the same products with f32 kernels on rounded
+//! Elsewhere [`crate::frozen`] computes the same products with f32 kernels on rounded
 //! values ([`round`]), so a run's numbers do not depend on the CPU beyond the order of sums.
 
 use rayon::prelude::*;
 
 use crate::amx::{self, BLOCK, TILE_DEPTH, TILE_ROWS, Tiles};
-use crate::qlinear::TileSource;
+pub use crate::amx::available as amx_available;
+use crate::tiles::TileSource;
 
 /// The bf16 bit pattern nearest to `value` (ties to even); NaN stays NaN. Branch-free,
 /// so loops over it vectorize.
@@ -38,7 +39,7 @@ pub(crate) fn round_in_place(values: &mut [f32]) {
 }
 
 /// `values` rounded to the nearest bf16.
-pub(crate) fn rounded(values: &[f32]) -> Vec<f32> {
+pub fn rounded(values: &[f32]) -> Vec<f32> {
     values.iter().map(|&v| round(v)).collect()
 }
 
@@ -115,7 +116,7 @@ pub(crate) fn amx_product(
 
 /// A weight decoded or rounded to bf16 once, laid out for the tiles, for several products
 /// in one direction (the LM head multiplies chunk after chunk of rows through it).
-pub(crate) struct PairedWeight {
+pub struct PairedWeight {
     pairs: Vec<u32>,
     /// `(k, n)` of the products: the input's columns, the output's.
     k: usize,
@@ -136,7 +137,7 @@ impl PairedWeight {
     }
 
     /// `x` [m, k] times the weight: [m, n] row-major.
-    pub(crate) fn product(&self, x: &[f32], m: usize) -> Vec<f32> {
+    pub fn product(&self, x: &[f32], m: usize) -> Vec<f32> {
         let (k, n, b) = (self.k, self.n, &self.pairs);
         assert_eq!(x.len(), m * k, "input is [{m}, {k}]");
         let steps = k.div_ceil(TILE_DEPTH);
@@ -238,7 +239,7 @@ fn paired_weight(w: TileSource<'_>, (rows, cols): (usize, usize), transposed: bo
 mod tests {
     use super::*;
     use crate::nf4::Nf4Matrix;
-    use crate::nf4::tests::standard_normal;
+    use crate::sample::standard_normal;
 
     #[test]
     fn rounding_is_to_the_nearest_bf16_ties_to_even() {
