@@ -368,49 +368,37 @@ impl Run<'_> {
         let recipe = self.recipe;
         let work = &self.folders.work;
         let info = plugin.info();
-        let Outcome {
-            plugin_sha256,
-            model,
-            model_name,
-            model_sha256,
-            splits,
-            selection,
-            journal,
-            trained,
-            base,
-            tuned,
-            max_steps,
-        } = outcome;
+        let (splits, journal, selection) = (&outcome.splits, &outcome.journal, &outcome.selection);
         let best = selection.best(journal.evals()).context("no evaluation selected a best adapter")?;
         let n = splits.test.records.len();
         let row = |metric: &MetricInfo| MetricRow {
             name: metric.name.clone(),
             higher_is_better: metric.higher_is_better,
-            base: base.get(&metric.name).and_then(|value| cell(n, value)),
-            adapter: tuned.get(&metric.name).and_then(|value| cell(n, value)),
+            base: outcome.base.get(&metric.name).and_then(|value| cell(n, value)),
+            adapter: outcome.tuned.get(&metric.name).and_then(|value| cell(n, value)),
         };
         let shown: Vec<MetricRow> = info
             .metrics
             .iter()
-            .filter(|metric| base.get(&metric.name).is_some() && tuned.get(&metric.name).is_some())
+            .filter(|metric| outcome.base.get(&metric.name).is_some() && outcome.tuned.get(&metric.name).is_some())
             .map(row)
             .collect();
         let exported = export::exported_metrics(info, &selection.metric);
-        let evaluations = max_steps.div_ceil(recipe.train.eval_every);
+        let evaluations = outcome.max_steps.div_ceil(recipe.train.eval_every);
         let steps = journal.steps();
         let train_seconds: f64 = steps.iter().map(|s| s.seconds).sum();
         let train_tokens: u64 = steps.iter().map(|s| s.tokens).sum();
         let fields = ReportFields {
             task: info.id.clone(),
             plugin_version: info.version.clone(),
-            plugin_sha256: plugin_sha256.clone(),
-            model: model_name,
+            plugin_sha256: outcome.plugin_sha256.clone(),
+            model: outcome.model_name.clone(),
             quantization: recipe.model.quantization.to_string(),
-            bytes_per_param: model.footprint().bytes_per_param(),
+            bytes_per_param: outcome.model.footprint().bytes_per_param(),
             lora: describe_lora(recipe),
-            steps: trained.steps,
+            steps: outcome.trained.steps,
             best_step: best.step,
-            stopped_early: trained.stopped_early,
+            stopped_early: outcome.trained.stopped_early,
             train_records: Count::of(splits.train.records.len() as u64),
             val_records: Count::of(splits.val.records.len() as u64),
             test_records: Count::of(n as u64),
@@ -436,8 +424,8 @@ impl Run<'_> {
         ));
         let inputs = ManifestInputs {
             recipe: export::input("recipe", &recipe.sha256, None),
-            model: export::input("model", &model_sha256, None),
-            plugin: export::input("plugin", &plugin_sha256, None),
+            model: export::input("model", &outcome.model_sha256, None),
+            plugin: export::input("plugin", &outcome.plugin_sha256, None),
             datasets: splits.all().iter().map(|d| export::input(d.split.name(), &d.sha256, Some(d.records.len()))).collect(),
         };
         for handler in &self.exit_on_second_signal {
@@ -447,7 +435,7 @@ impl Run<'_> {
             &self.folders.export,
             Export {
                 adapter_dir: &best_dir(work, best.step),
-                model,
+                model: outcome.model,
                 report: fields,
                 steps,
                 records_per_step: recipe.train.batch_size * recipe.train.grad_accum,
@@ -455,7 +443,7 @@ impl Run<'_> {
                 inputs,
                 sandbox: self.sandbox,
             },
-            splits.verbatim,
+            outcome.splits.verbatim,
             Arc::clone(&self.audit),
         )?;
         self.progress.println("");
