@@ -26,7 +26,7 @@
 
 use std::path::{Path, PathBuf};
 
-use candle_core::{D, DType, Device, Tensor};
+use candle_core::{DType, Device, Tensor};
 
 use crate::config::Config;
 use crate::error::{CandleContext, Error, Result};
@@ -202,20 +202,7 @@ impl RmsNorm {
 
     /// Normalise the last dimension of `x`.
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let run = || -> candle_core::Result<Tensor> {
-            if !x.track_op() {
-                return candle_nn::ops::rms_norm(&x.contiguous()?, &self.weight, self.eps as f32);
-            }
-            if fused_training(x) {
-                return rapha_kernels::fused::rms_norm(x, &self.weight, self.eps);
-            }
-            let x32 = x.to_dtype(DType::F32)?;
-            let variance = x32.sqr()?.mean_keepdim(D::Minus1)?;
-            x32.broadcast_div(&(variance + self.eps)?.sqrt()?)?
-                .to_dtype(x.dtype())?
-                .broadcast_mul(&self.weight)
-        };
-        run().context_with(|| format!("rms norm of {:?}", x.shape()))
+        rapha_kernels::ops::rms_norm(x, &self.weight, self.eps).context_with(|| format!("rms norm of {:?}", x.shape()))
     }
 }
 
@@ -250,7 +237,7 @@ impl Attention {
                 .contiguous()
         };
         let context = || format!("{}: heads", self.name);
-        let fused = fused_training(&q) && cache.is_none();
+        let fused = rapha_kernels::ops::fused_training(&q) && cache.is_none();
         let (q, k) = if fused {
             let rotate = |x: &Tensor, n: usize| rapha_kernels::fused::rope_heads(x, n, &inputs.cos, &inputs.sin);
             (
@@ -285,24 +272,13 @@ impl Attention {
             }
         };
         let run = || -> candle_core::Result<Tensor> {
-            let t_kv = k.dims()[2];
             let groups = self.num_heads / self.num_kv_heads;
             // Query heads h = kv · groups + r share key/value head kv (transformers'
             // `repeat_kv`), so folding the group into the query rows lets one batched
             // matmul per key/value head serve all its query heads without copying keys.
             let q = q.reshape((b, self.num_kv_heads, groups * t, self.head_dim))?;
             let scale = 1.0 / (self.head_dim as f64).sqrt();
-            let probs = if fused {
-                rapha_kernels::fused::attention_probs(&q, &k, inputs.mask.as_ref(), scale)?
-            } else {
-                let scores = q.matmul(&k.t()?)?.reshape((b, self.num_heads, t, t_kv))?;
-                rapha_kernels::softmax::masked_softmax(&scores, inputs.mask.as_ref(), scale)?.reshape((
-                    b,
-                    self.num_kv_heads,
-                    groups * t,
-                    t_kv,
-                ))?
-            };
+            let probs = rapha_kernels::ops::attention_probs(&q, &k, inputs.mask.as_ref(), scale, groups)?;
             let out = probs
                 .matmul(&v)?
                 .reshape((b, self.num_heads, t, self.head_dim))?;
@@ -314,12 +290,6 @@ impl Attention {
     }
 }
 
-/// Whether `x` takes the fused training kernels of [`rapha_kernels::fused`]: it carries a gradient, in
-/// f32 or f64, in host memory. Inference keeps candle's fused kernels (which have no backward
-/// pass) and a GPU its own.
-fn fused_training(x: &Tensor) -> bool {
-    x.track_op() && x.device().is_cpu() && matches!(x.dtype(), DType::F32 | DType::F64)
-}
 
 /// SwiGLU feed-forward (Shazeer 2020): `down(silu(gate(x)) · up(x))`.
 #[derive(Debug, Clone)]
@@ -334,12 +304,7 @@ impl Mlp {
     fn forward(&self, x: &Tensor, mode: &Mode) -> Result<Tensor> {
         let gate = self.gate_proj.forward(x, mode)?;
         let up = self.up_proj.forward(x, mode)?;
-        let hidden = if fused_training(&gate) {
-            rapha_kernels::fused::swiglu(&gate, &up)
-        } else {
-            gate.silu().and_then(|g| g * up)
-        }
-        .context_with(|| format!("{}: swiglu", self.name))?;
+        let hidden = rapha_kernels::ops::swiglu(&gate, &up).context_with(|| format!("{}: swiglu", self.name))?;
         self.down_proj.forward(&hidden, mode)
     }
 }

@@ -6,6 +6,8 @@
 //!   device memory, and its product as one candle op that picks its kernel by device inside:
 //!   on the CPU bf16 operands on AMX tiles ([`bf16_product`]), a tiled product, or for a few
 //!   rows a fused decode-and-dot ([`gemv`]); on a GPU a dequantization kernel and one GEMM.
+//! - [`ops`]: what a layer calls (RMSNorm, SwiGLU, attention probabilities), picking its
+//!   kernel inside by device and mode.
 //! - [`fused`]: training's fused autograd ops on the CPU (the adapted projection, attention
 //!   probabilities, RMSNorm, rotary split, SwiGLU), each one node with its own backward pass.
 //! - [`softmax`]: attention's masked softmax on any device; [`dropout`]: LoRA's dropout masks
@@ -31,6 +33,7 @@ pub mod frozen;
 pub mod fused;
 mod gemv;
 pub mod nf4;
+pub mod ops;
 pub mod sample;
 pub mod softmax;
 mod tiles;
