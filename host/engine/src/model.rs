@@ -237,21 +237,9 @@ impl Attention {
                 .contiguous()
         };
         let context = || format!("{}: heads", self.name);
-        let fused = rapha_kernels::ops::fused_training(&q) && cache.is_none();
-        let (q, k) = if fused {
-            let rotate = |x: &Tensor, n: usize| rapha_kernels::fused::rope_heads(x, n, &inputs.cos, &inputs.sin);
-            (
-                rotate(&q, self.num_heads).context_with(context)?,
-                rotate(&k, self.num_kv_heads).context_with(context)?,
-            )
-        } else {
-            let q = heads(q, self.num_heads).context_with(context)?;
-            let k = heads(k, self.num_kv_heads).context_with(context)?;
-            (
-                RotaryEmbedding::apply(&q, &inputs.cos, &inputs.sin)?,
-                RotaryEmbedding::apply(&k, &inputs.cos, &inputs.sin)?,
-            )
-        };
+        let rotate = |x: &Tensor, n: usize| rapha_kernels::ops::rotary_heads(x, n, &inputs.cos, &inputs.sin);
+        let q = rotate(&q, self.num_heads).context_with(context)?;
+        let k = rotate(&k, self.num_kv_heads).context_with(context)?;
         let v = heads(v, self.num_kv_heads).context_with(context)?;
         let (k, v) = match cache {
             None => (k, v),

@@ -5,7 +5,8 @@
 //! Frequencies follow transformers' `modeling_rope_utils.py`:
 //! `_compute_default_rope_parameters` and `_compute_llama3_parameters`. Angles are
 //! computed from the explicit positions of every token, so left-padded batches and
-//! cached decoding rotate each token by its own position.
+//! cached decoding rotate each token by its own position. The rotation itself is
+//! `rapha_kernels::ops::rotary_heads`.
 
 use candle_core::{D, DType, Device, Tensor};
 
@@ -37,29 +38,6 @@ impl RotaryEmbedding {
             Ok((emb.cos()?, emb.sin()?))
         };
         run().context_with(|| format!("rope: angles for positions {:?}", positions.shape()))
-    }
-
-    /// Rotate `x` (`[b, heads, t, head_dim]`) by the angles of [`Self::cos_sin`].
-    ///
-    /// candle-nn's fused `rope` has no backward pass; this composite form does, so it
-    /// is used whenever `x` carries a gradient (LoRA on q or k).
-    pub fn apply(x: &Tensor, cos: &Tensor, sin: &Tensor) -> Result<Tensor> {
-        let run = || -> candle_core::Result<Tensor> {
-            let cos = cos.unsqueeze(1)?;
-            let sin = sin.unsqueeze(1)?;
-            if !x.track_op() {
-                let half = cos.dim(D::Minus1)? / 2;
-                let cos = cos.narrow(D::Minus1, 0, half)?.squeeze(1)?.contiguous()?;
-                let sin = sin.narrow(D::Minus1, 0, half)?.squeeze(1)?.contiguous()?;
-                return candle_nn::rotary_emb::rope(&x.contiguous()?, &cos, &sin);
-            }
-            let half = x.dim(D::Minus1)? / 2;
-            let x1 = x.narrow(D::Minus1, 0, half)?;
-            let x2 = x.narrow(D::Minus1, half, half)?;
-            let rotated = Tensor::cat(&[&x2.neg()?, &x1], D::Minus1)?;
-            x.broadcast_mul(&cos)? + rotated.broadcast_mul(&sin)?
-        };
-        run().context_with(|| format!("rope: rotating {:?}", x.shape()))
     }
 }
 
@@ -160,22 +138,5 @@ mod tests {
         for (got, want) in f.iter().zip(expected) {
             assert!((got - want).abs() <= 1e-6 * want, "{f:?}");
         }
-    }
-
-    #[test]
-    fn composite_and_fused_rotations_agree() {
-        let device = Device::Cpu;
-        let rope = RotaryEmbedding::new(&config(RopeScaling::Default), &device).expect("rope");
-        let positions = Tensor::new(&[[3u32, 4, 5], [0, 1, 2]], &device).expect("positions");
-        let (cos, sin) = rope.cos_sin(&positions).expect("angles");
-        let x = Tensor::randn(0f32, 1.0, (2, 2, 3, 8), &device).expect("x");
-        let fused = RotaryEmbedding::apply(&x, &cos, &sin).expect("fused");
-        let var = candle_core::Var::from_tensor(&x).expect("var");
-        let composite = RotaryEmbedding::apply(var.as_tensor(), &cos, &sin).expect("composite");
-        let diff = (fused - composite)
-            .and_then(|d| d.abs())
-            .and_then(|d| d.max_all())
-            .and_then(|d| d.to_scalar::<f32>());
-        assert!(diff.expect("diff") < 1e-6);
     }
 }

@@ -53,3 +53,58 @@ pub fn attention_probs(
     let scores = q.matmul(&k.t()?)?.reshape((b, kv_heads * groups, t, t_kv))?;
     crate::softmax::masked_softmax(&scores, mask, scale)?.reshape((b, kv_heads, rows, t_kv))
 }
+
+/// Rotate `x` `[b, heads, t, head_dim]` by rotary angles `cos` and `sin` `[b, t, head_dim]`
+/// (the half width repeated), in the Hugging Face layout: `x · cos + rotate_half(x) · sin`.
+/// candle's fused `rope` has no backward pass, so a tensor that records gradients takes the
+/// composite form.
+pub fn rotate(x: &Tensor, cos: &Tensor, sin: &Tensor) -> candle_core::Result<Tensor> {
+    let cos = cos.unsqueeze(1)?;
+    let sin = sin.unsqueeze(1)?;
+    if !x.track_op() {
+        let half = cos.dim(D::Minus1)? / 2;
+        let cos = cos.narrow(D::Minus1, 0, half)?.squeeze(1)?.contiguous()?;
+        let sin = sin.narrow(D::Minus1, 0, half)?.squeeze(1)?.contiguous()?;
+        return candle_nn::rotary_emb::rope(&x.contiguous()?, &cos, &sin);
+    }
+    let half = x.dim(D::Minus1)? / 2;
+    let x1 = x.narrow(D::Minus1, 0, half)?;
+    let x2 = x.narrow(D::Minus1, half, half)?;
+    let rotated = Tensor::cat(&[&x2.neg()?, &x1], D::Minus1)?;
+    x.broadcast_mul(&cos)? + rotated.broadcast_mul(&sin)?
+}
+
+/// A projection's output `x` `[b, t, heads · head_dim]` split into `heads` heads
+/// `[b, heads, t, head_dim]` (contiguous), each rotated by `cos` and `sin` ([`rotate`]).
+pub fn rotary_heads(x: &Tensor, heads: usize, cos: &Tensor, sin: &Tensor) -> candle_core::Result<Tensor> {
+    if fused_training(x) {
+        return crate::fused::rope_heads(x, heads, cos, sin);
+    }
+    let (b, t, width) = x.dims3()?;
+    let split = x.reshape((b, t, heads, width / heads))?.transpose(1, 2)?.contiguous()?;
+    rotate(&split, cos, sin)
+}
+
+#[cfg(test)]
+mod tests {
+    use candle_core::{Device, Var};
+
+    use super::*;
+    use crate::sample::standard_normal;
+
+    /// candle's fused rotation (inference) and the composite (training) agree.
+    #[test]
+    fn composite_and_fused_rotations_agree() {
+        let device = Device::Cpu;
+        let angles: Vec<f32> = standard_normal(2 * 3 * 4, 1);
+        let half = Tensor::from_vec(angles, (2, 3, 4), &device).expect("angles");
+        let full = Tensor::cat(&[&half, &half], D::Minus1).expect("repeat");
+        let (cos, sin) = (full.cos().expect("cos"), full.sin().expect("sin"));
+        let x = Tensor::from_vec(standard_normal(2 * 2 * 3 * 8, 2), (2, 2, 3, 8), &device).expect("x");
+        let fused = rotate(&x, &cos, &sin).expect("fused");
+        let var = Var::from_tensor(&x).expect("var");
+        let composite = rotate(var.as_tensor(), &cos, &sin).expect("composite");
+        let diff = (fused - composite).and_then(|d| d.abs()?.max_all()?.to_scalar::<f32>()).expect("diff");
+        assert!(diff < 1e-6, "{diff}");
+    }
+}

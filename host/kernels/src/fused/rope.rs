@@ -4,10 +4,9 @@
 //! A projection's output `x` `[b, t, heads·d]` becomes `[b, heads, t, d]` with each head
 //! rotated in the Hugging Face layout (the engine's `rope` module):
 //! `out[b, h, t, :] = x_h · cos + rotate_half(x_h) · sin`, `rotate_half([x1, x2]) = [−x2, x1]`.
-//! A CPU forward pass that records gradients (training) uses it for q and k (model.rs);
-//! elsewhere the
-//! split is a reshape and a transposing copy and the rotation `RotaryEmbedding::apply`, a
-//! composite of `narrow`, `neg`, `cat`, two `broadcast_mul` and an `add`: five or six tensors
+//! A CPU forward pass that records gradients (training) uses it for q and k
+//! (`ops::rotary_heads`); elsewhere the split is a reshape and a transposing copy and the
+//! rotation `ops::rotate`, a composite of `narrow`, `neg`, `cat`, two `broadcast_mul` and an `add`: five or six tensors
 //! the size of `x` alive in the autograd graph for each of q and k, and as many backward
 //! passes. This op reads `x` once,
 //! writes the contiguous result once and keeps nothing but its input; `cos` and `sin` are
@@ -258,7 +257,7 @@ mod tests {
     use crate::fused::testing::{assert_close, tensor, value_and_grads};
     use crate::sample::standard_normal;
 
-    /// model.rs's `heads` closure followed by `RotaryEmbedding::apply`'s composite.
+    /// `ops::rotary_heads`'s split followed by `ops::rotate`'s composite.
     fn reference(
         x: &Tensor,
         heads: usize,
