@@ -28,7 +28,7 @@ use rapha_engine::{Finish, Flow, Model, Observer, PeftAdapter, Tokenizer, Traine
 use rapha_sandbox::disclosure;
 use rapha_sandbox::lockdown::{self, Report as SandboxReport};
 use rapha_sandbox::{AuditLog, Count, Decision, ManifestInputs, Policy, VerbatimIndex};
-use rapha_task_host::{MetricInfo, TaskPlugin};
+use rapha_task_host::{MetricInfo, TaskInfo, TaskPlugin};
 
 use crate::args::RunArgs;
 use crate::plot;
@@ -173,6 +173,39 @@ struct Trained {
     steps: u64,
     /// Whether the selected metric stopped improving before `max_steps`.
     stopped_early: bool,
+}
+
+impl Outcome<'_> {
+    /// The evaluation whose adapter is exported.
+    fn best(&self) -> anyhow::Result<&journal::EvalLine> {
+        self.selection.best(self.journal.evals()).context("no evaluation selected a best adapter")
+    }
+
+    /// `metric` for the base and the adapter on the test records, as it may be shown.
+    fn row(&self, metric: &MetricInfo) -> MetricRow {
+        let n = self.splits.test.records.len();
+        MetricRow {
+            name: metric.name.clone(),
+            higher_is_better: metric.higher_is_better,
+            base: self.base.get(&metric.name).and_then(|value| cell(n, value)),
+            adapter: self.tuned.get(&metric.name).and_then(|value| cell(n, value)),
+        }
+    }
+
+    /// The terminal's table: every metric both evaluations returned, and which leave.
+    fn table(&self, info: &TaskInfo, exported: &[&MetricInfo]) -> String {
+        let both = |metric: &&MetricInfo| self.base.get(&metric.name).is_some() && self.tuned.get(&metric.name).is_some();
+        let shown: Vec<MetricRow> = info.metrics.iter().filter(both).map(|metric| self.row(metric)).collect();
+        let mut table = report::comparison_table(&shown, Count::of(self.splits.test.records.len() as u64));
+        let names: Vec<&str> = exported.iter().map(|metric| metric.name.as_str()).collect();
+        table.push_str(&format!(
+            "leaving in metrics.json and report.txt: {} (at most {} metrics, {} significant digits)\n",
+            names.join(", "),
+            disclosure::MAX_EXPORTED_METRICS,
+            disclosure::SIGNIFICANT_DIGITS
+        ));
+        table
+    }
 }
 
 impl Run<'_> {
@@ -365,30 +398,58 @@ impl Run<'_> {
     /// Print the comparison table, draw the loss curve and export what may leave through
     /// the egress gate.
     fn export(&self, plugin: &TaskPlugin, outcome: Outcome<'_>) -> anyhow::Result<()> {
-        let recipe = self.recipe;
-        let work = &self.folders.work;
-        let info = plugin.info();
-        let (splits, journal, selection) = (&outcome.splits, &outcome.journal, &outcome.selection);
-        let best = selection.best(journal.evals()).context("no evaluation selected a best adapter")?;
-        let n = splits.test.records.len();
-        let row = |metric: &MetricInfo| MetricRow {
-            name: metric.name.clone(),
-            higher_is_better: metric.higher_is_better,
-            base: outcome.base.get(&metric.name).and_then(|value| cell(n, value)),
-            adapter: outcome.tuned.get(&metric.name).and_then(|value| cell(n, value)),
+        let (recipe, work, info) = (self.recipe, &self.folders.work, plugin.info());
+        let best = outcome.best()?;
+        let exported = export::exported_metrics(info, &outcome.selection.metric);
+        let fields = self.report_fields(info, &outcome, &exported)?;
+        let steps = outcome.journal.steps();
+        let train_curve: Vec<(u64, f64)> = steps.iter().map(|s| (s.step, s.loss)).collect();
+        let eval_curve: Vec<(u64, f64)> = outcome.journal.evals().iter().map(|e| (e.step, e.eval_loss)).collect();
+        plot::loss_curve(&work.join("loss.svg"), &train_curve, &eval_curve)?;
+        let table = outcome.table(info, &exported);
+        let inputs = ManifestInputs {
+            recipe: export::input("recipe", &recipe.sha256, None),
+            model: export::input("model", &outcome.model_sha256, None),
+            plugin: export::input("plugin", &outcome.plugin_sha256, None),
+            datasets: outcome.splits.all().iter().map(|d| export::input(d.split.name(), &d.sha256, Some(d.records.len()))).collect(),
         };
-        let shown: Vec<MetricRow> = info
-            .metrics
-            .iter()
-            .filter(|metric| outcome.base.get(&metric.name).is_some() && outcome.tuned.get(&metric.name).is_some())
-            .map(row)
-            .collect();
-        let exported = export::exported_metrics(info, &selection.metric);
-        let evaluations = outcome.max_steps.div_ceil(recipe.train.eval_every);
-        let steps = journal.steps();
+        for handler in &self.exit_on_second_signal {
+            signal_hook::low_level::unregister(*handler);
+        }
+        let export = Export {
+            adapter_dir: &best_dir(work, best.step),
+            model: outcome.model,
+            report: fields,
+            steps,
+            records_per_step: recipe.train.batch_size * recipe.train.grad_accum,
+            evals: outcome.journal.evals(),
+            inputs,
+            sandbox: self.sandbox,
+        };
+        let manifest = export::write(&self.folders.export, export, outcome.splits.verbatim, Arc::clone(&self.audit))?;
+        self.progress.println("");
+        println!("{table}");
+        println!(
+            "exported {} files to `{}` (manifest.json lists their sha256); work folder `{}`; wall time {:.0} s",
+            manifest.files.len() + 1,
+            self.folders.export.display(),
+            work.display(),
+            self.started.elapsed().as_secs_f64()
+        );
+        Ok(())
+    }
+
+    /// What `report.txt` and `metrics.json` say, the `exported` metrics only.
+    fn report_fields(&self, info: &TaskInfo, outcome: &Outcome<'_>, exported: &[&MetricInfo]) -> anyhow::Result<ReportFields> {
+        let recipe = self.recipe;
+        let best = outcome.best()?;
+        let splits = &outcome.splits;
+        let n = splits.test.records.len();
+        let steps = outcome.journal.steps();
         let train_seconds: f64 = steps.iter().map(|s| s.seconds).sum();
         let train_tokens: u64 = steps.iter().map(|s| s.tokens).sum();
-        let fields = ReportFields {
+        let evaluations = outcome.max_steps.div_ceil(recipe.train.eval_every);
+        Ok(ReportFields {
             task: info.id.clone(),
             plugin_version: info.version.clone(),
             plugin_sha256: outcome.plugin_sha256.clone(),
@@ -406,56 +467,10 @@ impl Run<'_> {
             final_train_loss: steps.last().and_then(|s| disclosure::round(s.loss)),
             best_eval_loss: cell(best.records, best.eval_loss),
             sandbox: describe(self.sandbox),
-            rows: exported.iter().copied().map(row).collect(),
+            rows: exported.iter().map(|metric| outcome.row(metric)).collect(),
             eval_records: Count::of(n as u64),
             channel_bits: disclosure::channel_bits(2 * exported.len(), evaluations, recipe.data.max_rejected),
-        };
-        let train_curve: Vec<(u64, f64)> = steps.iter().map(|s| (s.step, s.loss)).collect();
-        let eval_curve: Vec<(u64, f64)> = journal.evals().iter().map(|e| (e.step, e.eval_loss)).collect();
-        plot::loss_curve(&work.join("loss.svg"), &train_curve, &eval_curve)?;
-
-        let mut table = report::comparison_table(&shown, Count::of(n as u64));
-        let names: Vec<&str> = exported.iter().map(|metric| metric.name.as_str()).collect();
-        table.push_str(&format!(
-            "leaving in metrics.json and report.txt: {} (at most {} metrics, {} significant digits)\n",
-            names.join(", "),
-            disclosure::MAX_EXPORTED_METRICS,
-            disclosure::SIGNIFICANT_DIGITS
-        ));
-        let inputs = ManifestInputs {
-            recipe: export::input("recipe", &recipe.sha256, None),
-            model: export::input("model", &outcome.model_sha256, None),
-            plugin: export::input("plugin", &outcome.plugin_sha256, None),
-            datasets: splits.all().iter().map(|d| export::input(d.split.name(), &d.sha256, Some(d.records.len()))).collect(),
-        };
-        for handler in &self.exit_on_second_signal {
-            signal_hook::low_level::unregister(*handler);
-        }
-        let manifest = export::write(
-            &self.folders.export,
-            Export {
-                adapter_dir: &best_dir(work, best.step),
-                model: outcome.model,
-                report: fields,
-                steps,
-                records_per_step: recipe.train.batch_size * recipe.train.grad_accum,
-                evals: journal.evals(),
-                inputs,
-                sandbox: self.sandbox,
-            },
-            outcome.splits.verbatim,
-            Arc::clone(&self.audit),
-        )?;
-        self.progress.println("");
-        println!("{table}");
-        println!(
-            "exported {} files to `{}` (manifest.json lists their sha256); work folder `{}`; wall time {:.0} s",
-            manifest.files.len() + 1,
-            self.folders.export.display(),
-            work.display(),
-            self.started.elapsed().as_secs_f64()
-        );
-        Ok(())
+        })
     }
 
     /// Stop the run on a signal after training stopped at `step` with `checkpoint` written:
