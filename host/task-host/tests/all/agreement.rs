@@ -31,15 +31,18 @@ fn wrappings(json: &str) -> Vec<String> {
     ]
 }
 
+/// `valid` with its first `from` replaced by `to` (which must be there).
+fn replaced(valid: &str, from: &str, to: &str) -> String {
+    assert!(valid.contains(from), "{from}");
+    valid.replacen(from, to, 1)
+}
+
 /// Values around the edges: nothing, scalars, broken JSON.
 const EDGES: [&str; 10] = ["", "   ", "```json\n```", "null", "[]", "{}", "\"text\"", "true", "{\"a\": 1,}", "{'a': 1}"];
 
 fn fhir_predictions() -> Vec<String> {
     let valid = r#"{"resourceType":"ClinicalNoteExtract","patient":{"name":"Ann Lee","ageYears":54,"sex":"female"},"complaints":["cough"],"conditions":["asthma"],"medications":[{"name":"salbutamol","dose":{"value":100,"unit":"mcg"}}]}"#;
-    let variant = |from: &str, to: &str| {
-        assert!(valid.contains(from), "{from}");
-        valid.replacen(from, to, 1)
-    };
+    let variant = |from: &str, to: &str| replaced(valid, from, to);
     let mut predictions = wrappings(valid);
     predictions.extend(EDGES.map(str::to_owned));
     predictions.extend([
@@ -73,10 +76,7 @@ fn fhir_predictions() -> Vec<String> {
 
 fn trial_predictions() -> Vec<String> {
     let valid = r#"{"eligible":true,"criteria":[{"index":1,"met":true},{"index":2,"met":false}]}"#;
-    let variant = |from: &str, to: &str| {
-        assert!(valid.contains(from), "{from}");
-        valid.replacen(from, to, 1)
-    };
+    let variant = |from: &str, to: &str| replaced(valid, from, to);
     let mut predictions = wrappings(valid);
     predictions.extend(EDGES.map(str::to_owned));
     predictions.extend([
