@@ -3,14 +3,14 @@
 //! arithmetic of QLoRA as bitsandbytes runs it (`bnb_4bit_compute_dtype = bfloat16`), and
 //! of the CUDA path.
 //!
-//! Where the CPU has AMX ([`crate::amx`]), the layer's weight is decoded (NF4) or rounded
+//! Where the CPU has AMX (`amx`), the layer's weight is decoded (NF4) or rounded
 //! (an f32 weight, the LM head of an NF4 model) once per call into a temporary bf16 copy
 //! laid out as the tile instructions read it (pairs of inner values side by side), the
 //! input is rounded into another, and each thread computes whole rows of the output,
 //! 32 × 32 at a time. The copy is freed when the call returns: as on a GPU, at
 //! most one layer's weight exists decoded at a time and the autograd graph holds none.
 //! Elsewhere [`crate::frozen`] computes the same products with f32 kernels on rounded
-//! values ([`round`]), so a run's numbers do not depend on the CPU beyond the order of sums.
+//! values (`rounded`), so a run's numbers do not depend on the CPU beyond the order of sums.
 
 use rayon::prelude::*;
 

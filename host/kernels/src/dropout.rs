@@ -53,10 +53,10 @@ impl DropoutMask {
 
     /// Calls `f(first, kept, run)` for consecutive runs of `out` (`run` is
     /// `out[first..first + kept.len()]`, `kept[j]` whether its element `j` is kept), on
-    /// rayon's threads, a [`DROPOUT_CHUNK`] (one ChaCha8 stream) at a time. The draws come a
-    /// run at a time, written by the cipher straight into a buffer (a generator's
-    /// `fill` copied them word by word out of its own), and the callers' loops over a run
-    /// vectorise instead of paying a call to the generator per element.
+    /// rayon's threads, a chunk of `DROPOUT_CHUNK` elements (one ChaCha8 stream) at a time.
+    /// The draws come a run at a time, written by the cipher straight into a buffer (a
+    /// generator's `fill` copied them word by word out of its own), and the callers' loops
+    /// over a run vectorise instead of paying a call to the generator per element.
     pub fn visit<T: Send>(&self, out: &mut [T], f: impl Fn(usize, &[bool], &mut [T]) + Sync) {
         out.par_chunks_mut(DROPOUT_CHUNK).enumerate().for_each(|(chunk, out)| {
             let mut stream = keystream(&self.seed, chunk as u64);

@@ -88,7 +88,7 @@ enum FrozenWeight {
 }
 
 impl FrozenLinear {
-    /// Freeze `weight` [out, in] (any float dtype) and the optional `bias` [out], on the
+    /// Freeze `weight` `[out, in]` (any float dtype) and the optional `bias` `[out]`, on the
     /// weight's device.
     ///
     /// Both are detached and kept in the device's [`compute_dtype`], or for

@@ -5,7 +5,7 @@
 //! - [`frozen`]: the frozen weight of a linear layer, NF4 or full precision, in host or
 //!   device memory, and its product as one candle op that picks its kernel by device inside:
 //!   on the CPU bf16 operands on AMX tiles ([`bf16_product`]), a tiled product, or for a few
-//!   rows a fused decode-and-dot ([`gemv`]); on a GPU a dequantization kernel and one GEMM.
+//!   rows a fused decode-and-dot (`gemv`); on a GPU a dequantization kernel and one GEMM.
 //! - [`ops`]: what a layer calls (RMSNorm, SwiGLU, attention probabilities), picking its
 //!   kernel inside by device and mode.
 //! - [`fused`]: training's fused autograd ops on the CPU (the adapted projection, attention
