@@ -35,6 +35,7 @@ pub mod rope;
 pub mod safetensors_dir;
 pub mod schedule;
 pub mod tokenizer;
+pub mod testing;
 pub mod train;
 pub mod weights;
 

@@ -824,63 +824,20 @@ fn short(fingerprint: &str) -> &str {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
-
     use candle_core::Device;
-    use rand::{Rng, SeedableRng};
-    use rand_chacha::ChaCha8Rng;
 
     use super::*;
-    use crate::config::{Architecture, Config, RopeScaling};
     use crate::lora::Target;
     use rapha_kernels::Quantization;
-    use crate::weights::{Weights, expected_shapes};
 
     /// A two-layer Llama with seeded weights, a full-precision base (an NF4 base multiplies
     /// in bf16, whose rounding steps finite differences would see) and LoRA (random `B`)
     /// on every projection.
     fn tiny_model(lora: &LoraConfig) -> Model {
-        let config = Config {
-            architecture: Architecture::Llama,
-            vocab_size: 64,
-            hidden_size: 32,
-            intermediate_size: 64,
-            num_hidden_layers: 2,
-            num_attention_heads: 4,
-            num_key_value_heads: 2,
-            head_dim: 8,
-            rms_norm_eps: 1e-5,
-            rope_theta: 10_000.0,
-            rope_scaling: RopeScaling::Default,
-            max_position_embeddings: 128,
-            tie_word_embeddings: true,
-            qkv_bias: false,
-            o_bias: false,
-            sliding_window: None,
-            bos_token_id: None,
-            eos_token_ids: vec![2],
-        };
-        let mut rng = ChaCha8Rng::seed_from_u64(1);
-        let mut tensors = BTreeMap::new();
-        for (name, shape) in expected_shapes(&config) {
-            let n: usize = shape.iter().product();
-            let norm = name.ends_with("norm.weight");
-            let values: Vec<f32> = (0..n)
-                .map(|_| {
-                    let u = rng.random::<f32>() * 2.0 - 1.0;
-                    if norm { 1.0 + 0.1 * u } else { 0.3 * u }
-                })
-                .collect();
-            tensors.insert(name, Tensor::from_vec(values, shape, &Device::Cpu).unwrap());
-        }
-        let model =
-            Model::new(config, Weights::new("tiny".into(), tensors), Quantization::None, Some(lora), 3).unwrap();
-        for (_, adapter) in model.adapters() {
-            let dims = adapter.b().dims().to_vec();
-            let values: Vec<f32> =
-                (0..dims.iter().product()).map(|_| (rng.random::<f32>() * 2.0 - 1.0) * 0.3).collect();
-            adapter.b().set(&Tensor::from_vec(values, dims, &Device::Cpu).unwrap()).unwrap();
-        }
+        let config = crate::testing::tiny_config();
+        let weights = crate::testing::random_weights(&config, 1);
+        let model = Model::new(config, weights, Quantization::None, Some(lora), 3).unwrap();
+        crate::testing::randomize_b(&model, 2, 0.3);
         model
     }
 

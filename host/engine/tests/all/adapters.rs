@@ -78,8 +78,8 @@ fn a_saved_adapter_round_trips() {
     let names = candle_core::safetensors::load(dir.path().join(ADAPTER_WEIGHTS), &Device::Cpu).unwrap();
     assert_eq!(names.len(), 2 * 7 * 2);
     let a = &names["base_model.model.model.layers.1.mlp.down_proj.lora_A.weight"];
-    assert_eq!((a.dims(), a.dtype()), (&[4usize, 64][..], DType::F32));
-    assert_eq!(names["base_model.model.model.layers.0.self_attn.k_proj.lora_B.weight"].dims(), &[16, 4]);
+    assert_eq!((a.dims(), a.dtype()), (&[4usize, 128][..], DType::F32));
+    assert_eq!(names["base_model.model.model.layers.0.self_attn.k_proj.lora_B.weight"].dims(), &[32, 4]);
 
     let loaded = PeftAdapter::load(dir.path(), &Device::Cpu).unwrap();
     assert_eq!(loaded.lora, lora);

@@ -16,7 +16,8 @@ mod tiny_models;
 /// rejected by name without panicking.
 mod gguf_files;
 
-/// A tiny Llama with seeded random weights built in memory, and seeded training records.
+/// The `tiny` synthetic Llama with seeded random weights (`rapha_engine::testing`), and seeded
+/// training records.
 mod random_model;
 
 /// The training loop: resume bit for bit, loss definition, checkpointing and chunked loss
