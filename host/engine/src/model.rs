@@ -19,10 +19,11 @@
 //! NaN.
 //!
 //! Fused candle kernels (RMSNorm, softmax, RoPE) have no backward pass; each is used
-//! only when its input carries no gradient. Training on the CPU takes the engine's own fused
-//! ops instead ([`rapha_kernels::fused`]: RMSNorm, RoPE with the head split, attention's scores and
-//! softmax, SwiGLU, each adapted projection), which have one; anything else (a GPU, other
-//! dtypes) an equivalent composite of differentiable ops.
+//! only when its input carries no gradient. Training on the CPU takes the kernels' own fused
+//! ops instead, which have one; anything else (a GPU, other dtypes) an equivalent composite
+//! of differentiable ops. `rapha_kernels::ops` makes that choice for RMSNorm, RoPE with the
+//! head split, attention's probabilities and SwiGLU; each adapted projection makes it in
+//! [`LoraLinear::forward`].
 
 use std::path::{Path, PathBuf};
 

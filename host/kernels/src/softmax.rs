@@ -1,4 +1,5 @@
-//! Attention's softmax with its mask, as the model's layers call it on any device.
+//! Attention's softmax with its mask, on any device (through `ops::attention_probs`, or
+//! alone).
 
 use candle_core::{D, DType, Tensor};
 

@@ -35,7 +35,7 @@ const ROW_BLOCK: usize = 32;
 /// As in transformers (and the composite this replaces), the mask is added after scaling
 /// and the row maximum is subtracted before `exp`: `f32::MIN` absorbs any score, so a query
 /// that sees no key gets a uniform distribution rather than NaN.
-pub fn attention_probs(
+pub(crate) fn attention_probs(
     q: &Tensor,
     k: &Tensor,
     mask: Option<&Tensor>,

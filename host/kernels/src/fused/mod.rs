@@ -11,10 +11,11 @@ mod rope;
 mod swiglu;
 
 pub use adapted::adapted_linear;
-pub use attention::attention_probs;
-pub use norm::rms_norm;
-pub use rope::rope_heads;
-pub use swiglu::swiglu;
+// The rest are reached through `crate::ops`, which decides when they apply.
+pub(crate) use attention::attention_probs;
+pub(crate) use norm::rms_norm;
+pub(crate) use rope::rope_heads;
+pub(crate) use swiglu::swiglu;
 
 use std::ops::Deref;
 

@@ -17,7 +17,7 @@ use rayon::prelude::*;
 /// RMSNorm of the last dimension of `x` `[.., h]` with the frozen `weight` `[h]`, on the CPU
 /// in f32 or f64. The weight is converted to `x`'s dtype (an f32 weight is widened for an f64
 /// `x`); the result carries a gradient to `x` only.
-pub fn rms_norm(x: &Tensor, weight: &Tensor, eps: f64) -> candle_core::Result<Tensor> {
+pub(crate) fn rms_norm(x: &Tensor, weight: &Tensor, eps: f64) -> candle_core::Result<Tensor> {
     let weight = if weight.dtype() == x.dtype() {
         weight.detach()
     } else {

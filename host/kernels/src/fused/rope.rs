@@ -23,7 +23,7 @@ use rayon::prelude::*;
 /// `[b, t, d]` (from `RotaryEmbedding::cos_sin`: the half width repeated), giving a
 /// contiguous `[b, heads, t, d]`. On the CPU in f32 or f64; `cos` and `sin` are converted to
 /// `x`'s dtype. The result carries a gradient to `x` only.
-pub fn rope_heads(
+pub(crate) fn rope_heads(
     x: &Tensor,
     heads: usize,
     cos: &Tensor,

@@ -13,7 +13,7 @@ use rayon::prelude::*;
 
 /// `silu(gate) · up`, elementwise, for `gate` and `up` of the same shape, on the CPU in f32
 /// or f64. The result carries gradients to both.
-pub fn swiglu(gate: &Tensor, up: &Tensor) -> candle_core::Result<Tensor> {
+pub(crate) fn swiglu(gate: &Tensor, up: &Tensor) -> candle_core::Result<Tensor> {
     gate.contiguous()?.apply_op2(&up.contiguous()?, SwiGlu)
 }
 
