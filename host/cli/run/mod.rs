@@ -176,11 +176,6 @@ struct Trained {
 }
 
 impl Outcome<'_> {
-    /// The evaluation whose adapter is exported.
-    fn best(&self) -> anyhow::Result<&journal::EvalLine> {
-        self.selection.best(self.journal.evals()).context("no evaluation selected a best adapter")
-    }
-
     /// `metric` for the base and the adapter on the test records, as it may be shown.
     fn row(&self, metric: &MetricInfo) -> MetricRow {
         let n = self.splits.test.records.len();
@@ -236,7 +231,7 @@ impl Run<'_> {
         let base = self.evaluate_base(&generator, &mut plugin, &splits.test, start_step)?;
         let trained = self.train(&mut trainer, &generator, &mut plugin, &splits.val, &mut journal, &selection)?;
         drop(trainer);
-        let best = selection.best(journal.evals()).context("no evaluation selected a best adapter")?.step;
+        let best = chosen(&selection, &journal)?.step;
         let tuned = self.evaluate_best(&generator, &mut plugin, &splits.test, best, trained.steps)?;
         let outcome = Outcome {
             plugin_sha256,
@@ -399,9 +394,9 @@ impl Run<'_> {
     /// the egress gate.
     fn export(&self, plugin: &TaskPlugin, outcome: Outcome<'_>) -> anyhow::Result<()> {
         let (recipe, work, info) = (self.recipe, &self.folders.work, plugin.info());
-        let best = outcome.best()?;
+        let best = chosen(&outcome.selection, &outcome.journal)?;
         let exported = export::exported_metrics(info, &outcome.selection.metric);
-        let fields = self.report_fields(info, &outcome, &exported)?;
+        let fields = self.report_fields(info, &outcome, best, &exported);
         let steps = outcome.journal.steps();
         let train_curve: Vec<(u64, f64)> = steps.iter().map(|s| (s.step, s.loss)).collect();
         let eval_curve: Vec<(u64, f64)> = outcome.journal.evals().iter().map(|e| (e.step, e.eval_loss)).collect();
@@ -440,16 +435,21 @@ impl Run<'_> {
     }
 
     /// What `report.txt` and `metrics.json` say, the `exported` metrics only.
-    fn report_fields(&self, info: &TaskInfo, outcome: &Outcome<'_>, exported: &[&MetricInfo]) -> anyhow::Result<ReportFields> {
+    fn report_fields(
+        &self,
+        info: &TaskInfo,
+        outcome: &Outcome<'_>,
+        best: &journal::EvalLine,
+        exported: &[&MetricInfo],
+    ) -> ReportFields {
         let recipe = self.recipe;
-        let best = outcome.best()?;
         let splits = &outcome.splits;
         let n = splits.test.records.len();
         let steps = outcome.journal.steps();
         let train_seconds: f64 = steps.iter().map(|s| s.seconds).sum();
         let train_tokens: u64 = steps.iter().map(|s| s.tokens).sum();
         let evaluations = outcome.max_steps.div_ceil(recipe.train.eval_every);
-        Ok(ReportFields {
+        ReportFields {
             task: info.id.clone(),
             plugin_version: info.version.clone(),
             plugin_sha256: outcome.plugin_sha256.clone(),
@@ -470,7 +470,7 @@ impl Run<'_> {
             rows: exported.iter().map(|metric| outcome.row(metric)).collect(),
             eval_records: Count::of(n as u64),
             channel_bits: disclosure::channel_bits(2 * exported.len(), evaluations, recipe.data.max_rejected),
-        })
+        }
     }
 
     /// Stop the run on a signal after training stopped at `step` with `checkpoint` written:
@@ -519,6 +519,11 @@ impl Run<'_> {
         };
         Ok(Selection { metric, higher_is_better, patience: train.patience })
     }
+}
+
+/// The evaluation `selection` ranks best in `journal`: its adapter is the one kept.
+fn chosen<'j>(selection: &Selection, journal: &'j Journal) -> anyhow::Result<&'j journal::EvalLine> {
+    selection.best(journal.evals()).context("no evaluation selected a best adapter")
 }
 
 /// Whether `error` is a plugin call stopped because the run was asked to stop (a signal).
