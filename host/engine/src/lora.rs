@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::error::{CandleContext, Error, Result};
+use rapha_kernels::ops::{self, LoraFactors};
 use rapha_kernels::{DropoutMask, FrozenLinear};
 
 /// A projection LoRA can adapt, named as PEFT's `target_modules` name it.
@@ -276,58 +277,35 @@ impl LoraAdapter {
     }
 
     /// The adapter's contribution `scale · B · A · dropout(x)`, x [.., in] → [.., out], in
-    /// the adapter's dtype (f32).
-    ///
-    /// `x` is first converted to that dtype, as PEFT casts the input to `lora_A`'s dtype: on a
-    /// GPU the bf16 activations enter the adapter as f32, so its products and gradients are
-    /// f32.
+    /// the adapter's dtype (f32); see [`rapha_kernels::ops::lora_delta`].
     pub fn forward(&self, x: &Tensor, mode: &Mode) -> Result<Tensor> {
-        let context = || format!("adapter `{}`", self.name);
-        let x = x.to_dtype(self.a.dtype()).context_with(context)?;
-        let x = match *mode {
-            Mode::Train {
-                seed,
-                step,
-                micro_batch,
-            } if self.dropout > 0.0 => {
-                let mask = self.dropout_mask(&x, seed, step, micro_batch)?;
-                x.mul(&mask).context_with(context)?
-            }
-            _ => x,
-        };
-        // In evaluation nothing needs a gradient: detached A and B keep candle from recording
-        // a graph, so every activation is freed as soon as the next op has used it (a
-        // recorded graph would hold them all until the output is dropped).
-        let (a, b) = match mode {
-            Mode::Eval => (self.a.as_tensor().detach(), self.b.as_tensor().detach()),
-            Mode::Train { .. } => (self.a.as_tensor().clone(), self.b.as_tensor().clone()),
-        };
         let run = || -> candle_core::Result<Tensor> {
             let dims = x.dims();
             let in_features = dims[dims.len() - 1];
-            let rows = x.elem_count() / in_features.max(1);
-            let x2 = x.reshape((rows, in_features))?;
-            // Scale the narrow [rows, r] product rather than the [rows, out] result.
-            let hidden = x2.matmul(&a.t()?)?.affine(self.scale, 0.0)?;
-            let y = hidden.matmul(&b.t()?)?;
+            let x2 = x.reshape((x.elem_count() / in_features.max(1), in_features))?;
+            let y = ops::lora_delta(&x2, &self.factors(mode))?;
             let mut out_dims = dims[..dims.len() - 1].to_vec();
             out_dims.push(self.b.dims()[0]);
             y.reshape(out_dims)
         };
-        run().context_with(context)
+        run().context_with(|| format!("adapter `{}`", self.name))
     }
 
-    /// An inverted-dropout mask shaped like `x`, in `x`'s dtype (see [`DropoutMask`]).
-    pub fn dropout_mask(&self, x: &Tensor, seed: u64, step: u64, micro_batch: u64) -> Result<Tensor> {
-        self.mask_key(seed, step, micro_batch)
-            .tensor(x.shape(), x.device())
-            .and_then(|m| m.to_dtype(x.dtype()))
-            .context_with(|| format!("dropout mask of adapter `{}`", self.name))
+    /// The factors as a forward pass in `mode` applies them. In evaluation nothing needs a
+    /// gradient: detached A and B keep candle from recording a graph, so every activation is
+    /// freed as soon as the next op has used it (a recorded graph would hold them all until
+    /// the output is dropped).
+    fn factors(&self, mode: &Mode) -> LoraFactors {
+        let (a, b) = match mode {
+            Mode::Eval => (self.a.as_tensor().detach(), self.b.as_tensor().detach()),
+            Mode::Train { .. } => (self.a.as_tensor().clone(), self.b.as_tensor().clone()),
+        };
+        LoraFactors { a, b, scale: self.scale, dropout: self.dropout_for(mode) }
     }
 
     /// The dropout mask of a training forward pass, or `None` when this adapter has no
     /// dropout or `mode` is evaluation.
-    pub(crate) fn dropout_for(&self, mode: &Mode) -> Option<DropoutMask> {
+    pub fn dropout_for(&self, mode: &Mode) -> Option<DropoutMask> {
         match *mode {
             Mode::Train { seed, step, micro_batch } if self.dropout > 0.0 => {
                 Some(self.mask_key(seed, step, micro_batch))
@@ -418,50 +396,16 @@ impl LoraLinear {
     }
 
     /// `x` [.., in] → [.., out]: the base output plus the adapter's, if any, in the base
-    /// output's dtype (the adapter's f32 output is narrowed to bf16 on a GPU).
-    ///
-    /// Training on the CPU takes one fused op for the base and the adapter
-    /// ([`rapha_kernels::fused::adapted_linear`]), which keeps no intermediate tensor for the backward
-    /// pass.
+    /// output's dtype (the adapter's f32 output is narrowed to bf16 on a GPU); see
+    /// [`rapha_kernels::ops::adapted_linear`].
     pub fn forward(&self, x: &Tensor, mode: &Mode) -> Result<Tensor> {
-        if let (Some(adapter), Mode::Train { .. }) = (&self.adapter, mode)
-            && x.device().is_cpu()
-            && x.dtype() == adapter.a.dtype()
-            && matches!(x.dtype(), DType::F32 | DType::F64)
-        {
-            return self.forward_fused(x, adapter, mode);
-        }
-        let base = self.base.forward(x)?;
-        match &self.adapter {
-            None => Ok(base),
-            Some(adapter) => {
-                let delta = adapter.forward(x, mode)?;
-                delta
-                    .to_dtype(base.dtype())
-                    .and_then(|delta| base.add(&delta))
-                    .context_with(|| format!("adapter `{}`", adapter.name))
-            }
-        }
-    }
-
-    /// [`LoraLinear::forward`] in training on the CPU.
-    fn forward_fused(&self, x: &Tensor, adapter: &LoraAdapter, mode: &Mode) -> Result<Tensor> {
+        let Some(adapter) = &self.adapter else {
+            return Ok(self.base.forward(x)?);
+        };
         let (rows, out_dims) = self.base.rows_of(x)?;
         let run = || -> candle_core::Result<Tensor> {
             let x2 = x.reshape((rows, self.base.in_features()))?;
-            let y = rapha_kernels::fused::adapted_linear(
-                &x2,
-                &self.base,
-                adapter.a.as_tensor(),
-                adapter.b.as_tensor(),
-                adapter.scale,
-                adapter.dropout_for(mode),
-            )?;
-            let y = match self.base.bias() {
-                Some(bias) => y.broadcast_add(&bias.to_dtype(y.dtype())?)?,
-                None => y,
-            };
-            y.reshape(out_dims)
+            ops::adapted_linear(&x2, &self.base, &adapter.factors(mode))?.reshape(out_dims)
         };
         run().context_with(|| format!("adapter `{}`", adapter.name))
     }
@@ -568,6 +512,15 @@ mod tests {
         );
     }
 
+    /// `adapter`'s dropout mask of `x` in one training micro-batch.
+    fn mask_of(adapter: &LoraAdapter, x: &Tensor, seed: u64, step: u64, micro_batch: u64) -> Tensor {
+        adapter
+            .dropout_for(&Mode::Train { seed, step, micro_batch })
+            .expect("the adapter has dropout")
+            .tensor(x.shape(), x.device())
+            .expect("mask")
+    }
+
     #[test]
     fn dropout_masks_are_deterministic_per_key_and_inverted() {
         let p = 0.25;
@@ -582,11 +535,7 @@ mod tests {
         .expect("adapter");
         let x = Tensor::ones((100, 640), DType::F32, &Device::Cpu).expect("x");
         let mask = |seed, step, micro_batch| {
-            values(
-                &adapter
-                    .dropout_mask(&x, seed, step, micro_batch)
-                    .expect("mask"),
-            )
+            values(&mask_of(&adapter, &x, seed, step, micro_batch))
         };
         let m = mask(7, 3, 1);
         assert_eq!(m, mask(7, 3, 1), "same key, same mask");
@@ -615,7 +564,7 @@ mod tests {
         .expect("adapter");
         assert_ne!(
             m,
-            values(&other.dropout_mask(&x, 7, 3, 1).expect("mask")),
+            values(&mask_of(&other, &x, 7, 3, 1)),
             "another layer"
         );
     }

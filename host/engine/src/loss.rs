@@ -7,7 +7,8 @@
 //! and multiplies that back through the head: no autograd graph, no tensor per step of the
 //! softmax. Through candle's ops the same chunk took a dozen passes over `chunk × vocab`
 //! values (`[256, 49152]` f32 is 50 MB), each into a fresh buffer, and the gradient store
-//! zeroed and summed two more. [`cross_entropy`] keeps the tensor form for other devices.
+//! zeroed and summed two more. [`cross_entropy`] keeps the tensor form for other devices;
+//! [`head_loss`] picks the form by the rows' device.
 
 use candle_core::{DType, Tensor};
 use rayon::prelude::*;
@@ -15,10 +16,53 @@ use rayon::prelude::*;
 use crate::error::{CandleContext, Result};
 use rapha_kernels::FrozenLinear;
 
-/// Summed cross-entropy of `rows` (`[n, hidden]` row-major) under `head` against `targets`,
-/// and with `scale`, `scale ·` its gradient with respect to `rows`. Logits are formed `chunk`
-/// rows at a time, so at most `chunk × vocab` of them are alive.
+/// Summed cross-entropy of `rows` `[n, hidden]` under `head` against `targets`, and with
+/// `scale`, `scale ·` its gradient with respect to `rows` (in their dtype, on their device).
+/// Logits are formed `chunk` rows at a time, so at most `chunk × vocab` of them are alive:
+/// in host memory by [`host_head_loss`], elsewhere as tensors ([`cross_entropy`], and the
+/// head's transposed product for the gradient).
 pub(crate) fn head_loss(
+    head: &FrozenLinear,
+    rows: &Tensor,
+    targets: &[u32],
+    chunk: usize,
+    scale: Option<f64>,
+) -> Result<(f64, Option<Tensor>)> {
+    let n = targets.len();
+    let context = || format!("loss over {n} scored tokens");
+    let chunk = chunk.max(1);
+    if rows.device().is_cpu() {
+        let flat = rows.to_dtype(DType::F32).and_then(|r| r.flatten_all()?.to_vec1::<f32>()).context_with(context)?;
+        let (loss, grads) = host_head_loss(head, &flat, targets, chunk, scale)?;
+        let grads = grads
+            .map(|g| Tensor::from_vec(g, (n, head.in_features()), rows.device()).and_then(|g| g.to_dtype(rows.dtype())))
+            .transpose()
+            .context_with(context)?;
+        return Ok((loss, grads));
+    }
+    let targets = Tensor::from_slice(targets, n, rows.device()).context_with(context)?;
+    let mut loss = 0.0;
+    let mut row_grads = Vec::new();
+    for start in (0..n).step_by(chunk) {
+        let len = chunk.min(n - start);
+        let part = rows.narrow(0, start, len).context_with(context)?;
+        let part_targets = targets.narrow(0, start, len).context_with(context)?;
+        let logits = rapha_kernels::ops::logits(&part, head).context_with(context)?;
+        let (part_loss, grad_logits) = cross_entropy(&logits, &part_targets, scale)?;
+        loss += part_loss;
+        if let Some(grad_logits) = grad_logits {
+            let grad_logits = grad_logits.to_dtype(rows.dtype()).context_with(context)?;
+            row_grads.push(head.backward_input(&grad_logits)?);
+        }
+    }
+    if scale.is_none() {
+        return Ok((loss, None));
+    }
+    Ok((loss, Some(Tensor::cat(&row_grads, 0).context_with(context)?)))
+}
+
+/// [`head_loss`] of `rows` (`[n, hidden]` row-major) in host memory.
+fn host_head_loss(
     head: &FrozenLinear,
     rows: &[f32],
     targets: &[u32],
@@ -39,7 +83,6 @@ pub(crate) fn head_loss(
     };
     let mut loss = 0.0;
     let mut grad_rows = scale.map(|_| Vec::with_capacity(rows.len()));
-    let chunk = chunk.max(1);
     for (part, part_targets) in rows.chunks(chunk * hidden).zip(targets.chunks(chunk)) {
         let m = part_targets.len();
         let mut logits = product(part, m, false).context_with(context)?;
@@ -194,7 +237,7 @@ mod tests {
             }
             let targets: Vec<u32> = (0..n as u32).map(|i| (i * 31 + 5) % vocab as u32).collect();
 
-            let (loss, grad) = head_loss(&head, &rows, &targets, 16, Some(0.25)).unwrap();
+            let (loss, grad) = host_head_loss(&head, &rows, &targets, 16, Some(0.25)).unwrap();
             let grad = grad.unwrap();
 
             // The tensor form, in bf16 operands where the head takes them.
@@ -215,7 +258,7 @@ mod tests {
             for (i, (g, w)) in grad.iter().zip(&want).enumerate() {
                 assert!((g - w).abs() <= tolerance as f32 * largest, "bf16 {bf16}: grad[{i}] = {g}, tensor form {w}");
             }
-            let (eval_loss, none) = head_loss(&head, &rows, &targets, 5, None).unwrap();
+            let (eval_loss, none) = host_head_loss(&head, &rows, &targets, 5, None).unwrap();
             assert!(none.is_none());
             assert!((eval_loss - want_loss).abs() <= tolerance * want_loss, "bf16 {bf16}: loss without gradient {eval_loss}");
         }

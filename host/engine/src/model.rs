@@ -399,12 +399,9 @@ pub struct Model {
     embed_tokens: Tensor,
     layers: Vec<DecoderLayer>,
     norm: RmsNorm,
-    lm_head: Tensor,
-    /// The same weight (shared storage) as a frozen linear. On the CPU a generation step's
-    /// few rows go through its fused kernel, several times faster than candle's matmul for 4
-    /// rows. On a GPU every call goes through it, so the loss's backward pass computes no
-    /// gradient for the frozen weight.
-    lm_head_frozen: FrozenLinear,
+    /// The LM head (the embedding's storage when tied), multiplied through
+    /// [`rapha_kernels::ops::logits`].
+    lm_head: FrozenLinear,
     rotary: RotaryEmbedding,
     quantization: Quantization,
 }
@@ -507,16 +504,14 @@ impl Model {
         let rotary = RotaryEmbedding::new(&config, &device)?;
         // An NF4 model's LM head multiplies in bf16 operands as its projections do (a bf16
         // QLoRA model's head is bf16); the f32 weight stays as it is, for the embedding.
-        let lm_head_frozen = FrozenLinear::new(lm_head.clone(), None, Quantization::None)?;
-        let lm_head_frozen =
-            if quantization == Quantization::Nf4 { lm_head_frozen.with_bf16_operands() } else { lm_head_frozen };
+        let lm_head = FrozenLinear::new(lm_head, None, Quantization::None)?;
+        let lm_head = if quantization == Quantization::Nf4 { lm_head.with_bf16_operands() } else { lm_head };
         Ok(Self {
             config,
             embed_tokens,
             layers,
             norm,
             lm_head,
-            lm_head_frozen,
             rotary,
             quantization,
         })
@@ -626,30 +621,18 @@ impl Model {
         &self.norm
     }
 
-    /// The LM head as a frozen linear layer (the embedding's storage when tied): the CPU's
-    /// loss ([`crate::loss`]) multiplies through it without candle's graph.
-    pub(crate) fn lm_head_frozen(&self) -> &FrozenLinear {
-        &self.lm_head_frozen
+    /// The LM head as a frozen linear layer (the embedding's storage when tied): the loss
+    /// ([`crate::loss`]) multiplies through it chunk by chunk.
+    pub(crate) fn head(&self) -> &FrozenLinear {
+        &self.lm_head
     }
 
     /// Logits `[.., vocab]` of hidden states `[.., hidden]`.
     pub fn lm_head(&self, hidden: &Tensor) -> Result<Tensor> {
-        let rows = hidden.elem_count() / self.config.hidden_size;
-        let few_rows = rows <= rapha_kernels::FEW_ROWS && hidden.dtype() == DType::F32;
-        // In training, the frozen op: candle's matmul would also compute the gradient of the
-        // (frozen) vocabulary-sized weight, as many flops as the logits themselves. An NF4
-        // model's head always takes it (bf16 operands).
-        if few_rows || hidden.device().is_cuda() || hidden.track_op() || self.quantization == Quantization::Nf4 {
-            return Ok(self.lm_head_frozen.forward(hidden)?);
-        }
+        let (rows, out_dims) = self.lm_head.rows_of(hidden)?;
         let run = || -> candle_core::Result<Tensor> {
-            let dims = hidden.dims();
-            let logits = hidden
-                .reshape((rows, self.config.hidden_size))?
-                .matmul(&self.lm_head.t()?)?;
-            let mut out = dims[..dims.len() - 1].to_vec();
-            out.push(self.config.vocab_size);
-            logits.reshape(out)
+            let flat = hidden.reshape((rows, self.config.hidden_size))?;
+            rapha_kernels::ops::logits(&flat, &self.lm_head)?.reshape(out_dims)
         };
         run().context_with(|| format!("lm_head of {:?}", hidden.shape()))
     }
@@ -709,7 +692,7 @@ impl Model {
         let mut other_params: usize = norm_weights.map(Tensor::elem_count).sum();
         other_params += self.embed_tokens.elem_count() + self.norm.weight.elem_count();
         if !self.config.tie_word_embeddings {
-            other_params += self.lm_head.elem_count();
+            other_params += self.lm_head.num_params();
         }
         Footprint {
             linear_params,

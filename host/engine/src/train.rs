@@ -36,7 +36,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use candle_core::backprop::GradStore;
-use candle_core::{DType, Tensor, Var};
+use candle_core::{Tensor, Var};
 use sha2::{Digest, Sha256};
 
 use crate::adapter::PeftAdapter;
@@ -670,18 +670,8 @@ impl<'m> Trainer<'m> {
             .reshape((b * t, h))
             .and_then(|flat| flat.index_select(&positions, 0))
             .context_with(context)?;
-        let chunk = self.config.loss_chunk_tokens.unwrap_or(n).max(1);
-        let (loss, grad_rows) = if device.is_cpu() {
-            let flat = rows.to_dtype(DType::F32).and_then(|r| r.flatten_all()?.to_vec1::<f32>()).context_with(context)?;
-            let (loss, grads) = loss::head_loss(self.model.lm_head_frozen(), &flat, &batch.target_ids, chunk, scale)?;
-            let grads = grads
-                .map(|g| Tensor::from_vec(g, (n, h), device).and_then(|g| g.to_dtype(hidden.dtype())))
-                .transpose()
-                .context_with(context)?;
-            (loss, grads)
-        } else {
-            self.chunked_loss_tensors(&rows, &batch.target_ids, chunk, scale)?
-        };
+        let chunk = self.config.loss_chunk_tokens.unwrap_or(n);
+        let (loss, grad_rows) = loss::head_loss(self.model.head(), &rows, &batch.target_ids, chunk, scale)?;
         let Some(grad_rows) = grad_rows else {
             return Ok((loss, None));
         };
@@ -690,47 +680,6 @@ impl<'m> Trainer<'m> {
             .and_then(|g| g.reshape((b, t, h)))
             .context_with(context)?;
         Ok((loss, Some(grad_hidden)))
-    }
-
-    /// [`Trainer::chunked_loss`]'s loss and gradient of the gathered `rows` `[n, h]` through
-    /// candle's ops (logits on a GPU): each chunk's logits and their gradient are tensors,
-    /// and the chunk's graph is run back to its rows.
-    fn chunked_loss_tensors(
-        &self,
-        rows: &Tensor,
-        targets: &[u32],
-        chunk: usize,
-        scale: Option<f64>,
-    ) -> Result<(f64, Option<Tensor>)> {
-        let n = targets.len();
-        let context = || format!("loss over {n} scored tokens");
-        let targets = Tensor::from_slice(targets, n, rows.device()).context_with(context)?;
-        let mut loss = 0.0;
-        let mut row_grads = Vec::new();
-        for start in (0..n).step_by(chunk) {
-            let len = chunk.min(n - start);
-            let part = rows.narrow(0, start, len).context_with(context)?;
-            let part_targets = targets.narrow(0, start, len).context_with(context)?;
-            match scale {
-                None => {
-                    let logits = self.model.lm_head(&part)?;
-                    loss += loss::cross_entropy(&logits, &part_targets, None)?.0;
-                }
-                Some(scale) => {
-                    let var = Var::from_tensor(&part).context_with(context)?;
-                    let logits = self.model.lm_head(var.as_tensor())?;
-                    let (part_loss, grad_logits) = loss::cross_entropy(&logits.detach(), &part_targets, Some(scale))?;
-                    loss += part_loss;
-                    let grad_logits = grad_logits.expect("gradients were asked for");
-                    let store = backward_surrogate(&logits, &grad_logits, "lm_head")?;
-                    row_grads.push(input_grad(&store, var.as_tensor(), "lm_head")?);
-                }
-            }
-        }
-        if scale.is_none() {
-            return Ok((loss, None));
-        }
-        Ok((loss, Some(Tensor::cat(&row_grads, 0).context_with(context)?)))
     }
 
     /// An [`Error::NonFinite`] for the step being taken.

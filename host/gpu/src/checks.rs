@@ -159,12 +159,11 @@ pub fn dropout_mask_bit_exact(device: &Device, seed: u64) -> Result<Report> {
         let p = [0.05, 0.1, 0.5, 0.9][i];
         let name = format!("model.layers.{i}.mlp.up_proj");
         let adapter = LoraAdapter::new(8, 8, &tiny_lora(p), &name, seed, &Device::Cpu)?;
-        let x_cpu =
-            Tensor::zeros(shape, DType::F32, &Device::Cpu).with_context(|| "x".to_owned())?;
-        let x_gpu = Tensor::zeros(shape, DType::F32, device).with_context(|| "x".to_owned())?;
-        let (step, micro_batch) = (seed % 1000, i as u64);
-        let cpu = to_host_f32(&adapter.dropout_mask(&x_cpu, seed, step, micro_batch)?)?;
-        let gpu = to_host_f32(&adapter.dropout_mask(&x_gpu, seed, step, micro_batch)?)?;
+        let mode = Mode::Train { seed, step: seed % 1000, micro_batch: i as u64 };
+        let mask = adapter.dropout_for(&mode).context("a training mode with dropout")?;
+        let draw = |on: &Device| mask.tensor(&shape.into(), on).with_context(|| format!("mask of {shape:?}"));
+        let cpu = to_host_f32(&draw(&Device::Cpu)?)?;
+        let gpu = to_host_f32(&draw(device)?)?;
         elements += cpu.len();
         differ += cpu.len().abs_diff(gpu.len());
         differ += cpu

@@ -169,14 +169,26 @@ impl FrozenLinear {
         let (rows, out_dims) = self.rows_of(x)?;
         let run = || -> candle_core::Result<Tensor> {
             let x2 = x.reshape((rows, self.in_features))?;
-            let y = self.matmul(&x2, false)?;
-            let y = match &self.bias {
-                Some(b) => y.broadcast_add(&b.to_dtype(y.dtype())?)?,
-                None => y,
-            };
-            y.reshape(out_dims)
+            self.add_bias(self.matmul(&x2, false)?)?.reshape(out_dims)
         };
         run().context_with(context)
+    }
+
+    /// The full-precision weight, when products take it as it is (not NF4, not rounded to
+    /// bf16 operands).
+    pub(crate) fn plain_weight(&self) -> Option<&Tensor> {
+        match &self.weight {
+            FrozenWeight::Full(w) if !self.bf16_operands => Some(w),
+            _ => None,
+        }
+    }
+
+    /// `y` plus the bias, if this layer has one, in `y`'s dtype.
+    pub(crate) fn add_bias(&self, y: Tensor) -> candle_core::Result<Tensor> {
+        match &self.bias {
+            Some(b) => y.broadcast_add(&b.to_dtype(y.dtype())?),
+            None => Ok(y),
+        }
     }
 
     /// The number of rows of `x` [.., in] and the shape of its output, [.., out]; an error
@@ -235,7 +247,7 @@ impl FrozenLinear {
     /// On the CPU and on CUDA both kinds of weight go through [`FrozenMatMul`], whose backward
     /// pass gives no gradient to the weight; candle's own matmul would compute `xᵀ · grad` for
     /// it too, a third more work per frozen layer, only to throw it away.
-    fn matmul(&self, x: &Tensor, transposed: bool) -> candle_core::Result<Tensor> {
+    pub(crate) fn matmul(&self, x: &Tensor, transposed: bool) -> candle_core::Result<Tensor> {
         let device = x.device();
         let native = device.is_cpu() || cfg!(feature = "cuda") && device.is_cuda();
         if let (FrozenWeight::Full(w), false) = (&self.weight, native) {

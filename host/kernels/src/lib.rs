@@ -6,7 +6,8 @@
 //!   device memory, and its product as one candle op that picks its kernel by device inside:
 //!   on the CPU bf16 operands on AMX tiles ([`bf16_product`]), a tiled product, or for a few
 //!   rows a fused decode-and-dot (`gemv`); on a GPU a dequantization kernel and one GEMM.
-//! - [`ops`]: what a layer calls (RMSNorm, SwiGLU, attention probabilities), picking its
+//! - [`ops`]: what a layer calls (the LoRA-adapted projection, RMSNorm, SwiGLU, attention
+//!   probabilities, rotary heads), picking its
 //!   kernel inside by device and mode.
 //! - [`fused`]: training's fused autograd ops on the CPU (the adapted projection, attention
 //!   probabilities, RMSNorm, rotary split, SwiGLU), each one node with its own backward pass.

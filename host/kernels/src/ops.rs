@@ -6,6 +6,9 @@
 
 use candle_core::{D, DType, Tensor};
 
+use crate::dropout::DropoutMask;
+use crate::frozen::FrozenLinear;
+
 /// Whether `x` takes the fused training ops: it records gradients, in f32 or f64, in host
 /// memory.
 pub fn fused_training(x: &Tensor) -> bool {
@@ -83,6 +86,75 @@ pub fn rotary_heads(x: &Tensor, heads: usize, cos: &Tensor, sin: &Tensor) -> can
     let (b, t, width) = x.dims3()?;
     let split = x.reshape((b, t, heads, width / heads))?.transpose(1, 2)?.contiguous()?;
     rotate(&split, cos, sin)
+}
+
+/// Logits `x` [rows, hidden] · `Wᵀ` through a model's frozen output head, [rows, vocab].
+///
+/// Inference on the CPU with more than a few rows of a full-precision head in f32 operands
+/// takes candle's matmul. The frozen op takes the rest: a generation step's few rows (its
+/// fused kernel is several times faster than candle's matmul for 4 rows), bf16 operands (an
+/// NF4 model's head), a GPU, and training, where candle's matmul would also compute the
+/// gradient of the vocabulary-sized weight, as many flops as the logits themselves.
+pub fn logits(x: &Tensor, head: &FrozenLinear) -> candle_core::Result<Tensor> {
+    let few_rows = x.dim(0)? <= crate::FEW_ROWS && x.dtype() == DType::F32;
+    if let Some(weight) = head.plain_weight()
+        && x.device().is_cpu()
+        && !few_rows
+        && !x.track_op()
+    {
+        return x.matmul(&weight.t()?);
+    }
+    head.add_bias(head.matmul(x, false)?)
+}
+
+/// A LoRA adapter's factors as a projection applies them: `scale · B · A · dropout(x)`.
+/// The caller detaches `a` and `b` when nothing needs their gradients (evaluation), and gives
+/// a dropout mask only in training.
+#[derive(Debug, Clone)]
+pub struct LoraFactors {
+    /// `A` [r, in].
+    pub a: Tensor,
+    /// `B` [out, r].
+    pub b: Tensor,
+    /// The factor applied to `B · A`.
+    pub scale: f64,
+    /// The mask of the adapter's input, in training with dropout.
+    pub dropout: Option<DropoutMask>,
+}
+
+/// A LoRA-adapted frozen projection: `x` [rows, in] through `base` (with its bias) plus
+/// `lora`'s contribution, [rows, out] in the base output's dtype.
+///
+/// Training on the CPU (factors that record gradients, `x` in their dtype, f32 or f64) takes
+/// one fused op ([`crate::fused::adapted_linear`]), which keeps no intermediate tensor for
+/// the backward pass; elsewhere the base output and [`lora_delta`], as candle ops.
+pub fn adapted_linear(x: &Tensor, base: &FrozenLinear, lora: &LoraFactors) -> candle_core::Result<Tensor> {
+    let fused = lora.a.track_op()
+        && x.device().is_cpu()
+        && x.dtype() == lora.a.dtype()
+        && matches!(x.dtype(), DType::F32 | DType::F64);
+    if fused {
+        let y = crate::fused::adapted_linear(x, base, &lora.a, &lora.b, lora.scale, lora.dropout)?;
+        return base.add_bias(y);
+    }
+    let y = base.add_bias(base.matmul(x, false)?)?;
+    let delta = lora_delta(x, lora)?;
+    y.add(&delta.to_dtype(y.dtype())?)
+}
+
+/// The adapter's contribution `scale · dropout(x) · Aᵀ · Bᵀ`, `x` [rows, in] → [rows, out], in
+/// the factors' dtype.
+///
+/// `x` is first converted to that dtype, as PEFT casts the input to `lora_A`'s dtype: on a
+/// GPU the bf16 activations enter the adapter as f32, so its products and gradients are f32.
+pub fn lora_delta(x: &Tensor, lora: &LoraFactors) -> candle_core::Result<Tensor> {
+    let x = x.to_dtype(lora.a.dtype())?;
+    let x = match &lora.dropout {
+        Some(mask) => x.mul(&mask.tensor(x.shape(), x.device())?.to_dtype(x.dtype())?)?,
+        None => x,
+    };
+    // Scale the narrow [rows, r] product rather than the [rows, out] result.
+    x.matmul(&lora.a.t()?)?.affine(lora.scale, 0.0)?.matmul(&lora.b.t()?)
 }
 
 #[cfg(test)]
