@@ -7,6 +7,9 @@
 # each: on a shared machine one minute's speed can differ from the next by 15 %.
 # PyTorch bf16 runs only on CPUs with AVX-512 BF16 (or with TORCH_BF16=1).
 # Installs torch/transformers/peft/gguf into the ignored .venv when missing.
+# BASELINE_BENCH=path/to/engine-bench (the `engine` bench binary of another revision, e.g.
+# copied from target/debug/deps/engine-*) adds its NF4 run to each round, interleaved with
+# this revision's, for a before-and-after of a change.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/rapha-host/target}"
@@ -25,6 +28,9 @@ trap 'rm -rf "$out"' EXIT
 export RAYON_NUM_THREADS="$threads"
 for round in 1 2; do
     cargo bench --locked --profile dev --bench engine -- --quantization nf4 > "$out/nf4.$round.json"
+    if [ -n "${BASELINE_BENCH:-}" ]; then
+        "$BASELINE_BENCH" --bench --quantization nf4 > "$out/baseline-nf4.$round.json"
+    fi
     .venv/bin/python benches/compare_pytorch.py --dtype fp32 --threads "$threads" > "$out/torch-fp32.$round.json"
 done
 cargo bench --locked --profile dev --bench engine -- --quantization nf4 --gradient-checkpointing > "$out/nf4-ckpt.json"
@@ -41,7 +47,7 @@ python3 - "$out" <<'PY'
 import json, sys
 from pathlib import Path
 out = Path(sys.argv[1])
-names = ["nf4", "nf4-ckpt", "nf4-no-amx", "f32", "torch-fp32", "torch-bf16"]
+names = ["nf4", "baseline-nf4", "nf4-ckpt", "nf4-no-amx", "f32", "torch-fp32", "torch-bf16"]
 keys = [("train_tokens_per_second", "train tok/s"), ("forward_tokens_per_second", "forward tok/s"),
         ("generate_new_tokens_per_second", "generate tok/s"), ("peak_rss_bytes", "peak RSS GiB")]
 def mean_of(name):
@@ -51,7 +57,7 @@ def mean_of(name):
 runs = {name: run for name in names if (run := mean_of(name))}
 def show(key, value):
     return f"{value / 2**30:.2f}" if key == "peak_rss_bytes" else f"{value:.1f}"
-ours = [n for n in ["nf4", "nf4-ckpt", "nf4-no-amx", "f32"] if n in runs]
+ours = [n for n in ["nf4", "baseline-nf4", "nf4-ckpt", "nf4-no-amx", "f32"] if n in runs]
 print(f"{'':16}" + "".join(f"{n:>12}" for n in runs) + "".join(f"{n + '/torch-fp32':>22}" for n in ours))
 for key, label in keys:
     row = "".join(f"{show(key, r[key]):>12}" for r in runs.values())

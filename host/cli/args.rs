@@ -2,15 +2,16 @@
 
 use std::path::PathBuf;
 
+use clap::builder::TypedValueParser;
 use clap::{Args, Parser, Subcommand};
 
 /// Fine-tune a language model on clinical text that never leaves the building.
 #[derive(Debug, Parser)]
 #[command(name = "rapha-host", version, about, propagate_version = true)]
 pub struct Cli {
-    /// The work folder of the `plugin` commands: compiled-component cache
-    /// (`cache/components/`), plugin logs (`logs/`) and outputs. `run` uses the recipe's
-    /// `paths.work` instead.
+    /// The work folder of the `plugin` commands and `predict`: compiled-component cache
+    /// (`cache/components/`), plugin logs (`logs/`) and outputs (`predictions/`, `scores/`).
+    /// `run` uses the recipe's `paths.work` instead.
     #[arg(long, global = true, value_name = "DIR", default_value = "./work")]
     pub work: PathBuf,
 
@@ -38,6 +39,10 @@ pub enum Command {
     /// Train an adapter as a recipe says, evaluate it against the base model, and export
     /// what may leave through the egress gate.
     Run(RunArgs),
+    /// Answer a file of records with a model, with or without an adapter: the plugin formats
+    /// each prompt; the answers go to `<work>/predictions/NAME.jsonl`, never to an export
+    /// folder. A stopped `predict` run again with the same arguments continues where it stopped.
+    Predict(PredictArgs),
     /// Report which kernel protections this machine offers a run.
     Doctor(DoctorArgs),
     /// Inspect, check and score task plugins (WASI components); start new ones, in Rust,
@@ -193,6 +198,99 @@ pub struct RunArgs {
     /// Refused if the recipe, model, plugin or data changed since (by sha256).
     #[arg(long)]
     pub resume: bool,
+}
+
+/// `rapha-host predict`
+#[derive(Debug, Args)]
+pub struct PredictArgs {
+    /// Records, one JSON object per line with a unique `id`, as the plugin reads them.
+    #[arg(value_name = "JSONL")]
+    pub records: PathBuf,
+
+    /// The base model: a GGUF file or a Hugging Face folder.
+    #[arg(long, value_name = "PATH")]
+    pub model: PathBuf,
+
+    /// A LoRA adapter folder in PEFT's format (`adapter_config.json` and
+    /// `adapter_model.safetensors`), e.g. a run's export folder; without it the base model
+    /// answers.
+    #[arg(long, value_name = "DIR")]
+    pub adapter: Option<PathBuf>,
+
+    /// The task plugin (`.wasm`): it formats each record's prompt and gives the stop strings.
+    #[arg(long, value_name = "WASM")]
+    pub plugin: PathBuf,
+
+    /// The answers' file name in `<work>/predictions/`, without `.jsonl`
+    /// [default: the records file's stem and the adapter folder's name, or `base`].
+    #[arg(long, value_parser = file_stem)]
+    pub name: Option<String>,
+
+    /// How the frozen base weights are held, as a recipe's `model.quantization`.
+    #[arg(long, value_enum, default_value_t = QuantizationArg::Nf4)]
+    pub quantization: QuantizationArg,
+
+    /// Cap on generated tokens per answer [default: the plugin's hint].
+    #[arg(long, value_name = "N")]
+    pub max_new_tokens: Option<u32>,
+
+    /// Prompts generated together.
+    #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=256).map(usize::from))]
+    pub batch: usize,
+
+    /// A system message in place of the plugin's, as a recipe's `plugin.system_prompt`.
+    #[arg(long, value_name = "TEXT")]
+    pub system_prompt: Option<String>,
+
+    /// Kernel protections: `strict` refuses to start without Landlock ABI 4 and seccomp;
+    /// `best-effort` applies what the kernel offers and says what is missing.
+    #[arg(long, value_enum, default_value_t = SandboxArg::Strict)]
+    pub sandbox: SandboxArg,
+}
+
+/// `--quantization`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum QuantizationArg {
+    /// 4-bit NormalFloat with double-quantized scales (QLoRA).
+    Nf4,
+    /// f32.
+    None,
+}
+
+impl From<QuantizationArg> for rapha_engine::Quantization {
+    fn from(value: QuantizationArg) -> Self {
+        match value {
+            QuantizationArg::Nf4 => rapha_engine::Quantization::Nf4,
+            QuantizationArg::None => rapha_engine::Quantization::None,
+        }
+    }
+}
+
+/// `--sandbox`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SandboxArg {
+    /// Landlock ABI 4 and seccomp, or no start.
+    Strict,
+    /// What the kernel offers.
+    BestEffort,
+}
+
+impl From<SandboxArg> for rapha_sandbox::lockdown::SandboxMode {
+    fn from(value: SandboxArg) -> Self {
+        match value {
+            SandboxArg::Strict => rapha_sandbox::lockdown::SandboxMode::Strict,
+            SandboxArg::BestEffort => rapha_sandbox::lockdown::SandboxMode::BestEffort,
+        }
+    }
+}
+
+/// A file name without a folder: letters, digits, `.`, `_` and `-`, not starting with `.`.
+fn file_stem(value: &str) -> Result<String, String> {
+    let plain = value.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+    if value.is_empty() || value.starts_with('.') || !plain {
+        return Err("expected a file name of letters, digits, `.`, `_` and `-`, not starting with `.`".to_owned());
+    }
+    Ok(value.to_owned())
 }
 
 /// `rapha-host doctor`

@@ -2,7 +2,7 @@
 //!
 //! Exit codes: 0 success; 1 failure (the error chain is printed as `error: …`, and a
 //! failed `plugin check` lists its problems first); 2 a usage error; 130 a run stopped by
-//! Ctrl-C or SIGTERM after writing its checkpoint.
+//! Ctrl-C or SIGTERM after writing its checkpoint, or a `predict` after its last batch.
 
 mod args;
 mod atomic;
@@ -10,6 +10,7 @@ mod doctor;
 mod plot;
 mod jsonl;
 mod plugin;
+mod predict;
 mod progress;
 mod recipe;
 mod report;
@@ -38,7 +39,7 @@ fn main() -> ExitCode {
         }
     };
     // A run reports its progress in bars on a terminal, and in info lines anywhere else.
-    let bars = matches!(cli.command, Command::Run(_)) && std::io::stderr().is_terminal() && cli.log_format == LogFormat::Human;
+    let bars = matches!(cli.command, Command::Run(_) | Command::Predict(_)) && std::io::stderr().is_terminal() && cli.log_format == LogFormat::Human;
     let default = if bars { "warn" } else { "warn,rapha_host=info" };
     let filter = EnvFilter::try_from_env("RAPHA_LOG").unwrap_or_else(|_| EnvFilter::new(default));
     // Colour only for a person at a terminal: never into files, pipes or JSON, nor with
@@ -56,7 +57,8 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {error:#}");
-            if error.is::<run::Interrupted>() { ExitCode::from(130) } else { ExitCode::FAILURE }
+            let stopped = error.is::<run::Interrupted>() || error.is::<predict::Stopped>();
+            if stopped { ExitCode::from(130) } else { ExitCode::FAILURE }
         }
     }
 }
@@ -64,6 +66,7 @@ fn main() -> ExitCode {
 fn dispatch(cli: Cli, bars: bool) -> anyhow::Result<()> {
     match cli.command {
         Command::Run(args) => run::run(&args, bars),
+        Command::Predict(args) => predict::run(&cli.work, &args, bars),
         Command::Doctor(args) => doctor::run(&args),
         Command::Plugin(command) => plugin::run(&cli.work, command),
     }

@@ -8,6 +8,8 @@ mod doctor;
 mod languages;
 // `rapha-host plugin info | check | score` on the shipped and the test plugins.
 mod plugins;
+// `rapha-host predict`: a run's answers reproduced from its export, a stopped file continued.
+mod predict;
 // `rapha-host run`: small real runs checked file by file, their refusals, hostile plugins.
 mod run;
 // A fresh work folder per test and a command around the built binary.

@@ -34,7 +34,7 @@ const EXPORTED: [&str; 5] = [
 ];
 
 /// The tiny test model: a Hugging Face folder.
-fn tiny_model() -> PathBuf {
+pub fn tiny_model() -> PathBuf {
     root().join("host/engine/tests/fixtures/tiny/llama3")
 }
 

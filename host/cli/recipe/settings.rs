@@ -3,10 +3,11 @@
 
 use std::path::PathBuf;
 
-use rapha_engine::{AdamWConfig, GenerateConfig, Sampling, TrainConfig};
+use rapha_engine::{AdamWConfig, GenerateConfig, TrainConfig};
 use rapha_task_host::{Limits, TaskInfo};
 
 use super::Recipe;
+use crate::stages::predictions;
 
 /// What a recipe alone cannot say about training: it depends on the data, the model and
 /// the work folder.
@@ -60,15 +61,7 @@ impl Recipe {
     /// Greedy decoding for evaluation: `[eval] max_new_tokens` or the plugin's, the
     /// plugin's stop strings, the tokenizer's EOS ids.
     pub fn generate_config(&self, task: &TaskInfo, eos_token_ids: Vec<u32>, pad_id: u32) -> GenerateConfig {
-        GenerateConfig {
-            max_new_tokens: self.eval.max_new_tokens.unwrap_or(task.generation.max_new_tokens) as usize,
-            sampling: Sampling::Greedy,
-            seed: self.train.seed,
-            stop_strings: task.generation.stop.clone(),
-            eos_token_ids,
-            pad_id,
-            kv_cache: true,
-        }
+        predictions::greedy(task, self.eval.max_new_tokens, self.train.seed, eos_token_ids, pad_id)
     }
 
     /// Prompts per generation batch.

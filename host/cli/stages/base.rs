@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use anyhow::Context;
-use rapha_engine::{Config, LoraConfig, Model, ModelSource, Pretrained, Quantization, Tokenizer, Weights};
+use rapha_engine::{Config, LoraConfig, Model, ModelSource, PeftAdapter, Pretrained, Quantization, Tokenizer, Weights};
 
 use crate::stages::digest;
 
@@ -40,6 +40,20 @@ impl Base {
     /// `lora` says (seeded by `seed`); the tokenizer comes along.
     pub fn build(self, quantization: Quantization, lora: &LoraConfig, seed: u64) -> anyhow::Result<(Model, Tokenizer)> {
         let model = Model::new(self.config, self.weights, quantization, Some(lora), seed).context("cannot build the model")?;
+        Ok((model, self.tokenizer))
+    }
+
+    /// Build the model with its frozen weights in `quantization` and, if given, the PEFT
+    /// adapter in folder `adapter` (refused, naming the module, when it does not fit this
+    /// model); the tokenizer comes along.
+    pub fn build_with(self, quantization: Quantization, adapter: Option<&Path>) -> anyhow::Result<(Model, Tokenizer)> {
+        let mut model = Model::new(self.config, self.weights, quantization, None, 0).context("cannot build the model")?;
+        if let Some(dir) = adapter {
+            let peft = PeftAdapter::load(dir, model.device())
+                .with_context(|| format!("cannot read the adapter `{}`", dir.display()))?;
+            peft.apply(&mut model)
+                .with_context(|| format!("the adapter `{}` does not fit the model `{}`", dir.display(), self.name))?;
+        }
         Ok((model, self.tokenizer))
     }
 }

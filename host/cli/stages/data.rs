@@ -27,6 +27,8 @@ pub enum Split {
     Val,
     /// The final base-vs-adapter comparison.
     Test,
+    /// Records a command answers outside a run (`predict`).
+    Input,
 }
 
 impl Split {
@@ -36,6 +38,7 @@ impl Split {
             Split::Train => "train",
             Split::Val => "val",
             Split::Test => "test",
+            Split::Input => "input",
         }
     }
 }

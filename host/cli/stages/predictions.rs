@@ -5,8 +5,8 @@
 use std::path::Path;
 
 use anyhow::Context;
-use rapha_engine::{FinishReason, GenerateConfig, Model, Tokenizer, generate};
-use rapha_task_host::TaskPlugin;
+use rapha_engine::{FinishReason, GenerateConfig, Model, Sampling, Tokenizer, generate};
+use rapha_task_host::{TaskInfo, TaskPlugin};
 use serde::{Deserialize, Serialize};
 
 use crate::atomic;
@@ -41,20 +41,54 @@ impl Generator<'_> {
     /// Answer every record's prompt, in order, `batch` prompts at a time.
     pub fn answer(&self, records: &[Prepared], bar: &EvalBar) -> anyhow::Result<Vec<Prediction>> {
         let mut predictions = Vec::with_capacity(records.len());
+        self.answer_each(records, bar, |batch| {
+            predictions.extend_from_slice(batch);
+            Ok(())
+        })?;
+        Ok(predictions)
+    }
+
+    /// Answer every record's prompt, in order, `batch` prompts at a time, handing each
+    /// batch's answers to `done` as soon as they are made; an error from `done` ends it.
+    pub fn answer_each(
+        &self,
+        records: &[Prepared],
+        bar: &EvalBar,
+        mut done: impl FnMut(&[Prediction]) -> anyhow::Result<()>,
+    ) -> anyhow::Result<()> {
         for chunk in records.chunks(self.batch.max(1)) {
             let prompts: Vec<Vec<u32>> = chunk.iter().map(|r| r.example.prompt.clone()).collect();
             let generations = generate(self.model, self.tokenizer, &prompts, &self.config).context("generation failed")?;
-            for (record, generation) in chunk.iter().zip(generations) {
-                let finish = match generation.finish {
-                    FinishReason::Eos => "eos",
-                    FinishReason::Stop => "stop",
-                    FinishReason::Length => "length",
-                };
-                predictions.push(Prediction { id: record.record.id.clone(), prediction: generation.text, finish: finish.into() });
-            }
+            let answers: Vec<Prediction> = chunk
+                .iter()
+                .zip(generations)
+                .map(|(record, generation)| {
+                    let finish = match generation.finish {
+                        FinishReason::Eos => "eos",
+                        FinishReason::Stop => "stop",
+                        FinishReason::Length => "length",
+                    };
+                    Prediction { id: record.record.id.clone(), prediction: generation.text, finish: finish.into() }
+                })
+                .collect();
+            done(&answers)?;
             bar.inc(chunk.len() as u64);
         }
-        Ok(predictions)
+        Ok(())
+    }
+}
+
+/// Greedy decoding of a task's answers: at most `max_new_tokens` new tokens (the plugin's
+/// hint when `None`), the plugin's stop strings, the tokenizer's EOS ids.
+pub fn greedy(task: &TaskInfo, max_new_tokens: Option<u32>, seed: u64, eos_token_ids: Vec<u32>, pad_id: u32) -> GenerateConfig {
+    GenerateConfig {
+        max_new_tokens: max_new_tokens.unwrap_or(task.generation.max_new_tokens) as usize,
+        sampling: Sampling::Greedy,
+        seed,
+        stop_strings: task.generation.stop.clone(),
+        eos_token_ids,
+        pad_id,
+        kv_cache: true,
     }
 }
 

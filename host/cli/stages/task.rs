@@ -5,7 +5,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
-use rapha_task_host::{TaskHost, TaskPlugin};
+use rapha_task_host::{Limits, TaskHost, TaskPlugin};
 
 use crate::recipe::Recipe;
 use crate::stages::digest;
@@ -29,11 +29,24 @@ impl Task {
         {
             return Err(recipe.error_at("plugin.sha256", &format!("the plugin's sha256 `{sha256}`"), &format!("`{pinned}`")).into());
         }
-        let host = TaskHost::new(recipe.limits(), work.join("cache").join("components"), work.join("logs"))?
-            .with_run_seed(recipe.train.seed)
-            .with_stop(Arc::clone(stop));
-        let plugin = TaskPlugin::load(&host, &recipe.plugin.path)?;
-        tracing::info!(task = %plugin.info().id, version = %plugin.info().version, "plugin loaded");
+        let plugin = open(&recipe.plugin.path, recipe.limits(), recipe.train.seed, work, stop)?;
         Ok(Task { plugin, sha256 })
     }
+
+    /// Load the plugin at `path` under `limits`, seeded by `seed`, with its compiled-component
+    /// cache and logs under `work`; a raised `stop` ends the plugin call in progress.
+    pub fn open(path: &Path, limits: Limits, seed: u64, work: &Path, stop: &Arc<AtomicBool>) -> anyhow::Result<Task> {
+        let sha256 = digest::hash_file(path)?;
+        Ok(Task { plugin: open(path, limits, seed, work, stop)?, sha256 })
+    }
+}
+
+/// The plugin at `path`, loaded.
+fn open(path: &Path, limits: Limits, seed: u64, work: &Path, stop: &Arc<AtomicBool>) -> anyhow::Result<TaskPlugin> {
+    let host = TaskHost::new(limits, work.join("cache").join("components"), work.join("logs"))?
+        .with_run_seed(seed)
+        .with_stop(Arc::clone(stop));
+    let plugin = TaskPlugin::load(&host, path)?;
+    tracing::info!(task = %plugin.info().id, version = %plugin.info().version, "plugin loaded");
+    Ok(plugin)
 }
