@@ -242,10 +242,31 @@ pub struct PredictArgs {
     #[arg(long, value_name = "TEXT")]
     pub system_prompt: Option<String>,
 
+    /// `free`: the model's own choice of tokens; `schema`: only tokens that keep the answer
+    /// compact JSON fitting the plugin's output schema.
+    #[arg(long, value_enum, default_value_t = Decoding::Free)]
+    pub decoding: Decoding,
+
     /// Kernel protections: `strict` refuses to start without Landlock ABI 4 and seccomp;
     /// `best-effort` applies what the kernel offers and says what is missing.
     #[arg(long, value_enum, default_value_t = SandboxArg::Strict)]
     pub sandbox: SandboxArg,
+}
+
+/// `--decoding`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Decoding {
+    /// Unconstrained.
+    Free,
+    /// Masked by the plugin's output schema.
+    Schema,
+}
+
+impl std::fmt::Display for Decoding {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let value = clap::ValueEnum::to_possible_value(self).expect("no decoding is skipped");
+        f.write_str(value.get_name())
+    }
 }
 
 /// `--quantization`.

@@ -86,3 +86,37 @@ fn an_adapter_for_another_model_or_a_missing_input_is_refused_by_name() {
     assert!(refused.stderr.contains("no-such-adapter` does not exist"), "{}", refused.stderr);
     assert!(!dir.work().join("predictions/x.jsonl").exists());
 }
+
+/// The first `n` records of `data/<task>/test.jsonl` into `dir/<task>.jsonl`; its path.
+fn first_records(dir: &Dir, task: &str, n: usize) -> std::path::PathBuf {
+    let records = first_lines(&root().join("data").join(task).join("test.jsonl"), n);
+    dir.create(&format!("{task}.jsonl"), &records)
+}
+
+#[test]
+fn schema_decoding_makes_the_real_base_model_answer_in_valid_json() {
+    let dir = Dir::new();
+    let model = root().join("models/SmolLM2-135M-Instruct.Q4_1.gguf");
+    assert!(model.is_file(), "{} is missing: run scripts/fetch-model.sh", model.display());
+    for (task, plugin) in [("fhir-extraction", FHIR_EXTRACTION), ("trial-matching", rapha_plugin_artifacts::TRIAL_MATCHING)] {
+        let records = first_records(&dir, task, 4);
+        let mut cmd = dir.command();
+        cmd.args([std::ffi::OsStr::new("predict"), records.as_os_str()]).args(["--plugin", plugin, "--decoding", "schema", "--max-new-tokens", "256"]);
+        cmd.arg_pair("--model", &model).args(["--sandbox", "best-effort", "--name", task]).stdout();
+        let answers = dir.work().join("predictions").join(format!("{task}.jsonl"));
+        let inputs = read_text(&answers.with_extension("inputs.json"));
+        assert!(inputs.contains(r#""decoding": "schema""#), "{inputs}");
+        let scores = dir.work().join(format!("{task}-scores.json"));
+        dir.command().args(["plugin", "score", plugin]).arg_pair("--data", &records).arg_pair("--predictions", &answers).arg_pair("--out", &scores).stdout();
+        let scores: serde_json::Value = serde_json::from_str(&read_text(&scores)).expect("scores are JSON");
+        for metric in ["schema_valid_rate", "validate_pass_rate"] {
+            assert_eq!(scores["host"][metric], 1.0, "{task} {metric}: {scores:#}");
+        }
+        for line in read_text(&answers).lines() {
+            let answer: serde_json::Value = serde_json::from_str(line).expect("a prediction line");
+            let text = answer["prediction"].as_str().expect("the answer");
+            assert!(serde_json::from_str::<serde_json::Value>(text).is_ok(), "{task}: not JSON: {text}");
+            assert_eq!(answer["finish"], "eos", "{task}: ended by the model, not the cap: {text}");
+        }
+    }
+}

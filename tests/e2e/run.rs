@@ -328,7 +328,7 @@ fn run_exports_exactly_the_gated_files_and_keeps_the_rest_in_the_work_folder() {
         assert_eq!(lines.len(), 12, "{name}");
         for line in &lines {
             let keys: Vec<&String> = line.as_object().expect("an object").keys().collect();
-            assert_eq!(keys, ["finish", "id", "prediction"], "{name}: {line}");
+            assert_eq!(keys, ["id", "prediction", "finish"], "{name}: {line}");
         }
         if name.starts_with("test-") {
             let ids: Vec<&str> = lines.iter().map(|line| line["id"].as_str().expect("id")).collect();

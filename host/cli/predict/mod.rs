@@ -18,12 +18,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use anyhow::Context;
 use rapha_sandbox::lockdown::{self, Roots};
 use rapha_sandbox::{AuditLog, Decision, Policy, VerbatimIndex};
-use rapha_task_host::Limits;
+use rapha_constrain::SchemaDecoding;
+use rapha_engine::Tokenizer;
+use rapha_task_host::{Limits, TaskPlugin};
 
-use crate::args::PredictArgs;
+use crate::args::{Decoding, PredictArgs};
 use crate::progress::Progress;
 use crate::stages::base::{Base, file_name};
-use crate::stages::data::{self, Formatter, Rejections, Seen, Split};
+use crate::stages::data::{self, Dataset, Formatter, Rejections, Seen, Split};
 use crate::stages::digest;
 use crate::stages::predictions::{self, Generator};
 use crate::stages::task::Task;
@@ -48,6 +50,54 @@ impl std::error::Error for Stopped {}
 
 /// Answer `args.records` with the work folder `work`; `bars`: draw a progress bar.
 pub fn run(work: &Path, args: &PredictArgs, bars: bool) -> anyhow::Result<()> {
+    let (work, stop) = lock(work, args)?;
+    let audit = AuditLog::open(work.join("audit.log"))?;
+    let Task { mut plugin, sha256: plugin_sha256 } = Task::open(&args.plugin, Limits::default(), 0, &work, &stop)?;
+    let base = Base::load(&args.model)?;
+    let model_sha256 = base.sha256.clone();
+    let records = read_records(&mut plugin, &base.tokenizer, args, &audit)?;
+    let pad_id = base.pad_id();
+    let (model, tokenizer) = base.build_with(args.quantization.into(), args.adapter.as_deref())?;
+    let schema = match args.decoding {
+        Decoding::Free => None,
+        Decoding::Schema => Some(schema_decoding(&plugin, &tokenizer, model.config().vocab_size, &args.plugin)?),
+    };
+    let config = predictions::greedy(plugin.info(), args.max_new_tokens, 0, tokenizer.eos_token_ids().to_vec(), pad_id);
+    let inputs = Inputs {
+        model: model_sha256,
+        quantization: rapha_engine::Quantization::from(args.quantization).to_string(),
+        adapter: args.adapter.as_deref().map(digest::hash_model).transpose()?,
+        plugin: plugin_sha256,
+        records: records.sha256.clone(),
+        system_prompt: args.system_prompt.clone(),
+        max_new_tokens: config.max_new_tokens,
+        decoding: args.decoding.to_string(),
+        batch: args.batch,
+    };
+    let path = work.join("predictions").join(format!("{}.jsonl", output_name(args)));
+    let ids: Vec<&str> = records.records.iter().map(|r| r.record.id.as_str()).collect();
+    let mut output = Output::open(&path, &inputs, &ids)?;
+    let earlier = output.done;
+    let subject = path.display().to_string();
+    audit.record("predict", &subject, Decision::Noted, &format!("{} records, {earlier} answered before", ids.len()))?;
+    let generator = Generator { model: &model, tokenizer: &tokenizer, config, batch: args.batch, schema: schema.as_ref() };
+    let bar = Progress::new(bars).evaluation("predict", ids.len() as u64);
+    bar.inc(earlier as u64);
+    generator.answer_each(&records.records[earlier..], &bar, |batch| {
+        output.append(batch)?;
+        match stop.load(Ordering::Relaxed) {
+            true => Err(Stopped { done: output.done, total: ids.len() }.into()),
+            false => Ok(()),
+        }
+    })?;
+    bar.finish();
+    println!("{} answers in `{}` ({} made by an earlier `predict`)", output.done, path.display(), earlier);
+    Ok(())
+}
+
+/// Check the inputs exist, prepare the work folder and lock the process down to them (no
+/// network); then catch SIGINT and SIGTERM in the flag returned. The work folder, canonical.
+fn lock(work: &Path, args: &PredictArgs) -> anyhow::Result<(PathBuf, Arc<AtomicBool>)> {
     lockdown::owner_only_files();
     let adapter = args.adapter.iter().map(|dir| ("--adapter", dir));
     for (flag, path) in [("--model", &args.model), ("--plugin", &args.plugin), ("JSONL", &args.records)].into_iter().chain(adapter) {
@@ -67,51 +117,23 @@ pub fn run(work: &Path, args: &PredictArgs, bars: bool) -> anyhow::Result<()> {
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(signal, Arc::clone(&stop)).context("cannot install the signal handlers")?;
     }
-    let audit = AuditLog::open(work.join("audit.log"))?;
-    let Task { mut plugin, sha256: plugin_sha256 } = Task::open(&args.plugin, Limits::default(), 0, &work, &stop)?;
-    let base = Base::load(&args.model)?;
-    let model_sha256 = base.sha256.clone();
+    Ok((work, stop))
+}
+
+/// The records file, formatted by the plugin and tokenized; any bad line is an error naming it.
+fn read_records(plugin: &mut TaskPlugin, tokenizer: &Tokenizer, args: &PredictArgs, audit: &AuditLog) -> anyhow::Result<Dataset> {
     // What the gate would need to refuse copies of; nothing here reaches the gate.
     let mut verbatim = VerbatimIndex::new(Policy::new().verbatim_words, []);
-    let mut formatter = Formatter {
-        plugin: &mut plugin,
-        tokenizer: &base.tokenizer,
-        system_prompt: args.system_prompt.as_deref(),
-        verbatim: &mut verbatim,
-    };
-    let records = data::read(Split::Input, &args.records, None, &mut formatter, &mut Seen::new(true), &mut Rejections::new(0, &audit))?;
-    let pad_id = base.pad_id();
-    let (model, tokenizer) = base.build_with(args.quantization.into(), args.adapter.as_deref())?;
-    let config = predictions::greedy(plugin.info(), args.max_new_tokens, 0, tokenizer.eos_token_ids().to_vec(), pad_id);
-    let inputs = Inputs {
-        model: model_sha256,
-        quantization: rapha_engine::Quantization::from(args.quantization).to_string(),
-        adapter: args.adapter.as_deref().map(digest::hash_model).transpose()?,
-        plugin: plugin_sha256,
-        records: records.sha256.clone(),
-        system_prompt: args.system_prompt.clone(),
-        max_new_tokens: config.max_new_tokens,
-        batch: args.batch,
-    };
-    let path = work.join("predictions").join(format!("{}.jsonl", output_name(args)));
-    let ids: Vec<&str> = records.records.iter().map(|r| r.record.id.as_str()).collect();
-    let mut output = Output::open(&path, &inputs, &ids)?;
-    let earlier = output.done;
-    let subject = path.display().to_string();
-    audit.record("predict", &subject, Decision::Noted, &format!("{} records, {earlier} answered before", ids.len()))?;
-    let generator = Generator { model: &model, tokenizer: &tokenizer, config, batch: args.batch };
-    let bar = Progress::new(bars).evaluation("predict", ids.len() as u64);
-    bar.inc(earlier as u64);
-    generator.answer_each(&records.records[earlier..], &bar, |batch| {
-        output.append(batch)?;
-        match stop.load(Ordering::Relaxed) {
-            true => Err(Stopped { done: output.done, total: ids.len() }.into()),
-            false => Ok(()),
-        }
-    })?;
-    bar.finish();
-    println!("{} answers in `{}` ({} made by an earlier `predict`)", output.done, path.display(), earlier);
-    Ok(())
+    let mut formatter = Formatter { plugin, tokenizer, system_prompt: args.system_prompt.as_deref(), verbatim: &mut verbatim };
+    data::read(Split::Input, &args.records, None, &mut formatter, &mut Seen::new(true), &mut Rejections::new(0, audit))
+}
+
+/// The plugin's output schema compiled into a mask over the model's vocabulary; the plugin at
+/// `path` named when its schema cannot be used.
+fn schema_decoding(plugin: &TaskPlugin, tokenizer: &Tokenizer, vocab_size: usize, path: &Path) -> anyhow::Result<SchemaDecoding> {
+    let schema: serde_json::Value = serde_json::from_str(&plugin.info().output_schema).context("the plugin's output schema")?;
+    SchemaDecoding::new(&schema, tokenizer, vocab_size)
+        .with_context(|| format!("`--decoding schema` with the plugin `{}`", path.display()))
 }
 
 /// Create the work folder and the folders `predict` writes in, the work folder private to

@@ -33,6 +33,8 @@ pub struct Inputs {
     pub system_prompt: Option<String>,
     /// Cap on new tokens.
     pub max_new_tokens: usize,
+    /// `free` or `schema`.
+    pub decoding: String,
     /// Prompts per generation batch (padding within a batch changes the arithmetic).
     pub batch: usize,
 }
@@ -156,6 +158,7 @@ mod tests {
             records: "r".into(),
             system_prompt: None,
             max_new_tokens: 8,
+            decoding: "free".into(),
             batch: 2,
         }
     }

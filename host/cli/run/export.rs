@@ -188,8 +188,12 @@ fn loss_history(steps: &[StepLine], records_per_step: usize, evals: &[EvalLine])
     json!({ "steps": steps, "evals": evals })
 }
 
+/// `value` as indented JSON, object keys sorted (as before any dependency asked serde_json to
+/// keep insertion order), with a final newline.
 fn pretty(value: &Value) -> Vec<u8> {
-    let mut bytes = serde_json::to_vec_pretty(value).expect("a JSON value always serialises");
+    let mut value = value.clone();
+    value.sort_all_objects();
+    let mut bytes = serde_json::to_vec_pretty(&value).expect("a JSON value always serialises");
     bytes.push(b'\n');
     bytes
 }

@@ -227,6 +227,7 @@ impl Run<'_> {
             tokenizer: &tokenizer,
             config: recipe.generate_config(plugin.info(), eos, pad_id),
             batch: recipe.generation_batch(),
+            schema: None,
         };
         let base = self.evaluate_base(&generator, &mut plugin, &splits.test, start_step)?;
         let trained = self.train(&mut trainer, &generator, &mut plugin, &splits.val, &mut journal, &selection)?;

@@ -5,7 +5,8 @@
 use std::path::Path;
 
 use anyhow::Context;
-use rapha_engine::{FinishReason, GenerateConfig, Model, Sampling, Tokenizer, generate};
+use rapha_constrain::SchemaDecoding;
+use rapha_engine::{FinishReason, GenerateConfig, Model, Sampling, TokenConstraint, Tokenizer, generate_constrained};
 use rapha_task_host::{TaskInfo, TaskPlugin};
 use serde::{Deserialize, Serialize};
 
@@ -35,6 +36,8 @@ pub struct Generator<'a> {
     pub config: GenerateConfig,
     /// Prompts per generation batch.
     pub batch: usize,
+    /// The plugin's output schema as a token mask (`decoding = "schema"`), or free decoding.
+    pub schema: Option<&'a SchemaDecoding>,
 }
 
 impl Generator<'_> {
@@ -58,7 +61,12 @@ impl Generator<'_> {
     ) -> anyhow::Result<()> {
         for chunk in records.chunks(self.batch.max(1)) {
             let prompts: Vec<Vec<u32>> = chunk.iter().map(|r| r.example.prompt.clone()).collect();
-            let generations = generate(self.model, self.tokenizer, &prompts, &self.config).context("generation failed")?;
+            let mut constraints = match self.schema {
+                Some(schema) => chunk.iter().map(|_| Ok(Box::new(schema.constraint()?) as Box<dyn TokenConstraint>)).collect::<anyhow::Result<_>>()?,
+                None => Vec::new(),
+            };
+            let generations = generate_constrained(self.model, self.tokenizer, &prompts, &self.config, &mut constraints)
+                .context("generation failed")?;
             let answers: Vec<Prediction> = chunk
                 .iter()
                 .zip(generations)

@@ -87,7 +87,7 @@ impl PeftAdapter {
         } else {
             json!(self.lora.alpha)
         };
-        json!({
+        let mut config = json!({
             "alpha_pattern": {},
             "auto_mapping": null,
             "base_model_name_or_path": self.base_model,
@@ -114,7 +114,10 @@ impl PeftAdapter {
             "task_type": "CAUSAL_LM",
             "use_dora": false,
             "use_rslora": self.lora.rslora,
-        })
+        });
+        // Keys sorted, as PEFT writes them, whatever order a JSON map keeps.
+        config.sort_all_objects();
+        config
     }
 
     /// `adapter_model.safetensors` as bytes: f32 tensors under PEFT's names, and the

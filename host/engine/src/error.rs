@@ -83,6 +83,14 @@ pub enum Error {
         /// What is wrong.
         message: String,
     },
+    /// A decoding constraint failed on one row of a generation batch.
+    #[error("decoding constraint of prompt {row}: {message}")]
+    Constraint {
+        /// The prompt's index in the batch.
+        row: usize,
+        /// The constraint's own words.
+        message: String,
+    },
     /// A training or generation setting is out of range.
     #[error("setting `{field}`: expected {expected}, found `{found}`")]
     Setting {

@@ -10,6 +10,9 @@
 //! distribution. Each row draws from its own ChaCha8 stream (`seed`, row index), so a
 //! row's output does not depend on how fast the other rows finish.
 //!
+//! [`generate_constrained`] restricts each row's next token by a [`TokenConstraint`] (e.g. a
+//! JSON Schema) before it is chosen.
+//!
 //! Stop strings are matched in the decoded completion; the returned text ends right before
 //! the first match, as an evaluation wants the answer without the marker (transformers keeps
 //! it). EOS ends a row too and is not part of the text.
@@ -18,6 +21,7 @@ use candle_core::{DType, Device, Tensor};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+use crate::constraint::TokenConstraint;
 use crate::error::{CandleContext, Error, Result};
 use crate::lora::Mode;
 use crate::model::{KvCache, Model};
@@ -145,7 +149,26 @@ pub fn generate(
     prompts: &[Vec<u32>],
     config: &GenerateConfig,
 ) -> Result<Vec<Generation>> {
+    generate_constrained(model, detokenizer, prompts, config, &mut [])
+}
+
+/// [`generate`], each prompt's tokens restricted by its constraint: `constraints` holds one
+/// per prompt, or none.
+pub fn generate_constrained(
+    model: &Model,
+    detokenizer: &dyn Detokenize,
+    prompts: &[Vec<u32>],
+    config: &GenerateConfig,
+    constraints: &mut [Box<dyn TokenConstraint + '_>],
+) -> Result<Vec<Generation>> {
     config.validate()?;
+    if !constraints.is_empty() && constraints.len() != prompts.len() {
+        return Err(Error::Setting {
+            field: "constraints",
+            expected: "one per prompt, or none",
+            found: format!("{} for {} prompts", constraints.len(), prompts.len()),
+        });
+    }
     if prompts.is_empty() {
         return Ok(Vec::new());
     }
@@ -188,7 +211,14 @@ pub fn generate(
                 appended.push((config.pad_id, 0u8));
                 continue;
             }
+            if let Some(constraint) = constraints.get_mut(r) {
+                let remaining = config.max_new_tokens - step;
+                constraint.restrict(&mut logits[r], remaining).map_err(|message| Error::Constraint { row: r, message })?;
+            }
             let token = choose(&logits[r], config.sampling, &mut row.rng);
+            if let Some(constraint) = constraints.get_mut(r) {
+                constraint.advance(token).map_err(|message| Error::Constraint { row: r, message })?;
+            }
             row.tokens.push(token);
             if config.eos_token_ids.contains(&token) {
                 row.text = detokenizer.detokenize(&row.tokens[..row.tokens.len() - 1])?;

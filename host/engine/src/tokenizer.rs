@@ -239,6 +239,12 @@ impl Tokenizer {
         self.inner.get_vocab_size(true)
     }
 
+    /// The tokenizer as `tokenizer.json` text (Hugging Face's format), for libraries that
+    /// build their own view of the vocabulary from it (constrained decoding).
+    pub fn to_json(&self) -> Result<String> {
+        self.inner.to_string(false).map_err(|source| Error::Tokenizer { context: "serialising the tokenizer".to_owned(), source })
+    }
+
     /// Write `tokenizer.json` and `tokenizer_config.json` (special tokens and chat
     /// template) into `dir`, the files a Hugging Face model directory carries, so a model
     /// read from GGUF can be exported as one.
@@ -268,6 +274,7 @@ impl Tokenizer {
         if let Some(template) = &self.chat_template {
             config.insert("chat_template".to_owned(), template.clone().into());
         }
+        config.sort_keys();
         let path = dir.join("tokenizer_config.json");
         let text = serde_json::to_string_pretty(&config).expect("a JSON map always serializes");
         std::fs::write(&path, text + "\n").map_err(|source| Error::Io { path, source })
