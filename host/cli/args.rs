@@ -5,6 +5,8 @@ use std::path::PathBuf;
 use clap::builder::TypedValueParser;
 use clap::{Args, Parser, Subcommand};
 
+use crate::stages::predictions::Decoding;
+
 /// Fine-tune a language model on clinical text that never leaves the building.
 #[derive(Debug, Parser)]
 #[command(name = "rapha-host", version, about, propagate_version = true)]
@@ -251,22 +253,6 @@ pub struct PredictArgs {
     /// `best-effort` applies what the kernel offers and says what is missing.
     #[arg(long, value_enum, default_value_t = SandboxArg::Strict)]
     pub sandbox: SandboxArg,
-}
-
-/// `--decoding`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Decoding {
-    /// Unconstrained.
-    Free,
-    /// Masked by the plugin's output schema.
-    Schema,
-}
-
-impl std::fmt::Display for Decoding {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let value = clap::ValueEnum::to_possible_value(self).expect("no decoding is skipped");
-        f.write_str(value.get_name())
-    }
 }
 
 /// `--quantization`.

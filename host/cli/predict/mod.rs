@@ -18,11 +18,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use anyhow::Context;
 use rapha_sandbox::lockdown::{self, Roots};
 use rapha_sandbox::{AuditLog, Decision, Policy, VerbatimIndex};
-use rapha_constrain::SchemaDecoding;
 use rapha_engine::Tokenizer;
 use rapha_task_host::{Limits, TaskPlugin};
 
-use crate::args::{Decoding, PredictArgs};
+use crate::args::PredictArgs;
 use crate::progress::Progress;
 use crate::stages::base::{Base, file_name};
 use crate::stages::data::{self, Dataset, Formatter, Rejections, Seen, Split};
@@ -58,10 +57,7 @@ pub fn run(work: &Path, args: &PredictArgs, bars: bool) -> anyhow::Result<()> {
     let records = read_records(&mut plugin, &base.tokenizer, args, &audit)?;
     let pad_id = base.pad_id();
     let (model, tokenizer) = base.build_with(args.quantization.into(), args.adapter.as_deref())?;
-    let schema = match args.decoding {
-        Decoding::Free => None,
-        Decoding::Schema => Some(schema_decoding(&plugin, &tokenizer, model.config().vocab_size, &args.plugin)?),
-    };
+    let schema = predictions::schema_decoding(args.decoding, &plugin, &tokenizer, model.config().vocab_size)?;
     let config = predictions::greedy(plugin.info(), args.max_new_tokens, 0, tokenizer.eos_token_ids().to_vec(), pad_id);
     let inputs = Inputs {
         model: model_sha256,
@@ -126,14 +122,6 @@ fn read_records(plugin: &mut TaskPlugin, tokenizer: &Tokenizer, args: &PredictAr
     let mut verbatim = VerbatimIndex::new(Policy::new().verbatim_words, []);
     let mut formatter = Formatter { plugin, tokenizer, system_prompt: args.system_prompt.as_deref(), verbatim: &mut verbatim };
     data::read(Split::Input, &args.records, None, &mut formatter, &mut Seen::new(true), &mut Rejections::new(0, audit))
-}
-
-/// The plugin's output schema compiled into a mask over the model's vocabulary; the plugin at
-/// `path` named when its schema cannot be used.
-fn schema_decoding(plugin: &TaskPlugin, tokenizer: &Tokenizer, vocab_size: usize, path: &Path) -> anyhow::Result<SchemaDecoding> {
-    let schema: serde_json::Value = serde_json::from_str(&plugin.info().output_schema).context("the plugin's output schema")?;
-    SchemaDecoding::new(&schema, tokenizer, vocab_size)
-        .with_context(|| format!("`--decoding schema` with the plugin `{}`", path.display()))
 }
 
 /// Create the work folder and the folders `predict` writes in, the work folder private to

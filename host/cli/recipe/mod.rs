@@ -25,6 +25,7 @@ pub use self::error::{Position, RecipeError};
 pub use self::settings::TrainPlan;
 pub use self::validate::MAX_STEPS;
 use self::raw::RawRecipe;
+use crate::stages::predictions::Decoding;
 
 /// A validated recipe. Every path is the recipe's own text joined onto the recipe's folder
 /// (not canonicalised), so messages show paths the operator recognises.
@@ -161,6 +162,8 @@ pub struct EvalSettings {
     pub test_records: Option<usize>,
     /// Longest completion in tokens (1 to 4096); `None` for the plugin's hint.
     pub max_new_tokens: Option<u32>,
+    /// Free or schema-constrained generation.
+    pub decoding: Decoding,
 }
 
 /// `[paths]`: neither needs to exist; they are apart (not equal, neither inside the other).

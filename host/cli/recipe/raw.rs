@@ -175,6 +175,10 @@ pub struct RawEval {
     /// Longest generated completion in tokens. Default 0: the plugin's own hint;
     /// otherwise 1 to 4096.
     pub max_new_tokens: Option<Spanned<u64>>,
+    /// How answers are generated: `"free"` (default), or `"schema"`: every token masked so
+    /// the answer stays compact JSON fitting the plugin's output schema, and closes before
+    /// `max_new_tokens` (llguidance).
+    pub decoding: Option<Spanned<String>>,
 }
 
 /// `[paths]`

@@ -89,6 +89,7 @@ keys! {
     EVAL_RECORDS = "eval.records": POSITIVE;
     EVAL_TEST_RECORDS = "eval.test_records": "a non-negative integer (0: every test record)";
     EVAL_MAX_NEW_TOKENS = "eval.max_new_tokens": "0 (the plugin's hint) or an integer from 1 to 4096";
+    EVAL_DECODING = "eval.decoding": "`free` or `schema`";
 
     PATHS_WORK = "paths.work": "the work folder: a path";
     PATHS_EXPORT = "paths.export": "the export folder: a path";

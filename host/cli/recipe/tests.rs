@@ -8,6 +8,7 @@ use rapha_engine::{Decay, Quantization, Target};
 use rapha_sandbox::lockdown::SandboxMode;
 
 use super::{Length, Recipe, SelectMetric};
+use crate::stages::predictions::Decoding;
 
 const TASKS: [&str; 4] = [
     "summarisation",
@@ -83,6 +84,7 @@ gradient_checkpointing = true
 records = 12
 test_records = 24
 max_new_tokens = 160
+decoding = "schema"
 
 [paths]
 work = "../work/icd"
@@ -209,6 +211,7 @@ fn minimal_recipe_takes_every_documented_default() {
     assert_eq!(recipe.eval.records, 32);
     assert_eq!(recipe.eval.test_records, None);
     assert_eq!(recipe.eval.max_new_tokens, None);
+    assert_eq!(recipe.eval.decoding, Decoding::Free);
     assert_eq!(recipe.paths.work, recipes.join("../work/default"));
     assert_eq!(recipe.paths.export, recipes.join("../export/default"));
     assert_eq!(recipe.privacy.sandbox, SandboxMode::Strict);
@@ -260,6 +263,7 @@ fn full_recipe_sets_every_key_and_resolves_units() {
     assert_eq!(recipe.eval.records, 12);
     assert_eq!(recipe.eval.test_records, Some(24));
     assert_eq!(recipe.eval.max_new_tokens, Some(160));
+    assert_eq!(recipe.eval.decoding, Decoding::Schema);
     assert_eq!(recipe.privacy.sandbox, SandboxMode::BestEffort);
     assert_eq!(recipe.privacy.min_records, 50);
 }
@@ -464,6 +468,12 @@ fn rejects_values_out_of_range_as_written() {
     assert_eq!(
         tree.message(&fp16),
         "recipes/x.toml:5:16: `model.quantization`: expected `nf4` or `none`, found `fp16`"
+    );
+    let grammar = format!("{MINIMAL}[eval]\ndecoding = \"grammar\"\n");
+    let line = grammar.lines().count();
+    assert_eq!(
+        tree.message(&grammar),
+        format!("recipes/x.toml:{line}:12: `eval.decoding`: expected `free` or `schema`, found `grammar`")
     );
 }
 

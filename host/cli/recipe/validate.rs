@@ -12,6 +12,7 @@ use rapha_sandbox::lockdown::SandboxMode;
 use toml::Spanned;
 
 use super::document::Document;
+use crate::stages::predictions::Decoding;
 use super::error::RecipeError;
 use super::raw::{
     RawData, RawEval, RawLora, RawModel, RawPaths, RawPlugin, RawPrivacy, RawRecipe, RawTrain,
@@ -379,6 +380,12 @@ impl Check<'_> {
             test_records: (test_records > 0).then(|| to_usize(test_records)),
             max_new_tokens: (max_new_tokens > 0)
                 .then(|| u32::try_from(max_new_tokens).expect("at most 4096 was checked")),
+            decoding: self.choice(
+                &raw.decoding,
+                &schema::EVAL_DECODING,
+                Decoding::Free,
+                &[("free", Decoding::Free), ("schema", Decoding::Schema)],
+            )?,
         })
     }
 

@@ -222,12 +222,14 @@ impl Run<'_> {
         let start_step = self.resume_trainer(&mut trainer)?;
         let mut journal = Journal::open(&work.join("journal"), start_step)?;
         let eos = tokenizer.eos_token_ids().to_vec();
+        let schema = predictions::schema_decoding(recipe.eval.decoding, &plugin, &tokenizer, model.config().vocab_size)
+            .map_err(|error| recipe.error_at("eval.decoding", "a plugin output schema that can constrain decoding", &format!("{error:#}")))?;
         let generator = Generator {
             model: &model,
             tokenizer: &tokenizer,
             config: recipe.generate_config(plugin.info(), eos, pad_id),
             batch: recipe.generation_batch(),
-            schema: None,
+            schema: schema.as_ref(),
         };
         let base = self.evaluate_base(&generator, &mut plugin, &splits.test, start_step)?;
         let trained = self.train(&mut trainer, &generator, &mut plugin, &splits.val, &mut journal, &selection)?;

@@ -15,6 +15,40 @@ use crate::progress::EvalBar;
 use crate::stages::data::{Dataset, Prepared};
 use crate::stages::scoring::{self, Item, Scored};
 
+/// How answers are decoded: `predict --decoding`, a recipe's `eval.decoding`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Decoding {
+    /// The model's own choice of tokens.
+    Free,
+    /// Only tokens that keep the answer compact JSON fitting the plugin's output schema.
+    Schema,
+}
+
+impl std::fmt::Display for Decoding {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let value = clap::ValueEnum::to_possible_value(self).expect("no decoding is skipped");
+        f.write_str(value.get_name())
+    }
+}
+
+/// The plugin's output schema compiled into a mask over the vocabulary of a model whose
+/// logits are `vocab_size` wide, for [`Decoding::Schema`]; `None` for free decoding.
+pub fn schema_decoding(
+    decoding: Decoding,
+    plugin: &TaskPlugin,
+    tokenizer: &Tokenizer,
+    vocab_size: usize,
+) -> anyhow::Result<Option<SchemaDecoding>> {
+    if decoding == Decoding::Free {
+        return Ok(None);
+    }
+    let schema: serde_json::Value =
+        serde_json::from_str(&plugin.info().output_schema).context("the plugin's output schema is not JSON")?;
+    let compiled = SchemaDecoding::new(&schema, tokenizer, vocab_size)
+        .with_context(|| format!("schema decoding with the plugin `{}`", plugin.info().id))?;
+    Ok(Some(compiled))
+}
+
 /// One generated answer, as written to `predictions/*.jsonl` (the format `plugin score` reads).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Prediction {

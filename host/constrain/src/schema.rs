@@ -3,7 +3,7 @@
 //!
 //! A mask alone keeps every prefix valid, but an answer still open when the token cap is
 //! reached is cut short (a base model may list items until the cap). So near the cap the
-//! constraint looks for a short way to finish ([`closing_path`]) after the model's preferred
+//! constraint looks for a short way to finish (`SchemaConstraint::closing_path`) after the model's preferred
 //! token, and when that token would leave too few tokens to finish, takes the way to finish
 //! from here instead. The check follows the most probable token, so it is exact for greedy
 //! decoding; a sampled token may still overrun.
@@ -28,7 +28,7 @@ const CLOSING_LOOKAHEAD: usize = 64;
 pub struct SchemaDecoding {
     factory: Arc<ParserFactory>,
     grammar: TopLevelGrammar,
-    closers: Arc<Vec<u32>>,
+    closers: Arc<Closers>,
     eos: Vec<u32>,
 }
 
@@ -45,7 +45,7 @@ impl SchemaDecoding {
         factory.quiet();
         let grammar = TopLevelGrammar::from_json_schema(compact(schema));
         factory.create_parser(grammar.clone()).map_err(|e| Error::Schema(format!("{e:#}")))?;
-        let closers = Arc::new(closers(env.tok_trie()));
+        let closers = Arc::new(Closers::new(env.tok_trie()));
         Ok(SchemaDecoding { factory: Arc::new(factory), grammar, closers, eos: tokenizer.eos_token_ids().to_vec() })
     }
 
@@ -54,7 +54,8 @@ impl SchemaDecoding {
         let parser = self.factory.create_parser(self.grammar.clone()).map_err(|e| Error::Schema(format!("{e:#}")))?;
         let trie = self.factory.tok_env().tok_trie().clone();
         let closers = Arc::clone(&self.closers);
-        Ok(SchemaConstraint { matcher: Matcher::new(Ok(parser)), closers, trie, eos: self.eos.clone() })
+        let eos = self.eos.clone();
+        Ok(SchemaConstraint { matcher: Matcher::new(Ok(parser)), closers, trie, eos, lexical: Lexical::default() })
     }
 }
 
@@ -69,22 +70,65 @@ fn compact(schema: &Value) -> Value {
     schema
 }
 
-/// The tokens that finish JSON soonest, best first: those made only of `"`, `]` and `}`
-/// (longest first: they close the most); then separators, made only of those and `,` or `:`
-/// (shortest first: a `,` can open another item, but ends a number in an object that still
-/// needs a required key); then the shortest values (`null`, `false`, `0`, `1`, `true`).
-fn closers(trie: &TokTrie) -> Vec<u32> {
-    let made_of = |t: u32, allowed: &[u8]| !trie.token(t).is_empty() && trie.token(t).iter().all(|b| allowed.contains(b));
-    let vocab = 0..trie.vocab_size() as u32;
-    let mut closing: Vec<u32> = vocab.clone().filter(|&t| made_of(t, b"\"]}")).collect();
-    closing.sort_by_key(|&t| std::cmp::Reverse(trie.token_len(t)));
-    let mut separating: Vec<u32> = vocab.clone().filter(|&t| made_of(t, b"\"]},:") && !made_of(t, b"\"]}")).collect();
-    separating.sort_by_key(|&t| trie.token_len(t));
-    closing.extend(separating);
-    for value in ["null", "false", "0", "1", "true"] {
-        closing.extend(vocab.clone().filter(|&t| trie.token(t) == value.as_bytes()));
+/// The tokens that finish JSON soonest, best first, inside a string and outside one.
+struct Closers {
+    /// Those that start with `"` and hold only `"`, `]`, `}`, `,` and `:`, shortest first:
+    /// `"` ends the string, `",` or `"}` where the mask refuses a lone `"` before what the
+    /// schema forces next.
+    in_string: Vec<u32>,
+    /// Those made only of `]` and `}` (longest first: they close the most); then those that
+    /// start with `,` or `:` (a `,` can open another item, but ends a number in an object that
+    /// still needs a required key), shortest first; then the shortest values (`null`, `false`,
+    /// `0`, `1`, `true`); then those that open a string (a key the schema requires).
+    outside: Vec<u32>,
+}
+
+impl Closers {
+    fn new(trie: &TokTrie) -> Closers {
+        let bytes = |t: u32| trie.token(t);
+        let made_of = |t: u32, allowed: &[u8]| !bytes(t).is_empty() && bytes(t).iter().all(|b| allowed.contains(b));
+        let starts = |t: u32, first: &[u8]| bytes(t).first().is_some_and(|b| first.contains(b));
+        let vocab: Vec<u32> = (0..trie.vocab_size() as u32).collect();
+        let select = |keep: &dyn Fn(u32) -> bool, longest_first: bool| {
+            let mut tokens: Vec<u32> = vocab.iter().copied().filter(|&t| keep(t)).collect();
+            match longest_first {
+                true => tokens.sort_by_key(|&t| std::cmp::Reverse(trie.token_len(t))),
+                false => tokens.sort_by_key(|&t| trie.token_len(t)),
+            }
+            tokens
+        };
+        let structural = |t: u32| made_of(t, b"\"]},:");
+        let in_string = select(&|t| structural(t) && starts(t, b"\""), false);
+        let mut outside = select(&|t| made_of(t, b"]}"), true);
+        outside.extend(select(&|t| structural(t) && starts(t, b",:"), false));
+        for value in ["null", "false", "0", "1", "true"] {
+            outside.extend(vocab.iter().copied().filter(|&t| bytes(t) == value.as_bytes()));
+        }
+        outside.extend(in_string.iter().copied());
+        Closers { in_string, outside }
     }
-    closing
+}
+
+/// Where JSON text stands lexically: inside a string or not (and after a backslash there).
+#[derive(Debug, Clone, Copy, Default)]
+struct Lexical {
+    in_string: bool,
+    escaped: bool,
+}
+
+impl Lexical {
+    /// The state after `bytes` more of a valid JSON prefix.
+    fn after(mut self, bytes: &[u8]) -> Lexical {
+        for &byte in bytes {
+            match (self.in_string, self.escaped, byte) {
+                (true, true, _) => self.escaped = false,
+                (true, false, b'\\') => self.escaped = true,
+                (_, false, b'"') => self.in_string = !self.in_string,
+                _ => {}
+            }
+        }
+        self
+    }
 }
 
 /// The most probable token, the lowest id among equals (as greedy decoding picks it).
@@ -101,24 +145,29 @@ fn argmax(logits: &[f32]) -> Option<u32> {
 /// Where one answer stands in the schema's grammar.
 pub struct SchemaConstraint {
     matcher: Matcher,
-    closers: Arc<Vec<u32>>,
+    closers: Arc<Closers>,
     trie: TokTrie,
     eos: Vec<u32>,
+    /// Where the answer so far stands lexically.
+    lexical: Lexical,
 }
 
 impl SchemaConstraint {
-    /// A short sequence of tokens that completes the answer from `matcher`'s state, found
-    /// greedily (the first allowed of [`closers`], else the longest allowed token, as in a
-    /// key the schema forces); `None` when none is found within [`CLOSING_LOOKAHEAD`] tokens.
-    fn closing_path(&self, mut matcher: Matcher) -> Option<Vec<u32>> {
+    /// A short sequence of tokens that completes the answer from `matcher`'s state (`lexical`
+    /// its text's), found greedily (the first allowed of [`Closers`] for where the text
+    /// stands, else the longest allowed token, as in a key the schema forces); `None` when
+    /// none is found within [`CLOSING_LOOKAHEAD`] tokens.
+    fn closing_path(&self, mut matcher: Matcher, mut lexical: Lexical) -> Option<Vec<u32>> {
         let mut path = Vec::new();
         while path.len() < CLOSING_LOOKAHEAD {
             if matcher.is_accepting().ok()? {
                 return Some(path);
             }
             let mask = matcher.compute_mask().ok()?;
-            let token = self.closers.iter().copied().find(|&t| mask.is_allowed(t)).or_else(|| self.longest(&mask))?;
+            let ranked = if lexical.in_string { &self.closers.in_string } else { &self.closers.outside };
+            let token = ranked.iter().copied().find(|&t| mask.is_allowed(t)).or_else(|| self.longest(&mask))?;
             matcher.consume_token(token).ok()?;
+            lexical = lexical.after(self.trie.token(token));
             path.push(token);
         }
         None
@@ -131,7 +180,8 @@ impl SchemaConstraint {
             return true;
         }
         let mut after = self.matcher.deep_clone();
-        after.consume_token(token).is_ok() && self.closing_path(after).is_some_and(|path| path.len() < remaining)
+        let lexical = self.lexical.after(self.trie.token(token));
+        after.consume_token(token).is_ok() && self.closing_path(after, lexical).is_some_and(|path| path.len() < remaining)
     }
 
     /// The allowed token with the most bytes.
@@ -166,7 +216,7 @@ impl TokenConstraint for SchemaConstraint {
         if argmax(logits).is_some_and(|t| self.leaves_room(t, remaining)) {
             return Ok(());
         }
-        if let Some(&next) = self.closing_path(self.matcher.deep_clone()).as_deref().and_then(<[u32]>::first) {
+        if let Some(&next) = self.closing_path(self.matcher.deep_clone(), self.lexical).as_deref().and_then(<[u32]>::first) {
             for (token, logit) in logits.iter_mut().enumerate() {
                 if token as u32 != next {
                     *logit = f32::NEG_INFINITY;
@@ -180,6 +230,7 @@ impl TokenConstraint for SchemaConstraint {
         if self.matcher.is_stopped() {
             return Ok(());
         }
+        self.lexical = self.lexical.after(self.trie.token(token));
         self.matcher.consume_token(token).map_err(|e| format!("{e:#}"))
     }
 }
