@@ -58,10 +58,10 @@ runs = {name: run for name in names if (run := mean_of(name))}
 def show(key, value):
     return f"{value / 2**30:.2f}" if key == "peak_rss_bytes" else f"{value:.1f}"
 ours = [n for n in ["nf4", "baseline-nf4", "nf4-ckpt", "nf4-no-amx", "f32"] if n in runs]
-print(f"{'':16}" + "".join(f"{n:>12}" for n in runs) + "".join(f"{n + '/torch-fp32':>22}" for n in ours))
+print(f"{'':16}" + "".join(f"{n:>14}" for n in runs) + "".join(f"{n + '/torch-fp32':>26}" for n in ours))
 for key, label in keys:
-    row = "".join(f"{show(key, r[key]):>12}" for r in runs.values())
-    ratios = "".join(f"{runs[n][key] / runs['torch-fp32'][key]:22.2f}" for n in ours)
+    row = "".join(f"{show(key, r[key]):>14}" for r in runs.values())
+    ratios = "".join(f"{runs[n][key] / runs['torch-fp32'][key]:26.2f}" for n in ours)
     print(f"{label:16}{row}{ratios}")
 for name in names:
     rounds = sorted(out.glob(f"{name}.[0-9].json"))
