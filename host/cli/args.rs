@@ -45,6 +45,10 @@ pub enum Command {
     /// each prompt; the answers go to `<work>/predictions/NAME.jsonl`, never to an export
     /// folder. A stopped `predict` run again with the same arguments continues where it stopped.
     Predict(PredictArgs),
+    /// Evaluate a plan: every candidate (the base, adapters) answers every dataset, every
+    /// plugin scores; answers are cached by what made them; item-aligned results go to
+    /// `<work>/eval/<plan>.json`.
+    Eval(EvalArgs),
     /// Report which kernel protections this machine offers a run.
     Doctor(DoctorArgs),
     /// Inspect, check and score task plugins (WASI components); start new ones, in Rust,
@@ -251,6 +255,19 @@ pub struct PredictArgs {
 
     /// Kernel protections: `strict` refuses to start without Landlock ABI 4 and seccomp;
     /// `best-effort` applies what the kernel offers and says what is missing.
+    #[arg(long, value_enum, default_value_t = SandboxArg::Strict)]
+    pub sandbox: SandboxArg,
+}
+
+/// `rapha-host eval`
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    /// The plan (TOML): `model`, `[[candidate]]` (label, optional `adapter`, `decoding`),
+    /// `[[plugin]]` and `[[dataset]]` (label, path); see `recipes/eval.toml`.
+    #[arg(value_name = "PLAN")]
+    pub plan: PathBuf,
+
+    /// Kernel protections, as `predict --sandbox`.
     #[arg(long, value_enum, default_value_t = SandboxArg::Strict)]
     pub sandbox: SandboxArg,
 }

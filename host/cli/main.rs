@@ -7,6 +7,7 @@
 mod args;
 mod atomic;
 mod doctor;
+mod eval;
 mod plot;
 mod jsonl;
 mod plugin;
@@ -39,7 +40,7 @@ fn main() -> ExitCode {
         }
     };
     // A run reports its progress in bars on a terminal, and in info lines anywhere else.
-    let bars = matches!(cli.command, Command::Run(_) | Command::Predict(_)) && std::io::stderr().is_terminal() && cli.log_format == LogFormat::Human;
+    let bars = matches!(cli.command, Command::Run(_) | Command::Predict(_) | Command::Eval(_)) && std::io::stderr().is_terminal() && cli.log_format == LogFormat::Human;
     let default = if bars { "warn" } else { "warn,rapha_host=info" };
     let filter = EnvFilter::try_from_env("RAPHA_LOG").unwrap_or_else(|_| EnvFilter::new(default));
     // Colour only for a person at a terminal: never into files, pipes or JSON, nor with
@@ -67,6 +68,7 @@ fn dispatch(cli: Cli, bars: bool) -> anyhow::Result<()> {
     match cli.command {
         Command::Run(args) => run::run(&args, bars),
         Command::Predict(args) => predict::run(&cli.work, &args, bars),
+        Command::Eval(args) => eval::run(&cli.work, &args, bars),
         Command::Doctor(args) => doctor::run(&args),
         Command::Plugin(command) => plugin::run(&cli.work, command),
     }

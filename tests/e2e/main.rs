@@ -4,6 +4,8 @@
 mod author;
 // `rapha-host doctor`: the kernel protections a run would get.
 mod doctor;
+// `rapha-host eval`: candidates × plugins × datasets, item-aligned, answers cached.
+mod eval;
 // Plugins in Python, JavaScript and C: `plugin check`, and the Rust plugins' bits.
 mod languages;
 // `rapha-host plugin info | check | score` on the shipped and the test plugins.

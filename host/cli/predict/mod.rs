@@ -10,21 +10,17 @@
 mod output;
 
 use std::fmt;
-use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::path::Path;
+use std::sync::atomic::Ordering;
 
-use anyhow::Context;
-use rapha_sandbox::lockdown::{self, Roots};
-use rapha_sandbox::{AuditLog, Decision, Policy, VerbatimIndex};
-use rapha_engine::Tokenizer;
-use rapha_task_host::{Limits, TaskPlugin};
+use rapha_sandbox::{AuditLog, Decision};
+use rapha_task_host::Limits;
 
 use crate::args::PredictArgs;
 use crate::progress::Progress;
 use crate::stages::base::{Base, file_name};
-use crate::stages::data::{self, Dataset, Formatter, Rejections, Seen, Split};
+use crate::stages::confine::{Confined, confine};
+use crate::stages::data;
 use crate::stages::digest;
 use crate::stages::predictions::{self, Generator};
 use crate::stages::task::Task;
@@ -49,12 +45,14 @@ impl std::error::Error for Stopped {}
 
 /// Answer `args.records` with the work folder `work`; `bars`: draw a progress bar.
 pub fn run(work: &Path, args: &PredictArgs, bars: bool) -> anyhow::Result<()> {
-    let (work, stop) = lock(work, args)?;
+    let mut inputs = vec![("--model", args.model.as_path()), ("--plugin", args.plugin.as_path()), ("JSONL", args.records.as_path())];
+    inputs.extend(args.adapter.as_deref().map(|dir| ("--adapter", dir)));
+    let Confined { work, stop } = confine(work, &inputs, &["predictions"], args.sandbox.into())?;
     let audit = AuditLog::open(work.join("audit.log"))?;
     let Task { mut plugin, sha256: plugin_sha256 } = Task::open(&args.plugin, Limits::default(), 0, &work, &stop)?;
     let base = Base::load(&args.model)?;
     let model_sha256 = base.sha256.clone();
-    let records = read_records(&mut plugin, &base.tokenizer, args, &audit)?;
+    let records = data::read_input(&args.records, &mut plugin, &base.tokenizer, args.system_prompt.as_deref(), &audit)?;
     let pad_id = base.pad_id();
     let (model, tokenizer) = base.build_with(args.quantization.into(), args.adapter.as_deref())?;
     let schema = predictions::schema_decoding(args.decoding, &plugin, &tokenizer, model.config().vocab_size)?;
@@ -89,53 +87,6 @@ pub fn run(work: &Path, args: &PredictArgs, bars: bool) -> anyhow::Result<()> {
     bar.finish();
     println!("{} answers in `{}` ({} made by an earlier `predict`)", output.done, path.display(), earlier);
     Ok(())
-}
-
-/// Check the inputs exist, prepare the work folder and lock the process down to them (no
-/// network); then catch SIGINT and SIGTERM in the flag returned. The work folder, canonical.
-fn lock(work: &Path, args: &PredictArgs) -> anyhow::Result<(PathBuf, Arc<AtomicBool>)> {
-    lockdown::owner_only_files();
-    let adapter = args.adapter.iter().map(|dir| ("--adapter", dir));
-    for (flag, path) in [("--model", &args.model), ("--plugin", &args.plugin), ("JSONL", &args.records)].into_iter().chain(adapter) {
-        anyhow::ensure!(path.exists(), "{flag}: `{}` does not exist", path.display());
-    }
-    let work = prepare_work(work)?;
-    let mut read_only = vec![args.model.clone(), args.plugin.clone(), args.records.clone()];
-    read_only.extend(args.adapter.clone());
-    let roots = Roots { read_only, read_write: vec![work.clone()] };
-    let sandbox = lockdown::lock_down(&roots, args.sandbox.into()).context(
-        "cannot lock the process down: `rapha-host doctor` shows what this kernel offers; `--sandbox best-effort` runs with what it has",
-    )?;
-    for missing in &sandbox.missing {
-        tracing::warn!("sandbox: {missing}");
-    }
-    let stop = Arc::new(AtomicBool::new(false));
-    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        signal_hook::flag::register(signal, Arc::clone(&stop)).context("cannot install the signal handlers")?;
-    }
-    Ok((work, stop))
-}
-
-/// The records file, formatted by the plugin and tokenized; any bad line is an error naming it.
-fn read_records(plugin: &mut TaskPlugin, tokenizer: &Tokenizer, args: &PredictArgs, audit: &AuditLog) -> anyhow::Result<Dataset> {
-    // What the gate would need to refuse copies of; nothing here reaches the gate.
-    let mut verbatim = VerbatimIndex::new(Policy::new().verbatim_words, []);
-    let mut formatter = Formatter { plugin, tokenizer, system_prompt: args.system_prompt.as_deref(), verbatim: &mut verbatim };
-    data::read(Split::Input, &args.records, None, &mut formatter, &mut Seen::new(true), &mut Rejections::new(0, audit))
-}
-
-/// Create the work folder and the folders `predict` writes in, the work folder private to
-/// its owner; the work folder, canonical.
-fn prepare_work(work: &Path) -> anyhow::Result<PathBuf> {
-    std::fs::create_dir_all(work).with_context(|| format!("cannot create the work folder `{}`", work.display()))?;
-    let work = work.canonicalize().with_context(|| format!("cannot resolve `{}`", work.display()))?;
-    std::fs::set_permissions(&work, std::fs::Permissions::from_mode(0o700))
-        .with_context(|| format!("cannot make the work folder `{}` private", work.display()))?;
-    for sub in ["predictions", "logs", "cache/components"] {
-        let dir = work.join(sub);
-        std::fs::create_dir_all(&dir).with_context(|| format!("cannot create `{}`", dir.display()))?;
-    }
-    Ok(work)
 }
 
 /// `--name`, or the records file's stem and the adapter folder's name (`base` without one).

@@ -13,7 +13,7 @@ use anyhow::{Context, bail};
 use rapha_engine::{Example, Message, Tokenizer};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
-use rapha_sandbox::{AuditLog, Decision, VerbatimIndex};
+use rapha_sandbox::{AuditLog, Decision, Policy, VerbatimIndex};
 use rapha_task_host::{FormattedExample, Role, TaskPlugin};
 
 use crate::jsonl::{self, Reader};
@@ -271,6 +271,22 @@ pub fn read(
         bail!("{}: expected at least one usable record, found none", path.display());
     }
     Ok(Dataset { split, path: path.to_owned(), sha256, records })
+}
+
+/// Records a command answers outside a run (`predict`, `eval`): formatted by `plugin` (its
+/// system message replaced by `system_prompt` when given) and tokenized; any bad line is an
+/// error naming it, ids must be unique, texts may repeat.
+pub fn read_input(
+    path: &Path,
+    plugin: &mut TaskPlugin,
+    tokenizer: &Tokenizer,
+    system_prompt: Option<&str>,
+    audit: &AuditLog,
+) -> anyhow::Result<Dataset> {
+    // What the gate would need to refuse copies of; nothing read here reaches the gate.
+    let mut verbatim = VerbatimIndex::new(Policy::new().verbatim_words, []);
+    let mut formatter = Formatter { plugin, tokenizer, system_prompt, verbatim: &mut verbatim };
+    read(Split::Input, path, None, &mut formatter, &mut Seen::new(true), &mut Rejections::new(0, audit))
 }
 
 /// Why a record could not be prepared.

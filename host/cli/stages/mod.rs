@@ -5,6 +5,7 @@
 //! that read or compare what a run made call the same steps.
 
 pub mod base;
+pub mod confine;
 pub mod data;
 pub mod digest;
 pub mod predictions;
