@@ -49,6 +49,10 @@ pub enum Command {
     /// plugin scores; answers are cached by what made them; item-aligned results go to
     /// `<work>/eval/<plan>.json`.
     Eval(EvalArgs),
+    /// Compare `eval`'s results: each metric per candidate with a 95 % bootstrap interval,
+    /// paired differences from a baseline with p-values (exact McNemar for 0/1 metrics),
+    /// Holm-adjusted; a table, and JSON and text in `<work>/compare/`.
+    Compare(CompareArgs),
     /// Report which kernel protections this machine offers a run.
     Doctor(DoctorArgs),
     /// Inspect, check and score task plugins (WASI components); start new ones, in Rust,
@@ -270,6 +274,39 @@ pub struct EvalArgs {
     /// Kernel protections, as `predict --sandbox`.
     #[arg(long, value_enum, default_value_t = SandboxArg::Strict)]
     pub sandbox: SandboxArg,
+}
+
+/// `rapha-host compare`
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// `eval`'s results files (`<work>/eval/<plan>.json`), all of one plan.
+    #[arg(value_name = "RESULTS", required = true)]
+    pub results: Vec<PathBuf>,
+
+    /// The candidate the others are compared with [default: the plan's first].
+    #[arg(long, value_name = "LABEL")]
+    pub baseline: Option<String>,
+
+    /// Bootstrap resamples.
+    #[arg(long, value_name = "N", default_value_t = 2000, value_parser = clap::value_parser!(u32).range(100..=100_000).map(|n| n as usize))]
+    pub resamples: usize,
+
+    /// Seed of the resampling.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub seed: u64,
+
+    /// The outputs' name in `<work>/compare/` [default: the first results file's stem].
+    #[arg(long, value_parser = file_stem)]
+    pub name: Option<String>,
+}
+
+impl CompareArgs {
+    /// `--name`, or the first results file's stem.
+    pub fn name(&self) -> String {
+        self.name.clone().unwrap_or_else(|| {
+            self.results.first().and_then(|p| p.file_stem()).map_or_else(|| "compare".to_owned(), |s| s.to_string_lossy().into_owned())
+        })
+    }
 }
 
 /// `--quantization`.

@@ -6,6 +6,7 @@
 
 mod args;
 mod atomic;
+mod compare;
 mod doctor;
 mod eval;
 mod plot;
@@ -69,6 +70,7 @@ fn dispatch(cli: Cli, bars: bool) -> anyhow::Result<()> {
         Command::Run(args) => run::run(&args, bars),
         Command::Predict(args) => predict::run(&cli.work, &args, bars),
         Command::Eval(args) => eval::run(&cli.work, &args, bars),
+        Command::Compare(args) => compare::run(&cli.work, &args),
         Command::Doctor(args) => doctor::run(&args),
         Command::Plugin(command) => plugin::run(&cli.work, command),
     }

@@ -90,6 +90,13 @@ fn eval_aligns_every_candidate_and_plugin_and_generates_each_answer_once() {
     let again = dir.command().args(["eval", "plan.toml", "--sandbox", "best-effort"]).stdout();
     assert!(!again.contains("(12 generated)"), "a rerun regenerates nothing: {again}");
     assert_eq!(read_text(&results_path), before);
+
+    // `compare` reads them: every candidate against the base, per plugin label.
+    let table = dir.command().arg_pair("compare", &results_path).args(["--baseline", "base"]).stdout();
+    for line in ["fhir-a · test12", "fhir-b · test12", "run − baseline  json_valid", "peft − baseline  json_valid"] {
+        assert!(table.contains(line), "{line}: {table}");
+    }
+    assert!(dir.work().join("compare/plan.json").is_file() && dir.work().join("compare/plan.txt").is_file());
 }
 
 #[test]

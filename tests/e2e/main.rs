@@ -2,6 +2,8 @@
 
 // `rapha-host plugin new | bindings | componentize`: the author's kit.
 mod author;
+// `rapha-host compare`: intervals, paired tests and Holm against a plain computation.
+mod compare;
 // `rapha-host doctor`: the kernel protections a run would get.
 mod doctor;
 // `rapha-host eval`: candidates × plugins × datasets, item-aligned, answers cached.

@@ -1,0 +1,148 @@
+//! `compare`'s outputs: the table (terminal and `.txt`) and the JSON, both under the
+//! small-cell rule and rounded as exports are, so either may go through the gate.
+
+use std::path::{Path, PathBuf};
+
+use rapha_sandbox::disclosure::{self, Count, MIN_CELL};
+use rapha_stats::bootstrap::{Estimate, Resampling};
+use serde_json::{Value, json};
+
+use super::{Analysis, Cell, Difference};
+use crate::atomic;
+
+/// What `compare` found, with what it was computed from.
+pub struct Report<'a> {
+    /// sha256 of the plan.
+    pub plan: &'a str,
+    /// The plan's cluster pointer, if any.
+    pub unit: Option<&'a str>,
+    /// The baseline's label.
+    pub baseline: Option<&'a str>,
+    /// The bootstrap's settings.
+    pub resampling: Resampling,
+    /// Each plugin and dataset.
+    pub analyses: &'a [Analysis],
+}
+
+/// `value` as it may leave, over `n` records: `None` under the small-cell rule.
+fn shown(n: usize, value: f64) -> Option<f64> {
+    if (n as u64) < MIN_CELL { None } else { disclosure::round(value) }
+}
+
+/// An estimate as `0.45 [0.40, 0.50]`, or `<11 records` when it may not be shown.
+fn interval(n: usize, estimate: &Estimate, signed: bool) -> String {
+    let show = |v: f64| shown(n, v).map(|v| if signed && v > 0.0 { format!("+{}", disclosure::display(v)) } else { disclosure::display(v) });
+    match (show(estimate.value), show(estimate.low), show(estimate.high)) {
+        (Some(value), Some(low), Some(high)) => format!("{value} [{low}, {high}]"),
+        _ => "<11 records".to_owned(),
+    }
+}
+
+impl Report<'_> {
+    /// The tables, one per plugin and dataset, for the terminal and the `.txt`.
+    pub fn text(&self) -> String {
+        let clusters = self.unit.map_or_else(|| "the record".to_owned(), |u| format!("`{u}`"));
+        let mut text = format!(
+            "95 % intervals from {} bootstrap resamples (seed {}) clustered by {clusters}; differences against `{}`\n",
+            self.resampling.resamples,
+            self.resampling.seed,
+            self.baseline.unwrap_or("-")
+        );
+        for analysis in self.analyses {
+            text.push_str(&format!("\n{} · {}\n", analysis.plugin, analysis.dataset));
+            let width = analysis.metrics.iter().map(String::len).max().unwrap_or(6).max(6);
+            for (label, cells) in &analysis.candidates {
+                text.push_str(&format!("  {label}\n"));
+                for (metric, cell) in analysis.metrics.iter().zip(cells) {
+                    if let Some(Cell { n, estimate }) = cell {
+                        text.push_str(&format!("    {metric:<width$}  {}  n={}\n", interval(*n, estimate, false), Count::of(*n as u64)));
+                    }
+                }
+            }
+            for difference in &analysis.differences {
+                text.push_str(&difference_line(difference, width));
+            }
+        }
+        if self.analyses.iter().flat_map(|a| &a.differences).any(|d| d.underpowered) {
+            text.push_str("\n(*) smaller than the least difference these records could detect (power 0.8, α 0.05): too few to tell, not evidence of none\n");
+        }
+        text
+    }
+
+    /// The JSON document.
+    pub fn json(&self) -> Value {
+        let analyses: Vec<Value> = self.analyses.iter().map(analysis_json).collect();
+        json!({
+            "plan": self.plan,
+            "unit": self.unit,
+            "baseline": self.baseline,
+            "level": self.resampling.level,
+            "resamples": self.resampling.resamples,
+            "seed": self.resampling.seed,
+            "comparisons": analyses,
+        })
+    }
+
+    /// Write `<work>/compare/<name>.json` and `.txt`; their paths.
+    pub fn save(&self, work: &Path, name: &str) -> anyhow::Result<(PathBuf, PathBuf)> {
+        let dir = work.join("compare");
+        std::fs::create_dir_all(&dir).map_err(|e| anyhow::anyhow!("cannot create `{}`: {e}", dir.display()))?;
+        let (json_path, text_path) = (dir.join(format!("{name}.json")), dir.join(format!("{name}.txt")));
+        let mut document = self.json();
+        document.sort_all_objects();
+        atomic::write(&json_path, (serde_json::to_string_pretty(&document).expect("a report serialises") + "\n").as_bytes())?;
+        atomic::write(&text_path, self.text().as_bytes())?;
+        Ok((json_path, text_path))
+    }
+}
+
+/// `    run − base  metric  +0.3 [0.2, 0.4]  mcnemar p=0.01 (Holm 0.02) n=40`.
+fn difference_line(d: &Difference, width: usize) -> String {
+    let p = |v: f64| shown(d.n, v).map_or_else(|| "-".to_owned(), disclosure::display);
+    let flag = if d.underpowered { " (*)" } else { "" };
+    format!(
+        "  {} − baseline  {:<width$}  {}  {} p={} (Holm {})  n={}{flag}\n",
+        d.candidate,
+        d.metric,
+        interval(d.n, &d.difference, true),
+        d.test,
+        p(d.p),
+        p(d.p_holm),
+        Count::of(d.n as u64)
+    )
+}
+
+fn estimate_json(n: usize, estimate: &Estimate) -> Value {
+    json!({"n": Count::of(n as u64), "value": shown(n, estimate.value), "low": shown(n, estimate.low), "high": shown(n, estimate.high)})
+}
+
+fn analysis_json(analysis: &Analysis) -> Value {
+    let candidates: Vec<Value> = analysis
+        .candidates
+        .iter()
+        .map(|(label, cells)| {
+            let metrics: serde_json::Map<String, Value> = analysis
+                .metrics
+                .iter()
+                .zip(cells)
+                .filter_map(|(metric, cell)| Some((metric.clone(), cell.as_ref().map(|c| estimate_json(c.n, &c.estimate))?)))
+                .collect();
+            json!({"label": label, "metrics": metrics})
+        })
+        .collect();
+    let differences: Vec<Value> = analysis
+        .differences
+        .iter()
+        .map(|d| {
+            let mut value = estimate_json(d.n, &d.difference);
+            value["candidate"] = json!(d.candidate);
+            value["metric"] = json!(d.metric);
+            value["test"] = json!(d.test);
+            value["p"] = json!(shown(d.n, d.p));
+            value["p_holm"] = json!(shown(d.n, d.p_holm));
+            value["underpowered"] = json!(d.underpowered);
+            value
+        })
+        .collect();
+    json!({"plugin": analysis.plugin, "dataset": analysis.dataset, "candidates": candidates, "differences": differences})
+}
