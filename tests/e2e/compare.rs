@@ -26,7 +26,8 @@ fn results(plan: &str, records: usize) -> Value {
             .map(|i| {
                 let score: f64 = (rng.random::<f64>() * 0.6 + lift).min(1.0);
                 let hit = if rng.random::<f64>() < 0.3 + lift { 1.0 } else { 0.0 };
-                json!({"id": format!("r{i}"), "unit": patient(i), "metrics": {"hit": hit, "score": score}, "reward": score})
+                let slices = json!({"sex": if i % 2 == 0 { "female" } else { "male" }, "band": if i < 5 { "<18" } else { "≥18" }});
+                json!({"id": format!("r{i}"), "unit": patient(i), "metrics": {"hit": hit, "score": score}, "reward": score, "slices": slices})
             })
             .collect();
         json!({"candidate": candidate, "plugin": "t", "dataset": "d", "records": rows})
@@ -35,6 +36,7 @@ fn results(plan: &str, records: usize) -> Value {
     json!({
         "plan": {"sha256": plan},
         "unit": "/patient",
+        "slices": [{"label": "sex", "pointer": "/sex", "bands": []}, {"label": "band", "pointer": "/age", "bands": [18.0]}],
         "plugins": [{"label": "t", "metrics": [{"name": "hit", "higher_is_better": true}, {"name": "score", "higher_is_better": true}]}],
         "results": [a, b],
     })
@@ -106,6 +108,24 @@ fn compare_matches_a_plain_computation() {
     let p_hit = (2.0 * tail).min(1.0);
     let hit = find("hit");
     assert_eq!((&hit["test"], &hit["p"]), (&json!("mcnemar"), &rounded(p_hit)));
+
+    // The female subgroup (even records) on its own, and the lowest subgroup mean.
+    let female = report["comparisons"].as_array().expect("the results written above").iter().find(|c| c["slice"]["value"] == "female").expect("a female slice");
+    let even = |v: &[f64]| v.iter().step_by(2).copied().collect::<Vec<f64>>();
+    let (female_b, female_units) = (even(&score_b), units.iter().step_by(2).cloned().collect::<Vec<String>>());
+    let (low, high, _) = plain_bootstrap(&female_b, &female_units, 500, 5);
+    let cell = &female["candidates"][1]["metrics"]["score"];
+    assert_eq!((&cell["low"], &cell["high"], &cell["n"]), (&rounded(low), &rounded(high), &json!(RECORDS / 2)));
+    let male_mean = score_b.iter().skip(1).step_by(2).sum::<f64>() / (RECORDS / 2) as f64;
+    let female_mean = female_b.iter().sum::<f64>() / (RECORDS / 2) as f64;
+    let lowest = report["lowest_subgroup"].as_array().expect("the results written above");
+    let sex_b = lowest.iter().find(|l| l["slice"] == "sex" && l["candidate"] == "b" && l["metric"] == "score").expect("b's lowest score by sex");
+    let (at, mean) = if female_mean < male_mean { ("female", female_mean) } else { ("male", male_mean) };
+    assert_eq!((&sex_b["at"], &sex_b["value"]), (&json!(at), &rounded(mean)));
+    // Five records under 18: too few to show, and never the lowest.
+    let young = report["comparisons"].as_array().expect("the results written above").iter().find(|c| c["slice"]["value"] == "<18").expect("a <18 slice");
+    assert_eq!((&young["candidates"][0]["metrics"]["score"]["n"], &young["candidates"][0]["metrics"]["score"]["value"]), (&json!("<11"), &Value::Null));
+    assert!(lowest.iter().all(|l| l["at"] != "<18"));
 
     // Holm over hit, score and reward (reward = score here).
     let mut ps = [(p_hit, "hit"), (p_score, "score"), (p_score, "reward")];

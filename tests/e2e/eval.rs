@@ -40,6 +40,10 @@ path = "{plugin}"
 [[dataset]]
 label = "test12"
 path = "data/test12.jsonl"
+
+[[slice]]
+label = "sex"
+pointer = "/extract/patient/sex"
 "#,
         model = tiny_model().display(),
         plugin = FHIR_EXTRACTION,
@@ -75,6 +79,8 @@ fn eval_aligns_every_candidate_and_plugin_and_generates_each_answer_once() {
         let got: Vec<&str> = records.iter().map(|r| r["id"].as_str().unwrap()).collect();
         assert_eq!(got, ids, "{}", outcome["candidate"]);
         assert!(records.iter().all(|r| r["unit"] == r["id"] && r["metrics"]["json_valid"].is_number()));
+        let sexes: Vec<&str> = records.iter().map(|r| r["slices"]["sex"].as_str().expect("a subgroup")).collect();
+        assert!(sexes.iter().all(|s| ["female", "male", "missing"].contains(s)), "{sexes:?}");
     }
     // The two labels of one plugin score the same answers the same way.
     let pick = |candidate: &str, plugin: &str| outcomes.iter().find(|o| o["candidate"] == candidate && o["plugin"] == plugin).unwrap();
@@ -93,7 +99,7 @@ fn eval_aligns_every_candidate_and_plugin_and_generates_each_answer_once() {
 
     // `compare` reads them: every candidate against the base, per plugin label.
     let table = dir.command().arg_pair("compare", &results_path).args(["--baseline", "base"]).stdout();
-    for line in ["fhir-a · test12", "fhir-b · test12", "run − baseline  json_valid", "peft − baseline  json_valid"] {
+    for line in ["fhir-a · test12", "fhir-b · test12", "fhir-a · test12 · sex = ", "run − baseline  json_valid", "peft − baseline  json_valid"] {
         assert!(table.contains(line), "{line}: {table}");
     }
     assert!(dir.work().join("compare/plan.json").is_file() && dir.work().join("compare/plan.txt").is_file());

@@ -4,6 +4,9 @@
 //! the paired bootstrap otherwise), Holm-adjusted across the metrics, with a warning when
 //! the records are too few to detect the difference seen ([`rapha_stats`]).
 //!
+//! With the plan's slices, the same per subgroup (a sex, an age band) and, per candidate and
+//! metric, the lowest subgroup mean: the view a fairness review asks for.
+//!
 //! The table is printed; JSON and a `.txt` summary go to `<work>/compare/`. Those two may be
 //! carried out through the gate, so they hold figures as exports do: over fewer than 11
 //! records a figure is left out and its count written `<11`, and every figure is rounded
@@ -51,9 +54,11 @@ pub struct Difference {
     pub underpowered: bool,
 }
 
-/// One plugin and dataset, analysed.
+/// One plugin and dataset, or a slice of them, analysed.
 #[derive(Debug)]
 pub struct Analysis {
+    /// The slice's label and the subgroup's value, or `None` for all records.
+    pub slice: Option<(String, String)>,
     /// The plugin's label.
     pub plugin: String,
     /// The dataset's label.
@@ -81,6 +86,13 @@ pub fn run(work: &Path, args: &CompareArgs) -> anyhow::Result<()> {
             bail!("--baseline: expected one of the candidates {labels:?}, found `{baseline}`");
         }
         analyses.push(analyse(group, &baseline, &resampling)?);
+        for slice in &compared.slices {
+            for (value, sub) in group.slices(slice) {
+                let mut analysis = analyse(&sub, &baseline, &resampling)?;
+                analysis.slice = Some((slice.clone(), value));
+                analyses.push(analysis);
+            }
+        }
     }
     let baseline = args.baseline.clone().or_else(|| compared.groups.first()?.candidates.first().map(|(l, _)| l.clone()));
     let report = report::Report { plan: &compared.plan, unit: compared.unit.as_deref(), baseline: baseline.as_deref(), resampling, analyses: &analyses };
@@ -112,7 +124,7 @@ fn analyse(group: &Group, baseline: &str, resampling: &Resampling) -> anyhow::Re
         }
         differences.extend(family);
     }
-    Ok(Analysis { plugin: group.plugin.clone(), dataset: group.dataset.clone(), metrics: group.metrics.clone(), candidates, differences })
+    Ok(Analysis { slice: None, plugin: group.plugin.clone(), dataset: group.dataset.clone(), metrics: group.metrics.clone(), candidates, differences })
 }
 
 /// The mean of `metric` over the rows that have it, clustered by unit.

@@ -49,7 +49,8 @@ impl Report<'_> {
             self.baseline.unwrap_or("-")
         );
         for analysis in self.analyses {
-            text.push_str(&format!("\n{} · {}\n", analysis.plugin, analysis.dataset));
+            let slice = analysis.slice.as_ref().map_or_else(String::new, |(label, value)| format!(" · {label} = {value}"));
+            text.push_str(&format!("\n{} · {}{slice}\n", analysis.plugin, analysis.dataset));
             let width = analysis.metrics.iter().map(String::len).max().unwrap_or(6).max(6);
             for (label, cells) in &analysis.candidates {
                 text.push_str(&format!("  {label}\n"));
@@ -63,6 +64,14 @@ impl Report<'_> {
                 text.push_str(&difference_line(difference, width));
             }
         }
+        let lowest = lowest(self.analyses);
+        if !lowest.is_empty() {
+            text.push_str("\nlowest subgroup mean (subgroups of 11 or more records)\n");
+            for low in &lowest {
+                let Lowest { plugin, dataset, candidate, metric, slice, at, value } = low;
+                text.push_str(&format!("  {plugin} · {dataset} · {candidate} · {metric}  {} ({slice} = {at})\n", disclosure::display(*value)));
+            }
+        }
         if self.analyses.iter().flat_map(|a| &a.differences).any(|d| d.underpowered) {
             text.push_str("\n(*) smaller than the least difference these records could detect (power 0.8, α 0.05): too few to tell, not evidence of none\n");
         }
@@ -72,6 +81,10 @@ impl Report<'_> {
     /// The JSON document.
     pub fn json(&self) -> Value {
         let analyses: Vec<Value> = self.analyses.iter().map(analysis_json).collect();
+        let lowest: Vec<Value> = lowest(self.analyses)
+            .into_iter()
+            .map(|l| json!({"plugin": l.plugin, "dataset": l.dataset, "candidate": l.candidate, "metric": l.metric, "slice": l.slice, "at": l.at, "value": l.value}))
+            .collect();
         json!({
             "plan": self.plan,
             "unit": self.unit,
@@ -80,6 +93,7 @@ impl Report<'_> {
             "resamples": self.resampling.resamples,
             "seed": self.resampling.seed,
             "comparisons": analyses,
+            "lowest_subgroup": lowest,
         })
     }
 
@@ -144,5 +158,49 @@ fn analysis_json(analysis: &Analysis) -> Value {
             value
         })
         .collect();
-    json!({"plugin": analysis.plugin, "dataset": analysis.dataset, "candidates": candidates, "differences": differences})
+    let slice = analysis.slice.as_ref().map(|(label, value)| json!({"label": label, "value": value}));
+    json!({"plugin": analysis.plugin, "dataset": analysis.dataset, "slice": slice, "candidates": candidates, "differences": differences})
+}
+
+/// A candidate's lowest subgroup mean of a metric within one slice.
+struct Lowest<'a> {
+    plugin: &'a str,
+    dataset: &'a str,
+    candidate: &'a str,
+    metric: &'a str,
+    slice: &'a str,
+    /// The subgroup.
+    at: &'a str,
+    /// Its mean, rounded as it may leave.
+    value: f64,
+}
+
+/// For every plugin, dataset, slice, candidate and metric, the subgroup with the lowest mean
+/// among those that may be shown (11 records or more).
+fn lowest(analyses: &[Analysis]) -> Vec<Lowest<'_>> {
+    let mut found: Vec<Lowest<'_>> = Vec::new();
+    for analysis in analyses {
+        let Some((slice, at)) = &analysis.slice else {
+            continue;
+        };
+        for (candidate, cells) in &analysis.candidates {
+            for (metric, cell) in analysis.metrics.iter().zip(cells) {
+                let Some(value) = cell.as_ref().and_then(|c| shown(c.n, c.estimate.value)) else {
+                    continue;
+                };
+                let same = |l: &Lowest<'_>| {
+                    l.plugin == analysis.plugin && l.dataset == analysis.dataset && l.slice == slice && l.candidate == candidate && l.metric == metric
+                };
+                match found.iter_mut().find(|l| same(l)) {
+                    Some(low) if value < low.value => {
+                        low.value = value;
+                        low.at = at;
+                    }
+                    Some(_) => {}
+                    None => found.push(Lowest { plugin: &analysis.plugin, dataset: &analysis.dataset, candidate, metric, slice, at, value }),
+                }
+            }
+        }
+    }
+    found
 }

@@ -17,6 +17,8 @@ pub struct Row {
     pub unit: String,
     /// Metric name → value; a metric the plugin does not give for this record is absent.
     pub metrics: BTreeMap<String, f64>,
+    /// Slice label → this record's subgroup.
+    pub slices: BTreeMap<String, String>,
 }
 
 /// The candidates' rows on one dataset, scored by one plugin.
@@ -39,6 +41,8 @@ pub struct Compared {
     pub plan: String,
     /// The plan's `unit` pointer, if any.
     pub unit: Option<String>,
+    /// The plan's slice labels.
+    pub slices: Vec<String>,
     /// The groups, in the order first seen.
     pub groups: Vec<Group>,
 }
@@ -53,6 +57,7 @@ pub fn read(files: &[PathBuf]) -> anyhow::Result<Compared> {
         let gathered = compared.get_or_insert_with(|| Compared {
             plan: plan.clone(),
             unit: document["unit"].as_str().map(str::to_owned),
+            slices: document["slices"].as_array().into_iter().flatten().filter_map(|s| s["label"].as_str().map(str::to_owned)).collect(),
             groups: Vec::new(),
         });
         if gathered.plan != plan {
@@ -119,7 +124,38 @@ fn row(record: &Value, file: &Path) -> anyhow::Result<Row> {
     if let Some(reward) = record["reward"].as_f64() {
         metrics.insert("reward".to_owned(), reward);
     }
-    Ok(Row { id, unit, metrics })
+    let slices = record["slices"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
+        .collect();
+    Ok(Row { id, unit, metrics, slices })
+}
+
+impl Group {
+    /// The subgroups of slice `slice`, in order, each with this group's rows in it.
+    pub fn slices(&self, slice: &str) -> Vec<(String, Group)> {
+        let Some((_, rows)) = self.candidates.first() else {
+            return Vec::new();
+        };
+        let mut values: Vec<&String> = rows.iter().filter_map(|r| r.slices.get(slice)).collect();
+        values.sort();
+        values.dedup();
+        values
+            .into_iter()
+            .map(|value| {
+                let keep: Vec<bool> = rows.iter().map(|r| r.slices.get(slice) == Some(value)).collect();
+                let candidates = self
+                    .candidates
+                    .iter()
+                    .map(|(label, rows)| (label.clone(), rows.iter().zip(&keep).filter(|(_, k)| **k).map(|(r, _)| r.clone()).collect()))
+                    .collect();
+                let sub = Group { plugin: self.plugin.clone(), dataset: self.dataset.clone(), metrics: self.metrics.clone(), candidates };
+                (value.clone(), sub)
+            })
+            .collect()
+    }
 }
 
 /// Every candidate of `group` has the first's record ids, in order.

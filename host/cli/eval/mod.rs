@@ -70,7 +70,7 @@ pub fn run(work: &Path, args: &EvalArgs, bars: bool) -> anyhow::Result<()> {
                 let label = format!("{} · {} · {}", candidate.label, plugin.label, dataset.label);
                 let (answers, generated) = answer(&generator, &setting, &records, &cache, &progress, &label, &stop)?;
                 let scored = predictions::score(&mut task.plugin, &records, &answers)?;
-                let units = units(&records, plan.unit.as_deref())?;
+                let units = units(&records, &plan)?;
                 tracing::info!("{label}: {generated} answers generated, {} from the cache", records.records.len() - generated);
                 results.push(Outcome { candidate, plugin, dataset, records: &records, units, scored, generated });
             }
@@ -120,22 +120,22 @@ fn answer(
     Ok((answers, missing.len()))
 }
 
-/// Each record's cluster for `compare`: the value at the JSON pointer `unit` (text as is,
-/// anything else as JSON), or the record's id without one.
-fn units(records: &Dataset, unit: Option<&str>) -> anyhow::Result<Vec<String>> {
+/// Each record's cluster for `compare` (the value at the JSON pointer `unit`, text as is,
+/// anything else as JSON; the record's id without one) and its subgroup in each slice.
+fn units(records: &Dataset, plan: &Plan) -> anyhow::Result<Vec<(String, Value)>> {
     records
         .records
         .iter()
         .map(|r| {
-            let Some(pointer) = unit else {
-                return Ok(r.record.id.clone());
-            };
             let value: Value = serde_json::from_str(&r.record.json).expect("a record read as a JSON object");
-            match value.pointer(pointer) {
-                Some(Value::String(text)) => Ok(text.clone()),
-                Some(other) => Ok(other.to_string()),
-                None => bail!("{}:{}: the plan's `unit` `{pointer}` is not in the record", records.path.display(), r.record.line),
-            }
+            let unit = match plan.unit.as_deref().map(|pointer| (pointer, value.pointer(pointer))) {
+                None => r.record.id.clone(),
+                Some((_, Some(Value::String(text)))) => text.clone(),
+                Some((_, Some(other))) => other.to_string(),
+                Some((pointer, None)) => bail!("{}:{}: the plan's `unit` `{pointer}` is not in the record", records.path.display(), r.record.line),
+            };
+            let slices: serde_json::Map<String, Value> = plan.slices.iter().map(|s| (s.label.clone(), Value::String(s.of(&value)))).collect();
+            Ok((unit, Value::Object(slices)))
         })
         .collect()
 }

@@ -41,6 +41,44 @@ pub struct Plan {
     pub plugins: Vec<Labelled>,
     /// What is answered.
     pub datasets: Vec<Labelled>,
+    /// Subgroups `compare` tabulates apart.
+    pub slices: Vec<Slice>,
+}
+
+/// A subgroup definition: the value at a JSON pointer of each record, or for numbers, the
+/// band it falls in.
+#[derive(Debug, Clone)]
+pub struct Slice {
+    /// Its name in the results.
+    pub label: String,
+    /// JSON pointer into the record.
+    pub pointer: String,
+    /// Ascending band edges for numbers: `[18, 65]` gives `<18`, `18–65`, `≥65`.
+    pub bands: Vec<f64>,
+}
+
+impl Slice {
+    /// The subgroup of `record` (`missing` when the pointer finds nothing).
+    pub fn of(&self, record: &serde_json::Value) -> String {
+        match record.pointer(&self.pointer) {
+            None | Some(serde_json::Value::Null) => "missing".to_owned(),
+            Some(serde_json::Value::String(text)) => text.clone(),
+            Some(value) => match (value.as_f64(), self.bands.is_empty()) {
+                (Some(number), false) => band(number, &self.bands),
+                _ => value.to_string(),
+            },
+        }
+    }
+}
+
+/// The band of `number` among ascending `edges`.
+fn band(number: f64, edges: &[f64]) -> String {
+    let show = |edge: f64| edge.to_string();
+    match edges.iter().position(|&edge| number < edge) {
+        Some(0) => format!("<{}", show(edges[0])),
+        Some(i) => format!("{}–{}", show(edges[i - 1]), show(edges[i])),
+        None => format!("≥{}", show(edges[edges.len() - 1])),
+    }
 }
 
 /// A model that answers: the base, or the base with an adapter.
@@ -78,6 +116,16 @@ struct RawPlan {
     plugin: Vec<RawLabelled>,
     #[serde(default)]
     dataset: Vec<RawLabelled>,
+    #[serde(default)]
+    slice: Vec<RawSlice>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSlice {
+    label: Spanned<String>,
+    pointer: Spanned<String>,
+    bands: Option<Spanned<Vec<f64>>>,
 }
 
 #[derive(Deserialize)]
@@ -131,6 +179,7 @@ impl Plan {
             candidates: raw.candidate.iter().map(|c| check.candidate(c)).collect::<anyhow::Result<_>>()?,
             plugins: raw.plugin.iter().map(|p| check.labelled(p, "plugin")).collect::<anyhow::Result<_>>()?,
             datasets: raw.dataset.iter().map(|d| check.labelled(d, "dataset")).collect::<anyhow::Result<_>>()?,
+            slices: raw.slice.iter().map(|s| check.slice(s)).collect::<anyhow::Result<_>>()?,
         };
         Ok(plan)
     }
@@ -177,12 +226,30 @@ impl Check<'_> {
         Ok(Candidate { label: raw.label.get_ref().clone(), adapter, decoding })
     }
 
+    fn slice(&self, raw: &RawSlice) -> anyhow::Result<Slice> {
+        if !raw.pointer.get_ref().starts_with('/') {
+            bail!(self.at(raw.pointer.span().start, "slice.pointer", "a JSON pointer such as `/sex`", &format!("`{}`", raw.pointer.get_ref())));
+        }
+        let bands = raw.bands.as_ref().map_or(Vec::new(), |b| b.get_ref().clone());
+        if let Some(spanned) = &raw.bands
+            && !(bands.windows(2).all(|pair| pair[0] < pair[1]) && bands.iter().all(|b| b.is_finite()))
+        {
+            bail!(self.at(spanned.span().start, "slice.bands", "finite numbers in ascending order", &format!("{bands:?}")));
+        }
+        Ok(Slice { label: raw.label.get_ref().clone(), pointer: raw.pointer.get_ref().clone(), bands })
+    }
+
     fn labelled(&self, raw: &RawLabelled, table: &str) -> anyhow::Result<Labelled> {
         Ok(Labelled { label: raw.label.get_ref().clone(), path: self.existing(&raw.path, &format!("{table}.path"))? })
     }
 
     /// At least one of each table, labels unique within each.
     fn labels(&self, raw: &RawPlan) -> anyhow::Result<()> {
+        let slices: Vec<&Spanned<String>> = raw.slice.iter().map(|s| &s.label).collect();
+        let mut seen = BTreeSet::new();
+        if let Some(twice) = slices.iter().find(|label| !seen.insert(label.get_ref())) {
+            bail!(self.at(twice.span().start, "slice.label", "labels unique within the table", &format!("`{}` a second time", twice.get_ref())));
+        }
         let tables: [(&str, Vec<&Spanned<String>>); 3] = [
             ("candidate", raw.candidate.iter().map(|c| &c.label).collect()),
             ("plugin", raw.plugin.iter().map(|p| &p.label).collect()),

@@ -19,8 +19,8 @@ pub struct Outcome<'a> {
     pub plugin: &'a Labelled,
     pub dataset: &'a Labelled,
     pub records: &'a Dataset,
-    /// Each record's cluster.
-    pub units: Vec<String>,
+    /// Each record's cluster and its subgroup in each slice.
+    pub units: Vec<(String, Value)>,
     pub scored: Scored,
     /// Answers generated now (the rest came from the cache).
     pub generated: usize,
@@ -55,6 +55,7 @@ impl Results {
         let document = json!({
             "plan": {"file": plan.file.display().to_string(), "sha256": plan.sha256},
             "unit": plan.unit,
+            "slices": plan.slices.iter().map(|s| json!({"label": s.label, "pointer": s.pointer, "bands": s.bands})).collect::<Vec<_>>(),
             "candidates": candidates,
             "plugins": plugins,
             "datasets": datasets,
@@ -76,8 +77,9 @@ impl Results {
         let host: serde_json::Map<String, Value> =
             HOST_METRICS.iter().zip(scored.host_metrics()).map(|((name, _), value)| ((*name).to_owned(), json!(value))).collect();
         let mut per_record = scored.per_record_json();
-        for (record, unit) in per_record.iter_mut().zip(&units) {
+        for (record, (unit, slices)) in per_record.iter_mut().zip(units) {
             record["unit"] = json!(unit);
+            record["slices"] = slices;
         }
         let headline: Vec<String> = scored.metrics.iter().take(4).map(|m| format!("{} {:.3}", m.name, m.value)).collect();
         self.lines.push(format!(
