@@ -7,6 +7,7 @@
 # - the Python, JavaScript and C toolchains (PyPI and npm, cached under
 #   ~/.cache/rapha-host/tools), the plugins written in those languages into plugins/dist/,
 #   and a `plugin new` skeleton of every language, built and loaded;
+# - Debian's Chromium (headless), for the browser check of `compare`'s HTML report;
 # - `cargo test` over the whole workspace. With CI=true, compiler warnings in the
 #   workspace's own crates fail the run (read from cargo's JSON messages, so the
 #   build fingerprint is the same as a local build's), and so does any clippy lint
@@ -18,6 +19,13 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/rapha-host/target}"
 
 rustup target add wasm32-wasip2 >/dev/null
 scripts/fetch-model.sh
+if [ ! -x /usr/bin/chromium ]; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+    else
+        echo "test.sh: Debian's chromium is not installed (apt-get install chromium): the HTML report's browser check is skipped" >&2
+    fi
+fi
 scripts/build-foreign-plugins.sh
 
 if [ "${CI:-}" = "true" ]; then

@@ -127,6 +127,8 @@ fn compare_matches_a_plain_computation() {
     assert_eq!((&young["candidates"][0]["metrics"]["score"]["n"], &young["candidates"][0]["metrics"]["score"]["value"]), (&json!("<11"), &Value::Null));
     assert!(lowest.iter().all(|l| l["at"] != "<18"));
 
+    rendered_report_holds_the_json_figures(&dir, &report);
+
     // Holm over hit, score and reward (reward = score here).
     let mut ps = [(p_hit, "hit"), (p_score, "score"), (p_score, "reward")];
     ps.sort_by(|x, y| x.0.total_cmp(&y.0));
@@ -160,4 +162,46 @@ fn small_cells_are_left_out_and_bad_inputs_refused() {
 
     let refused = dir.command().args(["compare", "small.json", "--baseline", "c"]).fails_with(1);
     assert!(refused.stderr.contains("--baseline: expected one of the candidates [\"a\", \"b\"], found `c`"), "{}", refused.stderr);
+}
+
+/// Debian's Chromium, which `scripts/test.sh` installs; `None` (with a notice) outside CI.
+fn chromium() -> Option<std::path::PathBuf> {
+    let path = std::path::PathBuf::from("/usr/bin/chromium");
+    if path.is_file() {
+        return Some(path);
+    }
+    assert!(std::env::var("CI").as_deref() != Ok("true"), "/usr/bin/chromium is missing: scripts/test.sh installs it");
+    eprintln!("notice: skipping the browser check of compare's HTML: /usr/bin/chromium not found");
+    None
+}
+
+/// The HTML report fetches nothing (no URL in it, a policy that forbids any fetch) and, as
+/// a headless Chromium renders it, shows the JSON's figures for every candidate.
+fn rendered_report_holds_the_json_figures(dir: &Dir, report: &Value) {
+    let html_path = dir.work().join("compare/results.html");
+    let html = read_text(&html_path);
+    assert!(html.contains("content=\"default-src 'none'; style-src 'unsafe-inline'\""));
+    assert!(!html.contains("http:") && !html.contains("https:") && !html.contains(" src=") && !html.contains(" href="), "a fetch in the report");
+    let Some(chromium) = chromium() else {
+        return;
+    };
+    let profile = tempfile::tempdir().expect("a browser profile folder");
+    let output = std::process::Command::new(chromium)
+        .args(["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking"])
+        .args(["--disable-component-update", "--disable-sync", "--dump-dom"])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg(format!("file://{}", html_path.display()))
+        .output()
+        .expect("chromium runs");
+    let dom = String::from_utf8_lossy(&output.stdout);
+    assert!(dom.contains("<h1>Comparison of candidates</h1>"), "not rendered: {}", String::from_utf8_lossy(&output.stderr));
+    let overall = &report["comparisons"][0];
+    for candidate in overall["candidates"].as_array().expect("candidates") {
+        let label = candidate["label"].as_str().expect("a label");
+        for (metric, cell) in candidate["metrics"].as_object().expect("metrics") {
+            let value = cell["value"].as_f64().expect("a figure over 40 records");
+            let shown = format!("<td class=\"value\" data-key=\"{label}/{metric}\">{}</td>", disclosure::display(value));
+            assert!(dom.contains(&shown), "{shown} not in the rendered report");
+        }
+    }
 }

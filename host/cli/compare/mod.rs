@@ -7,11 +7,13 @@
 //! With the plan's slices, the same per subgroup (a sex, an age band) and, per candidate and
 //! metric, the lowest subgroup mean: the view a fairness review asks for.
 //!
-//! The table is printed; JSON and a `.txt` summary go to `<work>/compare/`. Those two may be
-//! carried out through the gate, so they hold figures as exports do: over fewer than 11
+//! The table is printed; JSON, a `.txt` summary and an offline HTML report ([`html`]) go to
+//! `<work>/compare/`. The JSON and the text may be carried out through the gate (the HTML may
+//! not: the gate allows no `.html`), so they hold figures as exports do: over fewer than 11
 //! records a figure is left out and its count written `<11`, and every figure is rounded
 //! to 3 significant digits.
 
+mod html;
 mod report;
 mod results;
 
@@ -97,8 +99,8 @@ pub fn run(work: &Path, args: &CompareArgs) -> anyhow::Result<()> {
     let baseline = args.baseline.clone().or_else(|| compared.groups.first()?.candidates.first().map(|(l, _)| l.clone()));
     let report = report::Report { plan: &compared.plan, unit: compared.unit.as_deref(), baseline: baseline.as_deref(), resampling, analyses: &analyses };
     print!("{}", report.text());
-    let written = report.save(work, &args.name())?;
-    println!("written to `{}` and `{}`", written.0.display(), written.1.display());
+    let [json, text, html] = report.save(work, &args.name())?;
+    println!("written to `{}`, `{}` and (for this machine's browser) `{}`", json.display(), text.display(), html.display());
     Ok(())
 }
 

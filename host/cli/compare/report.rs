@@ -25,7 +25,7 @@ pub struct Report<'a> {
 }
 
 /// `value` as it may leave, over `n` records: `None` under the small-cell rule.
-fn shown(n: usize, value: f64) -> Option<f64> {
+pub(super) fn shown(n: usize, value: f64) -> Option<f64> {
     if (n as u64) < MIN_CELL { None } else { disclosure::round(value) }
 }
 
@@ -97,16 +97,18 @@ impl Report<'_> {
         })
     }
 
-    /// Write `<work>/compare/<name>.json` and `.txt`; their paths.
-    pub fn save(&self, work: &Path, name: &str) -> anyhow::Result<(PathBuf, PathBuf)> {
+    /// Write `<work>/compare/<name>.json`, `.txt` and `.html`; their paths.
+    pub fn save(&self, work: &Path, name: &str) -> anyhow::Result<[PathBuf; 3]> {
         let dir = work.join("compare");
         std::fs::create_dir_all(&dir).map_err(|e| anyhow::anyhow!("cannot create `{}`: {e}", dir.display()))?;
-        let (json_path, text_path) = (dir.join(format!("{name}.json")), dir.join(format!("{name}.txt")));
+        let path = |extension: &str| dir.join(format!("{name}.{extension}"));
+        let (json_path, text_path, html_path) = (path("json"), path("txt"), path("html"));
+        atomic::write(&html_path, super::html::render(self).as_bytes())?;
         let mut document = self.json();
         document.sort_all_objects();
         atomic::write(&json_path, (serde_json::to_string_pretty(&document).expect("a report serialises") + "\n").as_bytes())?;
         atomic::write(&text_path, self.text().as_bytes())?;
-        Ok((json_path, text_path))
+        Ok([json_path, text_path, html_path])
     }
 }
 

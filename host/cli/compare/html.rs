@@ -1,0 +1,139 @@
+//! `compare`'s HTML report: one self-contained file for a browser offline. Its content
+//! security policy allows no fetch at all (styles inline, charts inline SVG), and every
+//! figure is the one the JSON holds, rounded and suppressed the same way.
+
+use std::fmt::Write;
+
+use rapha_sandbox::disclosure;
+
+use super::report::{Report, shown};
+use super::{Analysis, Cell};
+
+/// Width of a chart's plotting area, in pixels.
+const PLOT: f64 = 300.0;
+/// Height of one candidate's row in a chart.
+const ROW: f64 = 22.0;
+/// Room for the candidates' labels, left of the plot.
+const LABELS: f64 = 140.0;
+
+/// The report as an HTML document.
+pub fn render(report: &Report<'_>) -> String {
+    let mut html = String::from(concat!(
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n",
+        "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\">\n",
+        "<title>rapha-host compare</title>\n<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;margin:1em 0}",
+        "td,th{border:1px solid #ccc;padding:.2em .6em;text-align:right}th{background:#f4f4f4}svg{display:block;margin:.5em 0}</style>\n",
+        "</head><body>\n<h1>Comparison of candidates</h1>\n",
+    ));
+    let _ = writeln!(
+        html,
+        "<p>plan {} · baseline <b>{}</b> · 95 % intervals from {} bootstrap resamples (seed {}) clustered by {}</p>",
+        escape(report.plan),
+        escape(report.baseline.unwrap_or("-")),
+        report.resampling.resamples,
+        report.resampling.seed,
+        escape(report.unit.unwrap_or("record")),
+    );
+    for analysis in report.analyses {
+        section(&mut html, analysis);
+    }
+    html.push_str("</body></html>\n");
+    html
+}
+
+/// One plugin and dataset (or subgroup): the cells' table, a chart per metric, the differences.
+fn section(html: &mut String, analysis: &Analysis) {
+    let slice = analysis.slice.as_ref().map_or_else(String::new, |(label, value)| format!(" · {label} = {value}"));
+    let _ = writeln!(html, "<section><h2>{} · {}{}</h2>", escape(&analysis.plugin), escape(&analysis.dataset), escape(&slice));
+    html.push_str("<table class=\"cells\"><tr><th>metric</th><th>candidate</th><th>mean</th><th>low</th><th>high</th><th>n</th></tr>\n");
+    for (m, metric) in analysis.metrics.iter().enumerate() {
+        for (candidate, cells) in &analysis.candidates {
+            if let Some(cell) = &cells[m] {
+                let key = format!("{candidate}/{metric}");
+                let _ = writeln!(
+                    html,
+                    "<tr><td>{}</td><td>{}</td>{}{}{}<td>{}</td></tr>",
+                    escape(metric),
+                    escape(candidate),
+                    figure("value", &key, shown(cell.n, cell.estimate.value)),
+                    figure("low", &key, shown(cell.n, cell.estimate.low)),
+                    figure("high", &key, shown(cell.n, cell.estimate.high)),
+                    disclosure::Count::of(cell.n as u64),
+                );
+            }
+        }
+    }
+    html.push_str("</table>\n");
+    for (m, metric) in analysis.metrics.iter().enumerate() {
+        let cells: Vec<(&str, &Cell)> = analysis.candidates.iter().filter_map(|(c, cells)| Some((c.as_str(), cells[m].as_ref()?))).collect();
+        chart(html, metric, &cells);
+    }
+    html.push_str("<table class=\"differences\"><tr><th>candidate − baseline</th><th>metric</th><th>difference</th><th>low</th><th>high</th><th>test</th><th>p</th><th>Holm</th></tr>\n");
+    for d in &analysis.differences {
+        let key = format!("{}/{}", d.candidate, d.metric);
+        let _ = writeln!(
+            html,
+            "<tr><td>{}</td><td>{}</td>{}{}{}<td>{}</td>{}{}</tr>",
+            escape(&d.candidate),
+            escape(&d.metric),
+            figure("difference", &key, shown(d.n, d.difference.value)),
+            figure("difference-low", &key, shown(d.n, d.difference.low)),
+            figure("difference-high", &key, shown(d.n, d.difference.high)),
+            d.test,
+            figure("p", &key, shown(d.n, d.p)),
+            figure("p-holm", &key, shown(d.n, d.p_holm)),
+        );
+    }
+    html.push_str("</table></section>\n");
+}
+
+/// A table cell holding a figure, tagged with what it is, or `<11` when it may not be shown.
+fn figure(class: &str, key: &str, value: Option<f64>) -> String {
+    let text = value.map_or_else(|| "&lt;11".to_owned(), disclosure::display);
+    format!("<td class=\"{class}\" data-key=\"{}\">{text}</td>", escape(key))
+}
+
+/// One metric's means as bars with their intervals as whiskers, on a scale from 0 to the
+/// largest upper end (at least 1). Cells that may not be shown are left out.
+fn chart(html: &mut String, metric: &str, cells: &[(&str, &Cell)]) {
+    let bars: Vec<(&str, f64, f64, f64)> = cells
+        .iter()
+        .filter_map(|(c, cell)| Some((*c, shown(cell.n, cell.estimate.value)?, shown(cell.n, cell.estimate.low)?, shown(cell.n, cell.estimate.high)?)))
+        .collect();
+    if bars.is_empty() {
+        return;
+    }
+    let top = bars.iter().map(|b| b.3).fold(1.0f64, f64::max);
+    let low_end = bars.iter().map(|b| b.2).fold(0.0f64, f64::min);
+    let x = |v: f64| LABELS + PLOT * (v - low_end) / (top - low_end);
+    let height = ROW * bars.len() as f64 + 24.0;
+    let _ = writeln!(html, "<svg width=\"{}\" height=\"{height}\" role=\"img\" aria-label=\"{}\">", LABELS + PLOT + 60.0, escape(metric));
+    let _ = writeln!(html, "<text x=\"0\" y=\"14\" font-weight=\"bold\">{}</text>", escape(metric));
+    for (i, (candidate, value, low, high)) in bars.iter().enumerate() {
+        let y = 22.0 + ROW * i as f64;
+        let _ = writeln!(
+            html,
+            "<text x=\"0\" y=\"{}\">{}</text><rect x=\"{}\" y=\"{}\" width=\"{:.1}\" height=\"{}\" fill=\"#7aa6d6\"/>\
+             <line x1=\"{:.1}\" x2=\"{:.1}\" y1=\"{}\" y2=\"{}\" stroke=\"#222\"/><text x=\"{:.1}\" y=\"{}\">{}</text>",
+            y + 14.0,
+            escape(candidate),
+            x(0.0),
+            y + 3.0,
+            (x(*value) - x(0.0)).max(0.0),
+            ROW - 6.0,
+            x(*low),
+            x(*high),
+            y + ROW / 2.0,
+            y + ROW / 2.0,
+            x(*high) + 4.0,
+            y + 14.0,
+            disclosure::display(*value),
+        );
+    }
+    html.push_str("</svg>\n");
+}
+
+/// `text` safe inside HTML text and attribute values.
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
