@@ -76,6 +76,9 @@ pub enum PluginCommand {
     Check(CheckArgs),
     /// Score predictions against a dataset: a table on the terminal, JSON to a file.
     Score(ScoreArgs),
+    /// Show the prompt a record becomes: the plugin's messages and target completion, and
+    /// with `--model` the tokens a run trains on (chat template applied), decoded and counted.
+    Prompt(PromptArgs),
     /// Print the plugin contract (the WIT package `rapha:task`) that this binary hosts, or
     /// write its files to a folder, for authors building plugins outside this repository.
     Wit(WitArgs),
@@ -175,6 +178,30 @@ pub struct CheckArgs {
     /// Dataset records, one JSON object per line.
     #[arg(long, value_name = "JSONL")]
     pub data: PathBuf,
+}
+
+/// `rapha-host plugin prompt`
+#[derive(Debug, Args)]
+pub struct PromptArgs {
+    /// The plugin component (`.wasm`).
+    #[arg(value_name = "WASM")]
+    pub wasm: PathBuf,
+
+    /// Dataset records, one JSON object per line.
+    #[arg(long, value_name = "JSONL")]
+    pub data: PathBuf,
+
+    /// The record's line in the file, from 1.
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
+    pub line: u64,
+
+    /// A model (GGUF file or Hugging Face folder) whose chat template and tokenizer apply.
+    #[arg(long, value_name = "PATH")]
+    pub model: Option<PathBuf>,
+
+    /// A system message in place of the plugin's, as a recipe's `plugin.system_prompt`.
+    #[arg(long, value_name = "TEXT")]
+    pub system_prompt: Option<String>,
 }
 
 /// `rapha-host plugin score`

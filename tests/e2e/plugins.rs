@@ -225,3 +225,41 @@ fn plugin_wit_writes_the_contract_this_binary_hosts_and_never_overwrites() {
     let printed = dir.command().args(["plugin", "wit"]).stdout();
     assert!(printed.contains("// ---- task.wit ----\npackage rapha:task@0.1.0;"), "{printed}");
 }
+
+/// `plugin prompt` shows the tokens a run trains on: the plugin's messages through the
+/// model's chat template, and the target completion with EOS, counted and decoded; here
+/// recomputed from the plugin's native code and the engine's tokenizer.
+#[test]
+fn plugin_prompt_shows_the_tokens_a_run_trains_on() {
+    use rapha_engine::{Message, ModelSource, Pretrained};
+    use rapha_plugin_fhir_extraction::{format, record::Record};
+
+    let dir = Dir::new();
+    let data = crate::util::root().join("data/fhir-extraction/test.jsonl");
+    let model = crate::run::tiny_model();
+    let stdout = dir
+        .command()
+        .args(["plugin", "prompt", rapha_plugin_artifacts::FHIR_EXTRACTION, "--line", "2"])
+        .arg_pair("--data", &data)
+        .arg_pair("--model", &model)
+        .stdout();
+
+    let line = crate::run::read_text(&data).lines().nth(1).expect("a second record").to_owned();
+    let example = serde_json::from_str(&line).expect("a record");
+    let formatted = format::format_example(&Record::from_example(&example).expect("a valid record"));
+    let tokenizer = Pretrained::load(&ModelSource::from_path(&model)).expect("the tiny model").tokenizer;
+    let messages: Vec<Message> = formatted
+        .messages
+        .iter()
+        .map(|m| Message::new(if matches!(m.role, rapha_task_sdk::Role::System) { "system" } else { "user" }, m.content.clone()))
+        .collect();
+    let prompt = tokenizer.encode_chat(&messages, true).expect("the chat template applies");
+    let completion = tokenizer.encode(&formatted.completion, false).expect("encodes").len() + 1;
+    assert!(stdout.starts_with("record `fhir-test-0002`"), "{stdout}");
+    assert!(stdout.contains(&format!("sees it: {} tokens\n{}", prompt.len(), tokenizer.decode(&prompt, false).expect("decodes"))), "{stdout}");
+    assert!(stdout.contains(&format!("completion it learns: {completion} tokens")), "{stdout}");
+    assert!(stdout.contains(&format!("--- target completion\n{}\n", formatted.completion)), "{stdout}");
+
+    let refused = dir.command().args(["plugin", "prompt", rapha_plugin_artifacts::FHIR_EXTRACTION, "--line", "999"]).arg_pair("--data", &data).fails_with(1);
+    assert!(refused.stderr.contains("expected a record on line 999, found fewer lines"), "{}", refused.stderr);
+}

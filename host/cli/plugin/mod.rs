@@ -5,6 +5,7 @@ mod bindings;
 mod check;
 mod componentize;
 mod contract;
+mod prompt;
 mod skeleton;
 
 use std::collections::HashMap;
@@ -22,7 +23,7 @@ use crate::jsonl;
 use crate::stages::scoring::{self, HOST_METRICS, Item};
 
 pub fn run(work: &Path, command: PluginCommand) -> anyhow::Result<()> {
-    if matches!(command, PluginCommand::Info(_) | PluginCommand::Check(_) | PluginCommand::Score(_)) {
+    if matches!(command, PluginCommand::Info(_) | PluginCommand::Check(_) | PluginCommand::Score(_) | PluginCommand::Prompt(_)) {
         // Their logs and outputs in the work folder may quote records.
         rapha_sandbox::lockdown::owner_only_files();
     }
@@ -30,6 +31,7 @@ pub fn run(work: &Path, command: PluginCommand) -> anyhow::Result<()> {
         PluginCommand::Info(args) => info(work, &args),
         PluginCommand::Check(args) => check::check(work, &args),
         PluginCommand::Score(args) => score(work, &args),
+        PluginCommand::Prompt(args) => prompt::prompt(work, &args),
         PluginCommand::Wit(args) => contract::wit(&args),
         PluginCommand::New(args) => skeleton::new(&args),
         PluginCommand::Bindings(args) => bindings::bindings(&args),

@@ -289,6 +289,21 @@ pub fn read_input(
     read(Split::Input, path, None, &mut formatter, &mut Seen::new(true), &mut Rejections::new(0, audit))
 }
 
+/// One record formatted by `plugin` and tokenized exactly as a run prepares it (its system
+/// message replaced by `system_prompt` when given): what `plugin prompt` shows.
+pub fn prepare_one(
+    record: Record,
+    plugin: &mut TaskPlugin,
+    tokenizer: &Tokenizer,
+    system_prompt: Option<&str>,
+) -> anyhow::Result<Prepared> {
+    let mut verbatim = VerbatimIndex::new(Policy::new().verbatim_words, []);
+    let mut formatter = Formatter { plugin, tokenizer, system_prompt, verbatim: &mut verbatim };
+    formatter.prepare(record).map_err(|error| match error {
+        PrepareError::Rejected(error) | PrepareError::Fatal(error) => error,
+    })
+}
+
 /// Why a record could not be prepared.
 enum PrepareError {
     /// The plugin refused the record (its own `task-error`): skippable.
