@@ -6,7 +6,7 @@ use std::fmt::Write;
 
 use rapha_sandbox::disclosure;
 
-use super::report::{Report, shown};
+use super::report::Report;
 use super::{Analysis, Cell};
 
 /// Width of a chart's plotting area, in pixels.
@@ -55,9 +55,9 @@ fn section(html: &mut String, analysis: &Analysis) {
                     "<tr><td>{}</td><td>{}</td>{}{}{}<td>{}</td></tr>",
                     escape(metric),
                     escape(candidate),
-                    figure("value", &key, shown(cell.n, cell.estimate.value)),
-                    figure("low", &key, shown(cell.n, cell.estimate.low)),
-                    figure("high", &key, shown(cell.n, cell.estimate.high)),
+                    figure("value", &key, disclosure::cell(cell.n, cell.estimate.value)),
+                    figure("low", &key, disclosure::cell(cell.n, cell.estimate.low)),
+                    figure("high", &key, disclosure::cell(cell.n, cell.estimate.high)),
                     disclosure::Count::of(cell.n as u64),
                 );
             }
@@ -76,12 +76,12 @@ fn section(html: &mut String, analysis: &Analysis) {
             "<tr><td>{}</td><td>{}</td>{}{}{}<td>{}</td>{}{}</tr>",
             escape(&d.candidate),
             escape(&d.metric),
-            figure("difference", &key, shown(d.n, d.difference.value)),
-            figure("difference-low", &key, shown(d.n, d.difference.low)),
-            figure("difference-high", &key, shown(d.n, d.difference.high)),
+            figure("difference", &key, disclosure::cell(d.n, d.difference.value)),
+            figure("difference-low", &key, disclosure::cell(d.n, d.difference.low)),
+            figure("difference-high", &key, disclosure::cell(d.n, d.difference.high)),
             d.test,
-            figure("p", &key, shown(d.n, d.p)),
-            figure("p-holm", &key, shown(d.n, d.p_holm)),
+            figure("p", &key, disclosure::cell(d.n, d.p)),
+            figure("p-holm", &key, disclosure::cell(d.n, d.p_holm)),
         );
     }
     html.push_str("</table></section>\n");
@@ -98,7 +98,7 @@ fn figure(class: &str, key: &str, value: Option<f64>) -> String {
 fn chart(html: &mut String, metric: &str, cells: &[(&str, &Cell)]) {
     let bars: Vec<(&str, f64, f64, f64)> = cells
         .iter()
-        .filter_map(|(c, cell)| Some((*c, shown(cell.n, cell.estimate.value)?, shown(cell.n, cell.estimate.low)?, shown(cell.n, cell.estimate.high)?)))
+        .filter_map(|(c, cell)| Some((*c, disclosure::cell(cell.n, cell.estimate.value)?, disclosure::cell(cell.n, cell.estimate.low)?, disclosure::cell(cell.n, cell.estimate.high)?)))
         .collect();
     if bars.is_empty() {
         return;

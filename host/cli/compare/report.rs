@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use rapha_sandbox::disclosure::{self, Count, MIN_CELL};
+use rapha_sandbox::disclosure::{self, Count};
 use rapha_stats::bootstrap::{Estimate, Resampling};
 use serde_json::{Value, json};
 
@@ -24,14 +24,9 @@ pub struct Report<'a> {
     pub analyses: &'a [Analysis],
 }
 
-/// `value` as it may leave, over `n` records: `None` under the small-cell rule.
-pub(super) fn shown(n: usize, value: f64) -> Option<f64> {
-    if (n as u64) < MIN_CELL { None } else { disclosure::round(value) }
-}
-
 /// An estimate as `0.45 [0.40, 0.50]`, or `<11 records` when it may not be shown.
 fn interval(n: usize, estimate: &Estimate, signed: bool) -> String {
-    let show = |v: f64| shown(n, v).map(|v| if signed && v > 0.0 { format!("+{}", disclosure::display(v)) } else { disclosure::display(v) });
+    let show = |v: f64| disclosure::cell(n, v).map(|v| if signed && v > 0.0 { format!("+{}", disclosure::display(v)) } else { disclosure::display(v) });
     match (show(estimate.value), show(estimate.low), show(estimate.high)) {
         (Some(value), Some(low), Some(high)) => format!("{value} [{low}, {high}]"),
         _ => "<11 records".to_owned(),
@@ -114,7 +109,7 @@ impl Report<'_> {
 
 /// `    run − base  metric  +0.3 [0.2, 0.4]  mcnemar p=0.01 (Holm 0.02) n=40`.
 fn difference_line(d: &Difference, width: usize) -> String {
-    let p = |v: f64| shown(d.n, v).map_or_else(|| "-".to_owned(), disclosure::display);
+    let p = |v: f64| disclosure::cell(d.n, v).map_or_else(|| "-".to_owned(), disclosure::display);
     let flag = if d.underpowered { " (*)" } else { "" };
     format!(
         "  {} − baseline  {:<width$}  {}  {} p={} (Holm {})  n={}{flag}\n",
@@ -129,7 +124,7 @@ fn difference_line(d: &Difference, width: usize) -> String {
 }
 
 fn estimate_json(n: usize, estimate: &Estimate) -> Value {
-    json!({"n": Count::of(n as u64), "value": shown(n, estimate.value), "low": shown(n, estimate.low), "high": shown(n, estimate.high)})
+    json!({"n": Count::of(n as u64), "value": disclosure::cell(n, estimate.value), "low": disclosure::cell(n, estimate.low), "high": disclosure::cell(n, estimate.high)})
 }
 
 fn analysis_json(analysis: &Analysis) -> Value {
@@ -154,8 +149,8 @@ fn analysis_json(analysis: &Analysis) -> Value {
             value["candidate"] = json!(d.candidate);
             value["metric"] = json!(d.metric);
             value["test"] = json!(d.test);
-            value["p"] = json!(shown(d.n, d.p));
-            value["p_holm"] = json!(shown(d.n, d.p_holm));
+            value["p"] = json!(disclosure::cell(d.n, d.p));
+            value["p_holm"] = json!(disclosure::cell(d.n, d.p_holm));
             value["underpowered"] = json!(d.underpowered);
             value
         })
@@ -187,7 +182,7 @@ fn lowest(analyses: &[Analysis]) -> Vec<Lowest<'_>> {
         };
         for (candidate, cells) in &analysis.candidates {
             for (metric, cell) in analysis.metrics.iter().zip(cells) {
-                let Some(value) = cell.as_ref().and_then(|c| shown(c.n, c.estimate.value)) else {
+                let Some(value) = cell.as_ref().and_then(|c| disclosure::cell(c.n, c.estimate.value)) else {
                     continue;
                 };
                 let same = |l: &Lowest<'_>| {

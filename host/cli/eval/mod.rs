@@ -24,7 +24,7 @@ use crate::args::EvalArgs;
 use crate::progress::Progress;
 use crate::stages::base::Base;
 use crate::stages::confine::{Confined, confine};
-use crate::stages::data::{self, Dataset};
+use crate::stages::data::{self, Dataset, Prepared};
 use crate::stages::digest;
 use crate::stages::predictions::{self, Generator, Prediction};
 use crate::stages::task::Task;
@@ -94,12 +94,14 @@ fn answer(
     stop: &std::sync::atomic::AtomicBool,
 ) -> anyhow::Result<(Vec<Prediction>, usize)> {
     let keys: Vec<String> = records.records.iter().map(|r| setting.key(&r.example.prompt)).collect();
-    let missing: Vec<_> = records.records.iter().zip(&keys).filter(|(_, key)| !cache.contains(key)).map(|(r, _)| r.clone()).collect();
-    let key_of = |id: &str| records.records.iter().position(|r| r.record.id == id).map(|i| &keys[i]);
+    let (missing, missing_keys): (Vec<Prepared>, Vec<&String>) =
+        records.records.iter().zip(&keys).filter(|(_, key)| !cache.contains(key)).map(|(r, key)| (r.clone(), key)).unzip();
     let bar = progress.evaluation(label, missing.len() as u64);
+    // Answers come in the order of the records asked, so their keys follow in the same order.
+    let mut next_key = missing_keys.into_iter();
     generator.answer_each(&missing, &bar, |batch| {
         for prediction in batch {
-            let key = key_of(&prediction.id).expect("an answer to a record of the set");
+            let key = next_key.next().expect("one answer per record asked, in order");
             cache.put(key, &Answer { prediction: prediction.prediction.clone(), finish: prediction.finish.clone() })?;
         }
         if stop.load(Ordering::Relaxed) {

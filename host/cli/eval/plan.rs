@@ -243,20 +243,16 @@ impl Check<'_> {
         Ok(Labelled { label: raw.label.get_ref().clone(), path: self.existing(&raw.path, &format!("{table}.path"))? })
     }
 
-    /// At least one of each table, labels unique within each.
+    /// At least one of each table but `[[slice]]`, labels unique within each.
     fn labels(&self, raw: &RawPlan) -> anyhow::Result<()> {
-        let slices: Vec<&Spanned<String>> = raw.slice.iter().map(|s| &s.label).collect();
-        let mut seen = BTreeSet::new();
-        if let Some(twice) = slices.iter().find(|label| !seen.insert(label.get_ref())) {
-            bail!(self.at(twice.span().start, "slice.label", "labels unique within the table", &format!("`{}` a second time", twice.get_ref())));
-        }
-        let tables: [(&str, Vec<&Spanned<String>>); 3] = [
-            ("candidate", raw.candidate.iter().map(|c| &c.label).collect()),
-            ("plugin", raw.plugin.iter().map(|p| &p.label).collect()),
-            ("dataset", raw.dataset.iter().map(|d| &d.label).collect()),
+        let tables: [(&str, bool, Vec<&Spanned<String>>); 4] = [
+            ("candidate", true, raw.candidate.iter().map(|c| &c.label).collect()),
+            ("plugin", true, raw.plugin.iter().map(|p| &p.label).collect()),
+            ("dataset", true, raw.dataset.iter().map(|d| &d.label).collect()),
+            ("slice", false, raw.slice.iter().map(|s| &s.label).collect()),
         ];
-        for (table, labels) in tables {
-            if labels.is_empty() {
+        for (table, required, labels) in tables {
+            if required && labels.is_empty() {
                 bail!("`{}`: expected at least one `[[{table}]]`, found none", self.file.display());
             }
             let mut seen = BTreeSet::new();

@@ -55,7 +55,7 @@ impl Output {
     pub fn open(path: &Path, inputs: &Inputs, ids: &[&str]) -> anyhow::Result<Output> {
         let saved = inputs_path(path);
         if saved.exists() {
-            check_same(&saved, inputs)?;
+            check_same(path, &saved, inputs)?;
         } else if path.exists() {
             bail!(
                 "`{}` exists but was not written by `predict` (no `{}` beside it): choose another `--name`",
@@ -96,8 +96,9 @@ pub fn inputs_path(path: &Path) -> PathBuf {
     path.with_extension("inputs.json")
 }
 
-/// An error unless the inputs saved at `saved` equal `inputs`, naming the fields that differ.
-fn check_same(saved: &Path, inputs: &Inputs) -> anyhow::Result<()> {
+/// An error unless the inputs saved at `saved` (beside `path`) equal `inputs`, naming the
+/// fields that differ.
+fn check_same(path: &Path, saved: &Path, inputs: &Inputs) -> anyhow::Result<()> {
     let text = std::fs::read_to_string(saved).with_context(|| format!("cannot read `{}`", saved.display()))?;
     let before: serde_json::Value =
         serde_json::from_str(&text).with_context(|| format!("`{}`: expected the inputs `predict` saved", saved.display()))?;
@@ -109,7 +110,7 @@ fn check_same(saved: &Path, inputs: &Inputs) -> anyhow::Result<()> {
     if !differ.is_empty() {
         bail!(
             "`{}` holds answers made from other inputs ({} changed): continue with the same ones, or choose another `--name`",
-            saved.with_extension("").with_extension("jsonl").display(),
+            path.display(),
             differ.join(", ")
         );
     }

@@ -40,12 +40,6 @@ pub fn exported_metrics<'a>(info: &'a TaskInfo, selected: &str) -> Vec<&'a Metri
     first.chain(rest).take(disclosure::MAX_EXPORTED_METRICS).collect()
 }
 
-/// `value` as it may leave, if it was computed over enough records; `None` (suppressed)
-/// otherwise.
-pub fn cell(records: usize, value: f64) -> Option<f64> {
-    if (records as u64) < MIN_CELL { None } else { disclosure::round(value) }
-}
-
 /// Everything the export is made of.
 pub struct Export<'a> {
     /// The folder with the best adapter (`adapter_model.safetensors`, `adapter_config.json`).
@@ -183,7 +177,7 @@ fn loss_history(steps: &[StepLine], records_per_step: usize, evals: &[EvalLine])
         .collect();
     let evals: Vec<Value> = evals
         .iter()
-        .map(|e| json!({ "step": e.step, "records": Count::of(e.records as u64), "eval_loss": cell(e.records, e.eval_loss) }))
+        .map(|e| json!({ "step": e.step, "records": Count::of(e.records as u64), "eval_loss": disclosure::cell(e.records, e.eval_loss) }))
         .collect();
     json!({ "steps": steps, "evals": evals })
 }

@@ -40,7 +40,7 @@ use crate::stages::data::{self, Dataset, Formatter, Rejections, Seen, Split};
 use crate::stages::predictions::{self, Generator};
 use crate::stages::scoring::Scored;
 use crate::stages::task::Task;
-use export::{Export, cell};
+use export::Export;
 use folders::Folders;
 use identity::Identity;
 use journal::Journal;
@@ -182,8 +182,8 @@ impl Outcome<'_> {
         MetricRow {
             name: metric.name.clone(),
             higher_is_better: metric.higher_is_better,
-            base: self.base.get(&metric.name).and_then(|value| cell(n, value)),
-            adapter: self.tuned.get(&metric.name).and_then(|value| cell(n, value)),
+            base: self.base.get(&metric.name).and_then(|value| disclosure::cell(n, value)),
+            adapter: self.tuned.get(&metric.name).and_then(|value| disclosure::cell(n, value)),
         }
     }
 
@@ -468,7 +468,7 @@ impl Run<'_> {
             test_records: Count::of(n as u64),
             tokens_per_second: train_tokens as f64 / train_seconds.max(f64::MIN_POSITIVE),
             final_train_loss: steps.last().and_then(|s| disclosure::round(s.loss)),
-            best_eval_loss: cell(best.records, best.eval_loss),
+            best_eval_loss: disclosure::cell(best.records, best.eval_loss),
             sandbox: describe(self.sandbox),
             rows: exported.iter().map(|metric| outcome.row(metric)).collect(),
             eval_records: Count::of(n as u64),

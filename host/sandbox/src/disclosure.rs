@@ -101,6 +101,12 @@ pub fn places(rounded: f64) -> usize {
     decimals(rounded).max((SIGNIFICANT_DIGITS - 1 - exponent).max(0) as usize)
 }
 
+/// `value`, computed over `records` records, as it may leave: [`round`]ed, or `None`
+/// (suppressed) over fewer than [`MIN_CELL`] records.
+pub fn cell(records: usize, value: f64) -> Option<f64> {
+    if (records as u64) < MIN_CELL { None } else { round(value) }
+}
+
 /// `to - from` of two [`round`]ed values, exact on the finer of their decimal grids: a
 /// difference adds no bits, so it needs no rounding of its own beyond float noise.
 pub fn difference(from: f64, to: f64) -> f64 {
