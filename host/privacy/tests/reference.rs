@@ -1,5 +1,5 @@
 //! The accountant against 240 values from Google's `dp-accounting` 0.6.0
-//! (`../shared/reference/dp/accountant_vectors.json`, beside the checkout): its RDP epsilon to
+//! (`tests/data/accountant_vectors.json`, copied from the project's shared references): its RDP epsilon to
 //! 1e-6 relative with the same orders and conversion, and never below its PLD epsilon (the
 //! tighter accountant) beyond discretisation.
 
@@ -9,7 +9,7 @@ use rapha_privacy::Accountant;
 use serde_json::Value;
 
 fn vectors() -> Value {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/reference/dp/accountant_vectors.json");
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/accountant_vectors.json");
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
     serde_json::from_str(&text).expect("reference vectors are JSON")
 }
