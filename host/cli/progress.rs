@@ -106,10 +106,9 @@ impl TrainingBar {
             self.bar.set_length(report.max_steps);
         }
         self.update(|message| {
-            message.step = format!(
-                "loss {:.4} · lr {:.2e} · {:.0} tok/s",
-                report.loss, report.learning_rate, report.tokens_per_second
-            );
+            let loss = report.loss.map_or_else(|| "no unit sampled".to_owned(), |loss| format!("loss {loss:.4}"));
+            let spent = report.privacy.map_or_else(String::new, |p| format!(" · ε {:.3}", p.spent.epsilon));
+            message.step = format!("{loss} · lr {:.2e} · {:.0} tok/s{spent}", report.learning_rate, report.tokens_per_second);
         });
         self.bar.set_position(report.step);
     }
@@ -165,13 +164,14 @@ mod tests {
         StepReport {
             step,
             max_steps: 100,
-            loss,
+            loss: Some(loss),
             learning_rate: 2e-4,
             grad_norm: 1.0,
             tokens: 512,
             scored_tokens: 128,
             tokens_per_second: 1234.4,
             epoch: 0.5,
+            privacy: None,
         }
     }
 

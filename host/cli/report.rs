@@ -125,6 +125,17 @@ pub struct ReportFields {
     pub eval_records: Count,
     /// [`disclosure::channel_bits`] of this export.
     pub channel_bits: f64,
+    /// A private run's guarantee.
+    pub privacy: Option<PrivacyFields>,
+}
+
+/// What a private run says of its differential privacy.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PrivacyFields {
+    /// The report's lines (label, value).
+    pub lines: Vec<(&'static str, String)>,
+    /// `metrics.json`'s `privacy` object.
+    pub document: serde_json::Value,
 }
 
 /// Render report.txt from a fixed template. Returns the text and the rendered value of every
@@ -139,7 +150,7 @@ pub fn render_report(fields: &ReportFields) -> (String, Vec<String>) {
         .map_or_else(|| fields.model.clone(), |name| name.to_string_lossy().into_owned());
     let text_field = |value: &str| value.escape_debug().to_string();
     let number = |value: Option<f64>| value.map_or_else(|| "none".to_owned(), disclosure::display);
-    let lines: [(&str, String); 19] = [
+    let mut lines: Vec<(&str, String)> = vec![
         ("task", text_field(&fields.task)),
         ("plugin version", text_field(&fields.plugin_version)),
         ("plugin sha256", text_field(&fields.plugin_sha256)),
@@ -163,6 +174,7 @@ pub fn render_report(fields: &ReportFields) -> (String, Vec<String>) {
         ("eval records", fields.eval_records.to_string()),
         ("metric channel", format!("at most {:.1} bits", fields.channel_bits)),
     ];
+    lines.extend(fields.privacy.iter().flat_map(|privacy| privacy.lines.iter().cloned()));
     let label_width = lines.iter().map(|(label, _)| label.len()).max().unwrap_or(0);
     let mut text = String::from("rapha-host run report\n\n");
     for (label, value) in &lines {
@@ -232,6 +244,7 @@ mod tests {
             ],
             eval_records: Count::of(100),
             channel_bits: 89.5,
+            privacy: None,
         }
     }
 

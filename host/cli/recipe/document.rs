@@ -24,6 +24,13 @@ pub struct Unknown {
     pub span: Range<usize>,
 }
 
+/// A table or key of the tree, with its path.
+struct Entry<'d, 'i> {
+    path: String,
+    name_span: Range<usize>,
+    value: &'d Spanned<DeValue<'i>>,
+}
+
 /// The key whose value, or an element of whose array value, sits at a span.
 pub struct Located {
     /// Table and key (`lora.rank`), or the table alone (`lora`).
@@ -59,81 +66,52 @@ impl<'i> Document<'i> {
     /// The first key, in file order, that the schema does not have. Keys under a table
     /// name that is not a table are left to serde, which reports the wrong type.
     pub fn first_unknown(&self) -> Option<Unknown> {
-        let mut unknown = Vec::new();
-        for (table, value) in self.root.get_ref() {
-            if !schema::TABLES.contains(&table.get_ref().as_ref()) {
-                unknown.push(Unknown {
-                    path: table.get_ref().to_string(),
-                    span: table.span(),
-                });
-                continue;
-            }
-            let Some(entries) = value.get_ref().as_table() else {
-                continue;
-            };
-            for (name, _) in entries {
-                let path = format!("{}.{}", table.get_ref(), name.get_ref());
-                if schema::key(&path).is_none() {
-                    unknown.push(Unknown {
-                        path,
-                        span: name.span(),
-                    });
-                }
-            }
-        }
-        unknown.into_iter().min_by_key(|unknown| unknown.span.start)
+        self.entries()
+            .into_iter()
+            .filter(|entry| {
+                let top_level = !entry.path.contains('.');
+                let table = schema::TABLES.contains(&entry.path.as_str());
+                if top_level { !table } else { !table && schema::key(&entry.path).is_none() }
+            })
+            .map(|entry| Unknown { path: entry.path, span: entry.name_span })
+            .min_by_key(|unknown| unknown.span.start)
     }
 
     /// The key whose value, or whose array's element, is exactly at `span`.
     pub fn locate(&self, span: &Range<usize>) -> Option<Located> {
-        for (table, value) in self.root.get_ref() {
-            if value.span() == *span {
-                return Some(Located {
-                    path: table.get_ref().to_string(),
-                    found: self.describe(value),
-                });
-            }
-            let Some(entries) = value.get_ref().as_table() else {
-                continue;
+        self.entries().into_iter().find_map(|entry| {
+            let value = if entry.value.span() == *span {
+                Some(entry.value)
+            } else {
+                entry.value.get_ref().as_array().and_then(|items| items.iter().find(|item| item.span() == *span))
             };
-            for (name, value) in entries {
-                let at_span = if value.span() == *span {
-                    Some(value)
-                } else {
-                    value
-                        .get_ref()
-                        .as_array()
-                        .and_then(|items| items.iter().find(|item| item.span() == *span))
-                };
-                if let Some(value) = at_span {
-                    let path = format!("{}.{}", table.get_ref(), name.get_ref());
-                    return Some(Located {
-                        path,
-                        found: self.describe(value),
-                    });
+            value.map(|value| Located { found: self.describe(value), path: entry.path })
+        })
+    }
+
+    /// The position of every table and key's value, by path (`train`, `train.lr`,
+    /// `privacy.dp.epsilon`).
+    pub fn positions(&self) -> BTreeMap<String, Position> {
+        self.entries().into_iter().map(|entry| (entry.path, self.position(entry.value.span().start))).collect()
+    }
+
+    /// Every table and key at any depth, in file order within each table (a table before its
+    /// keys): tables the schema knows are walked into, others are left whole.
+    fn entries(&self) -> Vec<Entry<'_, 'i>> {
+        fn walk<'d, 'i>(prefix: &str, table: &'d DeTable<'i>, out: &mut Vec<Entry<'d, 'i>>) {
+            for (name, value) in table {
+                let path = if prefix.is_empty() { name.get_ref().to_string() } else { format!("{prefix}.{}", name.get_ref()) };
+                out.push(Entry { path: path.clone(), name_span: name.span(), value });
+                if let Some(inner) = value.get_ref().as_table()
+                    && schema::TABLES.contains(&path.as_str())
+                {
+                    walk(&path, inner, out);
                 }
             }
         }
-        None
-    }
-
-    /// The position of every table and key's value, by path (`train`, `train.lr`).
-    pub fn positions(&self) -> BTreeMap<String, Position> {
-        let mut positions = BTreeMap::new();
-        for (table, value) in self.root.get_ref() {
-            positions.insert(
-                table.get_ref().to_string(),
-                self.position(value.span().start),
-            );
-            let Some(entries) = value.get_ref().as_table() else {
-                continue;
-            };
-            for (name, value) in entries {
-                let path = format!("{}.{}", table.get_ref(), name.get_ref());
-                positions.insert(path, self.position(value.span().start));
-            }
-        }
-        positions
+        let mut out = Vec::new();
+        walk("", self.root.get_ref(), &mut out);
+        out
     }
 
     /// A value as a message shows what was found: numbers and booleans as written, other

@@ -180,8 +180,38 @@ pub struct PathSettings {
 pub struct PrivacySettings {
     /// Kernel protection the run demands.
     pub sandbox: rapha_sandbox::lockdown::SandboxMode,
-    /// Fewest training records the run accepts (at least 1).
+    /// Fewest training records the run accepts (at least 1); with DP, also the fewest units.
     pub min_records: u64,
+    /// `[privacy.dp]`, when the run trains with differential privacy.
+    pub dp: Option<DpSettings>,
+}
+
+/// `[privacy.dp]`
+#[derive(Debug, Clone, PartialEq)]
+pub struct DpSettings {
+    /// Each record alone, or the records sharing the value at this JSON pointer.
+    pub unit: PrivacyUnit,
+    /// The ε the run may spend.
+    pub epsilon: Option<f64>,
+    /// The noise multiplier, when fixed rather than calibrated.
+    pub noise_multiplier: Option<f64>,
+    /// δ, when given (else 1 / (10 · units)).
+    pub delta: Option<f64>,
+    /// The sampling rate, when given (else the batch's share of the units).
+    pub sample_rate: Option<f64>,
+    /// The clipping norm.
+    pub max_grad_norm: f64,
+    /// Tests only: a fixed seed for sampling and noise.
+    pub insecure_seed: Option<u64>,
+}
+
+/// What one person is, for the privacy guarantee.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PrivacyUnit {
+    /// Each training record.
+    Record,
+    /// The records that share the value at this JSON pointer (a patient).
+    Pointer(String),
 }
 
 /// The largest recipe read: a recipe is a page of settings, and a larger file is a mistake
@@ -218,11 +248,11 @@ impl Recipe {
             message: one_line(error.message()),
         })?;
         if let Some(unknown) = document.first_unknown() {
-            let table = unknown.path.split_once('.').map(|(table, _)| table);
+            let table = unknown.path.rsplit_once('.').map(|(table, _)| table);
             return Err(RecipeError::UnknownKey {
                 file: file.to_owned(),
                 position: Some(document.position(unknown.span.start)),
-                known: table.map_or_else(|| schema::TABLES.to_vec(), schema::keys_of),
+                known: table.map_or_else(|| schema::TABLES.iter().copied().filter(|t| !t.contains('.')).collect(), schema::keys_of),
                 key: unknown.path,
             });
         }

@@ -205,4 +205,35 @@ pub struct RawPrivacy {
     /// The run refuses to train on fewer training records than this: a tiny cohort makes
     /// the adapter and its metrics say too much about each patient. Default 100; at least 1.
     pub min_records: Option<Spanned<u64>>,
+    /// `[privacy.dp]`: train with differential privacy (DP-SGD). Absent: no DP.
+    pub dp: Option<Spanned<RawDp>>,
+}
+
+/// `[privacy.dp]`: DP-SGD on the LoRA parameters, with an RDP accountant. Give `epsilon`
+/// (the noise is calibrated so the planned steps spend exactly that), `noise_multiplier`
+/// (ε is then what the steps spend), or both (the run refuses a plan that would spend more
+/// than `epsilon`, and stops before any step that would).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDp {
+    /// What one person is: `"record"` (default: each training record) or a JSON pointer to
+    /// each record's patient identifier (`"/patient_id"`), so that one patient's many notes
+    /// are protected together, as one unit. `privacy.min_records` then also applies to the
+    /// number of distinct units.
+    pub unit: Option<Spanned<String>>,
+    /// The ε the run may spend at `delta`.
+    pub epsilon: Option<Spanned<f64>>,
+    /// The noise's standard deviation over the clipping norm.
+    pub noise_multiplier: Option<Spanned<f64>>,
+    /// δ of the (ε, δ) guarantee. Default 1 / (10 · units); refused at or above 1 / units,
+    /// where a mechanism that publishes one unit whole would satisfy the guarantee.
+    pub delta: Option<Spanned<f64>>,
+    /// Each unit's chance of joining a step (Poisson sampling). Default: the expected step
+    /// holds `train.batch_size · train.grad_accum` units.
+    pub sample_rate: Option<Spanned<f64>>,
+    /// Each unit's gradient is clipped to this L2 norm. Default 1.
+    pub max_grad_norm: Option<Spanned<f64>>,
+    /// Tests only: seed sampling and noise from this instead of the operating system, which
+    /// makes the noise predictable to anyone who knows the seed and voids the guarantee.
+    pub insecure_seed: Option<Spanned<u64>>,
 }

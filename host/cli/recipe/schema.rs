@@ -15,17 +15,17 @@ pub struct Key {
 }
 
 impl Key {
-    /// The key without its table, such as `lr`.
+    /// The key without its table, such as `lr` (`epsilon` of `privacy.dp.epsilon`).
     fn name(&self) -> &'static str {
         self.path
-            .split_once('.')
+            .rsplit_once('.')
             .map_or(self.path, |(_, name)| name)
     }
 
-    /// Whether the key belongs to `table`.
+    /// Whether the key belongs to `table` (`train`, or a nested table such as `privacy.dp`).
     fn in_table(&self, table: &str) -> bool {
         self.path
-            .split_once('.')
+            .rsplit_once('.')
             .is_some_and(|(owner, _)| owner == table)
     }
 }
@@ -96,11 +96,20 @@ keys! {
 
     PRIVACY_SANDBOX = "privacy.sandbox": "`strict` or `best-effort`";
     PRIVACY_MIN_RECORDS = "privacy.min_records": POSITIVE;
+
+    DP_UNIT = "privacy.dp.unit": "`record`, or a JSON pointer to each record's patient \
+        identifier (such as `/patient_id`)";
+    DP_EPSILON = "privacy.dp.epsilon": "a finite number > 0 (the ε the run may spend)";
+    DP_NOISE_MULTIPLIER = "privacy.dp.noise_multiplier": "a finite number > 0 (noise std over the clipping norm)";
+    DP_DELTA = "privacy.dp.delta": "a number > 0 below 1 / (privacy units)";
+    DP_SAMPLE_RATE = "privacy.dp.sample_rate": "a rate in (0, 1]: each unit's chance of joining a step";
+    DP_MAX_GRAD_NORM = "privacy.dp.max_grad_norm": POSITIVE_FINITE;
+    DP_INSECURE_SEED = "privacy.dp.insecure_seed": "a non-negative integer (tests only: makes the noise predictable)";
 }
 
 /// The tables, in the order of the schema.
 pub const TABLES: &[&str] = &[
-    "plugin", "model", "data", "lora", "train", "eval", "paths", "privacy",
+    "plugin", "model", "data", "lora", "train", "eval", "paths", "privacy", "privacy.dp",
 ];
 
 /// The key at `path`, if the schema has it.
@@ -108,10 +117,14 @@ pub fn key(path: &str) -> Option<&'static Key> {
     KEYS.iter().find(|key| key.path == path)
 }
 
-/// The names of `table`'s keys, in schema order.
+/// The names of `table`'s keys and nested tables, in schema order.
 pub fn keys_of(table: &str) -> Vec<&'static str> {
+    let nested = TABLES
+        .iter()
+        .filter_map(|path| path.rsplit_once('.').filter(|(owner, _)| *owner == table).map(|(_, name)| name));
     KEYS.iter()
         .filter(|key| key.in_table(table))
         .map(Key::name)
+        .chain(nested)
         .collect()
 }

@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use rapha_engine::dp::DpConfig;
 use rapha_engine::{AdamWConfig, GenerateConfig, TrainConfig};
 use rapha_task_host::{Limits, TaskInfo};
 
@@ -20,6 +21,8 @@ pub struct TrainPlan {
     pub checkpoint_dir: PathBuf,
     /// The model's name, written into saved adapters.
     pub base_model: String,
+    /// DP-SGD's settings, in a private run.
+    pub dp: Option<DpConfig>,
 }
 
 impl Recipe {
@@ -55,6 +58,7 @@ impl Recipe {
             gradient_checkpointing: train.gradient_checkpointing,
             loss_chunk_tokens: TrainConfig::default().loss_chunk_tokens,
             base_model: Some(plan.base_model),
+            dp: plan.dp,
         }
     }
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 use rapha_engine::{Decay, Quantization, Target};
 use rapha_sandbox::lockdown::SandboxMode;
 
-use super::{Length, Recipe, SelectMetric};
+use super::{Length, PrivacyUnit, Recipe, SelectMetric};
 use crate::stages::predictions::Decoding;
 
 const TASKS: [&str; 4] = [
@@ -93,6 +93,15 @@ export = "../export/icd"
 [privacy]
 sandbox = "best-effort"
 min_records = 50
+
+[privacy.dp]
+unit = "/patient_id"
+epsilon = 8.0
+noise_multiplier = 0.9
+delta = 1e-6
+sample_rate = 0.01
+max_grad_norm = 0.5
+insecure_seed = 3
 "#;
 
 /// A folder laid out as the repository is (`recipes/`, `plugins/dist/`, `models/`,
@@ -266,6 +275,41 @@ fn full_recipe_sets_every_key_and_resolves_units() {
     assert_eq!(recipe.eval.decoding, Decoding::Schema);
     assert_eq!(recipe.privacy.sandbox, SandboxMode::BestEffort);
     assert_eq!(recipe.privacy.min_records, 50);
+    let dp = recipe.privacy.dp.as_ref().expect("[privacy.dp]");
+    assert_eq!(dp.unit, PrivacyUnit::Pointer("/patient_id".to_owned()));
+    assert_eq!((dp.epsilon, dp.noise_multiplier, dp.delta), (Some(8.0), Some(0.9), Some(1e-6)));
+    assert_eq!((dp.sample_rate, dp.max_grad_norm, dp.insecure_seed), (Some(0.01), 0.5, Some(3)));
+}
+
+/// `[privacy.dp]`: defaults, a required budget or noise, and each key's range, by line.
+#[test]
+fn differential_privacy_settings() {
+    let tree = Tree::new();
+    let recipe = tree.load(&with("[privacy.dp]\nepsilon = 3\n")).expect("valid");
+    let dp = recipe.privacy.dp.expect("[privacy.dp]");
+    assert_eq!((dp.unit, dp.epsilon, dp.noise_multiplier, dp.max_grad_norm), (PrivacyUnit::Record, Some(3.0), None, 1.0));
+    assert!(tree.load(MINIMAL).expect("valid").privacy.dp.is_none());
+    assert_eq!(
+        tree.message(&with("[privacy.dp]\nmax_grad_norm = 1\n")),
+        "recipes/x.toml:12:1: missing key `privacy.dp.epsilon`: expected a finite number > 0 (the ε the run may \
+         spend) (or `privacy.dp.noise_multiplier`)"
+    );
+    let cases = [
+        ("epsilon = 0", "13:11: `privacy.dp.epsilon`: expected a finite number > 0 (the ε the run may spend), found `0`"),
+        ("epsilon = -1", "13:11: `privacy.dp.epsilon`: expected a finite number > 0 (the ε the run may spend), found `-1`"),
+        ("delta = 1.0", "13:9: `privacy.dp.delta`: expected a number > 0 below 1 / (privacy units), found `1.0`"),
+        ("sample_rate = 0", "13:15: `privacy.dp.sample_rate`: expected a rate in (0, 1]: each unit's chance of joining a step, found `0`"),
+        ("unit = \"patient_id\"", "13:8: `privacy.dp.unit`: expected `record`, or a JSON pointer to each record's patient identifier (such as `/patient_id`), found `patient_id`"),
+    ];
+    for (line, expected) in cases {
+        let text = with(&format!("[privacy.dp]\n{line}\nnoise_multiplier = 1\n"));
+        assert_eq!(tree.message(&text), format!("recipes/x.toml:{expected}"), "{line}");
+    }
+    let unknown = tree.message(&with("[privacy.dp]\nepsilon = 1\nsigma = 2\n"));
+    assert!(unknown.starts_with("recipes/x.toml:14:1: unknown key `privacy.dp.sigma`"), "{unknown}");
+    assert!(unknown.contains("noise_multiplier"), "{unknown}");
+    let listed = tree.message(&with("[privacy]\nsandbx = 1\n"));
+    assert!(listed.contains("`dp`"), "nested tables are listed: {listed}");
 }
 
 /// `FULL` sets `max_steps`, which excludes `epochs`; the next test sets `epochs`.

@@ -15,12 +15,12 @@ use super::document::Document;
 use crate::stages::predictions::Decoding;
 use super::error::RecipeError;
 use super::raw::{
-    RawData, RawEval, RawLora, RawModel, RawPaths, RawPlugin, RawPrivacy, RawRecipe, RawTrain,
+    RawData, RawDp, RawEval, RawLora, RawModel, RawPaths, RawPlugin, RawPrivacy, RawRecipe, RawTrain,
 };
 use super::schema::{self, Key};
 use super::{
-    DataSettings, EvalSettings, Length, ModelSettings, PathSettings, PluginSettings,
-    PrivacySettings, Recipe, SelectMetric, TrainSettings,
+    DataSettings, DpSettings, EvalSettings, Length, ModelSettings, PathSettings, PluginSettings,
+    PrivacySettings, PrivacyUnit, Recipe, SelectMetric, TrainSettings,
 };
 
 /// The most optimizer steps a run may ask for, directly or through `epochs` (checked by the
@@ -456,7 +456,40 @@ impl Check<'_> {
                 100,
                 1..=u64::MAX,
             )?,
+            dp: raw.dp.map(|dp| self.dp(dp)).transpose()?,
         })
+    }
+
+    fn dp(&self, table: Spanned<RawDp>) -> Result<DpSettings, RecipeError> {
+        let span = table.span();
+        let raw = table.into_inner();
+        let optional = |value: &Option<Spanned<f64>>, key: &Key, accept: fn(f64) -> bool| {
+            value.as_ref().map(|_| self.float(value, key, 0.0, accept)).transpose()
+        };
+        let unit = match &raw.unit {
+            None => PrivacyUnit::Record,
+            Some(unit) if unit.get_ref() == "record" => PrivacyUnit::Record,
+            Some(unit) if unit.get_ref().starts_with('/') => PrivacyUnit::Pointer(unit.get_ref().clone()),
+            Some(unit) => return Err(self.invalid(&schema::DP_UNIT, unit.span(), format!("`{}`", unit.get_ref()))),
+        };
+        let settings = DpSettings {
+            unit,
+            epsilon: optional(&raw.epsilon, &schema::DP_EPSILON, |v| v > 0.0)?,
+            noise_multiplier: optional(&raw.noise_multiplier, &schema::DP_NOISE_MULTIPLIER, |v| v > 0.0)?,
+            delta: optional(&raw.delta, &schema::DP_DELTA, |v| v > 0.0 && v < 1.0)?,
+            sample_rate: optional(&raw.sample_rate, &schema::DP_SAMPLE_RATE, |v| v > 0.0 && v <= 1.0)?,
+            max_grad_norm: self.float(&raw.max_grad_norm, &schema::DP_MAX_GRAD_NORM, 1.0, |v| v > 0.0)?,
+            insecure_seed: raw.insecure_seed.map(Spanned::into_inner),
+        };
+        if settings.epsilon.is_none() && settings.noise_multiplier.is_none() {
+            return Err(RecipeError::MissingKey {
+                file: self.file.to_owned(),
+                position: Some(self.document.position(span.start)),
+                key: schema::DP_EPSILON.path.to_owned(),
+                expected: format!("{} (or `privacy.dp.noise_multiplier`)", schema::DP_EPSILON.expected),
+            });
+        }
+        Ok(settings)
     }
 
     /// A required key's value, or an error at its table's header (at the file when the

@@ -153,6 +153,7 @@ fn metrics_document(report: &ReportFields) -> Value {
             "val": report.val_records,
             "test": report.test_records,
         },
+        "privacy": report.privacy.as_ref().map_or(Value::Null, |privacy| privacy.document.clone()),
     })
 }
 
@@ -169,10 +170,13 @@ fn loss_history(steps: &[StepLine], records_per_step: usize, evals: &[EvalLine])
     let steps: Vec<Value> = steps
         .chunks(window)
         .filter(|chunk| chunk.len() == window)
-        .map(|chunk| {
+        .filter_map(|chunk| {
             let last = chunk.last().expect("chunks are non-empty");
-            let loss = chunk.iter().map(|s| s.loss).sum::<f64>() / chunk.len() as f64;
-            json!({ "step": last.step, "steps_averaged": chunk.len(), "loss": disclosure::round(loss), "learning_rate": last.learning_rate })
+            let losses: Vec<f64> = chunk.iter().filter_map(|s| s.loss).collect();
+            let loss = losses.iter().sum::<f64>() / losses.len() as f64;
+            (!losses.is_empty()).then(|| {
+                json!({ "step": last.step, "steps_averaged": chunk.len(), "loss": disclosure::round(loss), "learning_rate": last.learning_rate })
+            })
         })
         .collect();
     let evals: Vec<Value> = evals
@@ -202,7 +206,7 @@ mod tests {
     use super::*;
 
     fn step(step: u64, loss: f64) -> StepLine {
-        StepLine { step, loss, learning_rate: 1e-3, tokens: 100, seconds: 1.0 }
+        StepLine { step, loss: Some(loss), learning_rate: 1e-3, tokens: 100, seconds: 1.0 }
     }
 
     #[test]

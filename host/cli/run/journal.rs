@@ -17,8 +17,9 @@ use crate::atomic;
 pub struct StepLine {
     /// Steps done, this one included.
     pub step: u64,
-    /// Mean loss over the step's completion tokens.
-    pub loss: f64,
+    /// Mean loss over the step's completion tokens; `None` for a private step that sampled
+    /// no unit.
+    pub loss: Option<f64>,
     /// Learning rate of the update.
     pub learning_rate: f64,
     /// Real tokens processed.
@@ -137,7 +138,7 @@ mod tests {
     use super::*;
 
     fn step(step: u64) -> StepLine {
-        StepLine { step, loss: 1.0 / step as f64, learning_rate: 1e-3, tokens: 10, seconds: 0.5 }
+        StepLine { step, loss: Some(1.0 / step as f64), learning_rate: 1e-3, tokens: 10, seconds: 0.5 }
     }
 
     #[test]

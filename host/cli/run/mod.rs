@@ -12,6 +12,7 @@ mod export;
 mod folders;
 mod identity;
 mod journal;
+mod privacy;
 mod recover;
 mod selection;
 mod splits;
@@ -34,7 +35,7 @@ use crate::args::RunArgs;
 use crate::plot;
 use crate::progress::Progress;
 use crate::recipe::{Length, MAX_STEPS, Recipe, SelectMetric, TrainPlan};
-use crate::report::{self, MetricRow, ReportFields};
+use crate::report::{self, MetricRow, PrivacyFields, ReportFields};
 use crate::stages::base::Base;
 use crate::stages::data::{self, Dataset, Formatter, Rejections, Seen, Split};
 use crate::stages::predictions::{self, Generator};
@@ -44,6 +45,7 @@ use export::Export;
 use folders::Folders;
 use identity::Identity;
 use journal::Journal;
+use privacy::PrivacyPlan;
 use selection::Selection;
 use splits::Splits;
 use training::{Evaluations, best_dir};
@@ -165,6 +167,8 @@ struct Outcome<'m> {
     base: Scored,
     tuned: Scored,
     max_steps: u64,
+    /// DP-SGD's plan, in a private run.
+    privacy: Option<PrivacyPlan>,
 }
 
 /// How training ended.
@@ -212,10 +216,18 @@ impl Run<'_> {
         let base = Base::load(&recipe.model.path)?;
         let splits = self.read_splits(&mut plugin, &base.tokenizer)?;
         let max_steps = planned_steps(recipe, splits.train.records.len(), base.config.max_position_embeddings)?;
+        let privacy = PrivacyPlan::new(recipe, &splits.train, max_steps)?;
+        self.announce(privacy.as_ref(), max_steps)?;
         self.identify(&plugin_sha256, &base.sha256, &splits)?;
         let (model_name, model_sha256, pad_id) = (base.name.clone(), base.sha256.clone(), base.pad_id());
         let (model, tokenizer) = base.build(recipe.model.quantization, &recipe.lora, recipe.train.seed)?;
-        let plan = TrainPlan { max_steps, pad_id, checkpoint_dir: work.join("checkpoints"), base_model: model_name.clone() };
+        let plan = TrainPlan {
+            max_steps,
+            pad_id,
+            checkpoint_dir: work.join("checkpoints"),
+            base_model: model_name.clone(),
+            dp: privacy.as_ref().map(|plan| plan.config.clone()),
+        };
         let examples = |set: &Dataset| set.records.iter().map(|r| r.example.clone()).collect::<Vec<_>>();
         let mut trainer =
             Trainer::new(&model, &recipe.lora, examples(&splits.train), examples(&splits.val), recipe.train_config(plan))?;
@@ -248,7 +260,11 @@ impl Run<'_> {
             base,
             tuned,
             max_steps,
+            privacy,
         };
+        if let Some(plan) = &outcome.privacy {
+            plan.save_accountant(work, outcome.trained.steps)?;
+        }
         self.export(&plugin, outcome)
     }
 
@@ -284,6 +300,23 @@ impl Run<'_> {
                 .into());
         }
         Ok(Splits { train, val, test, skipped, verbatim })
+    }
+
+    /// Log and audit a private run's plan before it trains.
+    fn announce(&self, privacy: Option<&PrivacyPlan>, max_steps: u64) -> anyhow::Result<()> {
+        let Some(plan) = privacy else { return Ok(()) };
+        let config = &plan.config;
+        let planned = config.spent_after(max_steps)?;
+        let detail = format!(
+            "DP-SGD: unit {}, {} units, q {:.6}, noise multiplier {:.4}, clip {}, δ {:e}; the planned steps spend ε {:.4}",
+            plan.unit, plan.units, config.sample_rate, config.noise_multiplier, config.max_grad_norm, config.delta, planned.epsilon
+        );
+        tracing::info!("{detail}");
+        if let rapha_engine::dp::Randomness::InsecureSeed(_) = config.randomness {
+            tracing::warn!("`privacy.dp.insecure_seed` is set: the noise is predictable and the run has no privacy guarantee");
+        }
+        self.audit.record("privacy", &self.recipe.file.display().to_string(), Decision::Noted, &detail)?;
+        Ok(())
     }
 
     /// Write the inputs' hashes to `run.json`, or check a resumed run's against it; audit
@@ -358,6 +391,11 @@ impl Run<'_> {
             finish = trainer.run(&mut evaluations, &self.stop)?.finish;
         }
         bar.finish();
+        if finish == Finish::BudgetSpent {
+            let reason = format!("stopped at step {} of {max_steps}: one more step would spend more than `privacy.dp.epsilon`", trainer.step_count());
+            tracing::warn!("{reason}");
+            self.audit.record("privacy-budget", "training", Decision::Noted, &reason)?;
+        }
         if finish == Finish::Stopped || self.stop.load(Ordering::Relaxed) {
             return Err(self.interrupted(trainer.step_count(), trainer.last_checkpoint().map(Path::to_path_buf))?);
         }
@@ -399,9 +437,9 @@ impl Run<'_> {
         let (recipe, work, info) = (self.recipe, &self.folders.work, plugin.info());
         let best = chosen(&outcome.selection, &outcome.journal)?;
         let exported = export::exported_metrics(info, &outcome.selection.metric);
-        let fields = self.report_fields(info, &outcome, best, &exported);
+        let fields = self.report_fields(info, &outcome, best, &exported)?;
         let steps = outcome.journal.steps();
-        let train_curve: Vec<(u64, f64)> = steps.iter().map(|s| (s.step, s.loss)).collect();
+        let train_curve: Vec<(u64, f64)> = steps.iter().filter_map(|s| Some((s.step, s.loss?))).collect();
         let eval_curve: Vec<(u64, f64)> = outcome.journal.evals().iter().map(|e| (e.step, e.eval_loss)).collect();
         plot::loss_curve(&work.join("loss.svg"), &train_curve, &eval_curve)?;
         let table = outcome.table(info, &exported);
@@ -418,7 +456,9 @@ impl Run<'_> {
             adapter_dir: &best_dir(work, best.step),
             model: outcome.model,
             report: fields,
-            steps,
+            // A private run's training loss is computed on the sampled units without noise: it
+            // is not covered by the guarantee, so it stays in the work folder.
+            steps: if outcome.privacy.is_some() { &[] } else { steps },
             records_per_step: recipe.train.batch_size * recipe.train.grad_accum,
             evals: outcome.journal.evals(),
             inputs,
@@ -444,15 +484,19 @@ impl Run<'_> {
         outcome: &Outcome<'_>,
         best: &journal::EvalLine,
         exported: &[&MetricInfo],
-    ) -> ReportFields {
+    ) -> anyhow::Result<ReportFields> {
         let recipe = self.recipe;
+        let privacy = match &outcome.privacy {
+            Some(plan) => Some(PrivacyFields { lines: plan.lines(outcome.trained.steps)?, document: plan.document(outcome.trained.steps)? }),
+            None => None,
+        };
         let splits = &outcome.splits;
         let n = splits.test.records.len();
         let steps = outcome.journal.steps();
         let train_seconds: f64 = steps.iter().map(|s| s.seconds).sum();
         let train_tokens: u64 = steps.iter().map(|s| s.tokens).sum();
         let evaluations = outcome.max_steps.div_ceil(recipe.train.eval_every);
-        ReportFields {
+        Ok(ReportFields {
             task: info.id.clone(),
             plugin_version: info.version.clone(),
             plugin_sha256: outcome.plugin_sha256.clone(),
@@ -467,13 +511,14 @@ impl Run<'_> {
             val_records: Count::of(splits.val.records.len() as u64),
             test_records: Count::of(n as u64),
             tokens_per_second: train_tokens as f64 / train_seconds.max(f64::MIN_POSITIVE),
-            final_train_loss: steps.last().and_then(|s| disclosure::round(s.loss)),
+            final_train_loss: if outcome.privacy.is_some() { None } else { steps.last().and_then(|s| disclosure::round(s.loss?)) },
             best_eval_loss: disclosure::cell(best.records, best.eval_loss),
             sandbox: describe(self.sandbox),
             rows: exported.iter().map(|metric| outcome.row(metric)).collect(),
             eval_records: Count::of(n as u64),
             channel_bits: disclosure::channel_bits(2 * exported.len(), evaluations, recipe.data.max_rejected),
-        }
+            privacy,
+        })
     }
 
     /// Stop the run on a signal after training stopped at `step` with `checkpoint` written:

@@ -24,6 +24,7 @@ pub mod batch;
 pub mod checkpoint;
 pub mod config;
 pub mod constraint;
+pub mod dp;
 mod error;
 pub mod generate;
 pub mod gguf;

@@ -37,17 +37,21 @@ use std::time::Instant;
 
 use candle_core::backprop::GradStore;
 use candle_core::{Tensor, Var};
+use rapha_privacy::Spent;
 use sha2::{Digest, Sha256};
 
 use crate::adapter::PeftAdapter;
 use crate::batch::{Batch, BatchConfig, Batcher, Example};
 use crate::checkpoint::{self, Checkpoint};
+use crate::dp::{DpConfig, Randomness, Sampler};
 use crate::error::{CandleContext, Error, Result};
 use crate::lora::{LoraConfig, Mode};
 use crate::loss;
 use crate::model::Model;
 use crate::optim::{AdamW, AdamWConfig, clip_grad_norm};
 use crate::schedule::{Decay, Schedule};
+
+mod private;
 
 /// Everything that shapes a training run. [`TrainConfig::default`] gives the Hugging Face
 /// Trainer's defaults where it has them.
@@ -92,6 +96,9 @@ pub struct TrainConfig {
     pub loss_chunk_tokens: Option<usize>,
     /// `base_model_name_or_path` written into saved adapters.
     pub base_model: Option<String>,
+    /// Train with DP-SGD ([`crate::dp`]): per-unit clipping to its `max_grad_norm` (the
+    /// global `max_grad_norm` above is then not applied) and noise.
+    pub dp: Option<DpConfig>,
 }
 
 impl Default for TrainConfig {
@@ -115,6 +122,7 @@ impl Default for TrainConfig {
             gradient_checkpointing: false,
             loss_chunk_tokens: Some(256),
             base_model: None,
+            dp: None,
         }
     }
 }
@@ -195,11 +203,12 @@ pub struct StepReport {
     pub step: u64,
     /// The run's `max_steps`.
     pub max_steps: u64,
-    /// Mean loss over the step's completion tokens.
-    pub loss: f64,
+    /// Mean loss over the step's completion tokens (with DP, the mean over the sampled units
+    /// of each one's mean); `None` for a private step that sampled no unit.
+    pub loss: Option<f64>,
     /// The learning rate the update used.
     pub learning_rate: f64,
-    /// Global gradient norm before clipping.
+    /// Global gradient norm before clipping (with DP, the mean of the sampled units' norms).
     pub grad_norm: f64,
     /// Real (non-pad) tokens processed.
     pub tokens: usize,
@@ -207,8 +216,21 @@ pub struct StepReport {
     pub scored_tokens: usize,
     /// `tokens` over the step's wall time.
     pub tokens_per_second: f64,
-    /// Epochs completed, fractional.
+    /// Epochs completed, fractional (with DP, expected: steps · q).
     pub epoch: f64,
+    /// With DP: the units sampled and the privacy spent after this step.
+    pub privacy: Option<PrivateStep>,
+}
+
+/// What a DP-SGD step sampled and what the run has spent after it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PrivateStep {
+    /// Units in the Poisson sample.
+    pub units: usize,
+    /// Of those, units whose gradient was scaled down to the clipping norm.
+    pub clipped: usize,
+    /// ε spent so far (earlier runs included) at the configured δ.
+    pub spent: Spent,
 }
 
 /// What the loop does after an evaluation.
@@ -259,6 +281,8 @@ pub enum Finish {
     StoppedEarly,
     /// The stop flag was raised; the state is checkpointed if checkpoints are configured.
     Stopped,
+    /// One more DP-SGD step would spend more than the privacy budget.
+    BudgetSpent,
 }
 
 /// The outcome of [`Trainer::run`].
@@ -268,8 +292,8 @@ pub struct TrainSummary {
     pub finish: Finish,
     /// Steps completed in total (including those before a resume).
     pub steps: u64,
-    /// The loss of each step this call took.
-    pub losses: Vec<f64>,
+    /// The loss of each step this call took (`None` for a private step that sampled no unit).
+    pub losses: Vec<Option<f64>>,
     /// `(step, validation loss)` of each evaluation this call made with validation examples.
     pub evals: Vec<(u64, f64)>,
     /// The newest checkpoint on disk.
@@ -305,6 +329,8 @@ pub struct Trainer<'m> {
     fingerprint: String,
     /// The newest checkpoint written or resumed from, and its step.
     last_checkpoint: Option<(u64, PathBuf)>,
+    /// DP-SGD's sampling and noise, in a private run.
+    sampler: Option<Sampler>,
 }
 
 impl std::fmt::Debug for Trainer<'_> {
@@ -337,6 +363,10 @@ impl<'m> Trainer<'m> {
                 found: "a model without any".to_owned(),
             });
         }
+        if let Some(dp) = &config.dp {
+            dp.validate(train.len())?;
+        }
+        let sampler = config.dp.as_ref().map(Sampler::new);
         let fingerprint = run_fingerprint(&config, lora, &train);
         let optimizer =
             AdamW::new(params.iter().map(|p| (p.name.clone(), p.var.clone())).collect(), config.adamw)?;
@@ -365,6 +395,7 @@ impl<'m> Trainer<'m> {
             step: 0,
             fingerprint,
             last_checkpoint: None,
+            sampler,
         })
     }
 
@@ -478,6 +509,12 @@ impl<'m> Trainer<'m> {
                 summary.finish = Finish::Stopped;
                 break;
             }
+            if let Some(dp) = &self.config.dp
+                && !dp.affords(self.step)?
+            {
+                summary.finish = Finish::BudgetSpent;
+                break;
+            }
             let report = self.step()?;
             summary.losses.push(report.loss);
             observer.on_step(&report)?;
@@ -516,6 +553,9 @@ impl<'m> Trainer<'m> {
     /// Take one optimizer step (see the module doc). On a NaN/inf loss or gradient norm no
     /// update is applied and [`Error::NonFinite`] names the last good checkpoint.
     pub fn step(&mut self) -> Result<StepReport> {
+        if self.config.dp.is_some() {
+            return self.private_step();
+        }
         let started = Instant::now();
         let step_index = self.step;
         let batches =
@@ -546,13 +586,14 @@ impl<'m> Trainer<'m> {
         Ok(StepReport {
             step: self.step,
             max_steps: self.config.max_steps,
-            loss,
+            loss: Some(loss),
             learning_rate,
             grad_norm,
             tokens,
             scored_tokens: scored,
             tokens_per_second: if elapsed > 0.0 { tokens as f64 / elapsed } else { 0.0 },
             epoch: position.epoch as f64 + position.next as f64 / examples,
+            privacy: None,
         })
     }
 
@@ -560,11 +601,17 @@ impl<'m> Trainer<'m> {
     /// micro-batches) and its gradient for every parameter, in parameter order (each
     /// adapter's `A` then `B`, in the model's order).
     pub fn loss_and_gradients(&self, batches: &[Batch], step_index: u64, scored: usize) -> Result<(f64, Vec<Tensor>)> {
+        self.gradients_over(batches, step_index, 0, scored)
+    }
+
+    /// [`Trainer::loss_and_gradients`] with the micro-batches numbered from `first` (their
+    /// dropout masks): a private step's units each take their own.
+    fn gradients_over(&self, batches: &[Batch], step_index: u64, first: u64, scored: usize) -> Result<(f64, Vec<Tensor>)> {
         let inv_items = 1.0 / scored as f64;
         let mut grads: Vec<Option<Tensor>> = vec![None; self.params.len()];
         let mut loss_sum = 0.0;
-        for (k, batch) in batches.iter().enumerate() {
-            let mode = Mode::Train { seed: self.config.seed, step: step_index, micro_batch: k as u64 };
+        for (k, batch) in (first..).zip(batches) {
+            let mode = Mode::Train { seed: self.config.seed, step: step_index, micro_batch: k };
             loss_sum += self.accumulate(batch, &mode, inv_items, &mut grads)?;
         }
         let grads = grads
@@ -747,6 +794,13 @@ fn run_fingerprint(config: &TrainConfig, lora: &LoraConfig, train: &[Example]) -
         "seed": config.seed,
         "gradient_checkpointing": config.gradient_checkpointing,
         "loss_chunk_tokens": config.loss_chunk_tokens,
+        "dp": config.dp.as_ref().map(|dp| serde_json::json!({
+            "sample_rate": dp.sample_rate,
+            "noise_multiplier": dp.noise_multiplier,
+            "max_grad_norm": dp.max_grad_norm,
+            "units": dp.units,
+            "insecure_seed": match dp.randomness { Randomness::InsecureSeed(seed) => Some(seed), Randomness::OperatingSystem => None },
+        })),
         "lora": {
             "rank": lora.rank,
             "alpha": lora.alpha,

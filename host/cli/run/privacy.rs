@@ -1,0 +1,185 @@
+//! A private run's plan, settled before any training: the privacy unit of each training
+//! record, δ, the sampling rate and the noise — each checked against the recipe key it comes
+//! from — and what the run spent, for the log, the report and the site's accountant.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use anyhow::Context;
+use rapha_engine::dp::{DpConfig, Randomness};
+use rapha_privacy::{Accountant, Spent, calibrate};
+use rapha_sandbox::disclosure::Count;
+use serde_json::{Value, json};
+
+use crate::recipe::{DpSettings, PrivacyUnit, Recipe};
+use crate::stages::data::Dataset;
+
+/// How a private run trains, and what it may spend.
+#[derive(Debug, Clone)]
+pub struct PrivacyPlan {
+    /// The engine's DP-SGD settings.
+    pub config: DpConfig,
+    /// The unit as the report names it.
+    pub unit: String,
+    /// Distinct units among the training records.
+    pub units: usize,
+    /// Whether the noise was calibrated to `privacy.dp.epsilon` (else it was given).
+    pub calibrated: bool,
+}
+
+impl PrivacyPlan {
+    /// The plan for `recipe`'s `[privacy.dp]` over the training records and `max_steps`, or
+    /// `None` without DP.
+    pub fn new(recipe: &Recipe, train: &Dataset, max_steps: u64) -> anyhow::Result<Option<Self>> {
+        let Some(dp) = &recipe.privacy.dp else { return Ok(None) };
+        let units = units_of(recipe, &dp.unit, train)?;
+        let count = units.iter().max().map_or(0, |last| last + 1);
+        if (count as u64) < recipe.privacy.min_records {
+            return Err(recipe
+                .error_at(
+                    "privacy.min_records",
+                    &format!("at least {} distinct privacy units (`privacy.dp.unit`)", recipe.privacy.min_records),
+                    &format!("{count} units among {} records in `{}`", train.records.len(), train.path.display()),
+                )
+                .into());
+        }
+        let delta = match dp.delta {
+            Some(delta) if delta * count as f64 >= 1.0 => {
+                let expected = format!("a δ below 1 / units = {:e} ({count} units)", 1.0 / count as f64);
+                return Err(recipe.error_at("privacy.dp.delta", &expected, &format!("`{delta}`")).into());
+            }
+            Some(delta) => delta,
+            None => 1.0 / (10.0 * count as f64),
+        };
+        let per_step = (recipe.train.batch_size * recipe.train.grad_accum) as f64;
+        let sample_rate = dp.sample_rate.unwrap_or_else(|| (per_step / count as f64).min(1.0));
+        let prior = Accountant::new();
+        let noise_multiplier = noise(recipe, dp, sample_rate, delta, max_steps, &prior)?;
+        let randomness = dp.insecure_seed.map_or(Randomness::OperatingSystem, Randomness::InsecureSeed);
+        let config = DpConfig {
+            sample_rate,
+            noise_multiplier,
+            max_grad_norm: dp.max_grad_norm,
+            units,
+            prior,
+            delta,
+            budget: dp.epsilon,
+            randomness,
+        };
+        let unit = match &dp.unit {
+            PrivacyUnit::Record => "record".to_owned(),
+            PrivacyUnit::Pointer(pointer) => format!("patient ({pointer})"),
+        };
+        Ok(Some(Self { config, unit, units: count, calibrated: dp.noise_multiplier.is_none() }))
+    }
+
+    /// What the run spent after `steps`.
+    pub fn spent(&self, steps: u64) -> anyhow::Result<Spent> {
+        Ok(self.config.spent_after(steps)?)
+    }
+
+    /// The privacy section of `metrics.json` after `steps`.
+    pub fn document(&self, steps: u64) -> anyhow::Result<Value> {
+        let spent = self.spent(steps)?;
+        Ok(json!({
+            "mechanism": "DP-SGD, Poisson-sampled Gaussian, RDP accountant",
+            "unit": self.unit,
+            "units": Count::of(self.units as u64),
+            "epsilon": round(spent.epsilon),
+            "epsilon_budget": self.config.budget,
+            "delta": self.config.delta,
+            "sample_rate": round(self.config.sample_rate),
+            "noise_multiplier": round(self.config.noise_multiplier),
+            "noise_calibrated": self.calibrated,
+            "max_grad_norm": self.config.max_grad_norm,
+            "steps": steps,
+            "insecure_seed": matches!(self.config.randomness, Randomness::InsecureSeed(_)),
+        }))
+    }
+
+    /// The report's lines after `steps`.
+    pub fn lines(&self, steps: u64) -> anyhow::Result<Vec<(&'static str, String)>> {
+        let spent = self.spent(steps)?;
+        let config = &self.config;
+        let budget = config.budget.map_or_else(String::new, |budget| format!(" of a budget of {budget}"));
+        let mut lines = vec![
+            ("dp epsilon", format!("{:.4}{budget} at delta {:e}", spent.epsilon, config.delta)),
+            ("dp unit", format!("{} ({} units)", self.unit, Count::of(self.units as u64))),
+            ("dp sampling", format!("q {:.6}, {steps} steps", config.sample_rate)),
+            ("dp noise", format!("sigma {:.4} ({}), clip {}", config.noise_multiplier, self.source(), config.max_grad_norm)),
+        ];
+        if matches!(config.randomness, Randomness::InsecureSeed(_)) {
+            lines.push(("dp randomness", "INSECURE: a fixed seed (privacy.dp.insecure_seed); no guarantee".to_owned()));
+        }
+        Ok(lines)
+    }
+
+    fn source(&self) -> &'static str {
+        if self.calibrated { "calibrated to the budget" } else { "as given" }
+    }
+
+    /// Save the site's accountant after `steps` (earlier runs' steps included) in the work
+    /// folder, where a run that continues this adapter finds it.
+    pub fn save_accountant(&self, work: &Path, steps: u64) -> anyhow::Result<()> {
+        let mut accountant = self.config.prior.clone();
+        accountant.compose(self.config.sample_rate, self.config.noise_multiplier, steps)?;
+        let path = work.join("privacy-accountant.json");
+        let text = serde_json::to_string_pretty(&accountant).expect("an accountant serialises");
+        crate::atomic::write(&path, text.as_bytes()).with_context(|| format!("cannot write `{}`", path.display()))
+    }
+}
+
+/// The noise multiplier: as given (checked against the budget), or calibrated to it.
+fn noise(recipe: &Recipe, dp: &DpSettings, q: f64, delta: f64, steps: u64, prior: &Accountant) -> anyhow::Result<f64> {
+    match (dp.noise_multiplier, dp.epsilon) {
+        (Some(sigma), Some(epsilon)) => {
+            let spent = prior.spent_after(q, sigma, steps, delta)?.epsilon;
+            if spent > epsilon {
+                let expected = format!(
+                    "a budget that {steps} steps at noise multiplier {sigma} and sampling rate {q:.6} can keep \
+                     (they spend ε = {spent:.4}); leave out `privacy.dp.noise_multiplier` to calibrate it"
+                );
+                return Err(recipe.error_at("privacy.dp.epsilon", &expected, &format!("`{epsilon}`")).into());
+            }
+            Ok(sigma)
+        }
+        (Some(sigma), None) => Ok(sigma),
+        (None, Some(epsilon)) => calibrate::noise_multiplier(epsilon, delta, q, steps, prior)
+            .map_err(|error| recipe.error_at("privacy.dp.epsilon", "a budget some noise can meet", &error.to_string()).into()),
+        (None, None) => unreachable!("the recipe check requires `epsilon` or `noise_multiplier`"),
+    }
+}
+
+/// The unit index of each training record: its position for `record`, else one index per
+/// distinct value at the pointer (a string or a number), in order of first appearance.
+fn units_of(recipe: &Recipe, unit: &PrivacyUnit, train: &Dataset) -> anyhow::Result<Vec<usize>> {
+    let PrivacyUnit::Pointer(pointer) = unit else {
+        return Ok((0..train.records.len()).collect());
+    };
+    let mut ids: HashMap<String, usize> = HashMap::new();
+    let mut units = Vec::with_capacity(train.records.len());
+    for prepared in &train.records {
+        let record: Value = serde_json::from_str(&prepared.record.json).context("a training record is JSON")?;
+        let key = match record.pointer(pointer) {
+            Some(Value::String(text)) if !text.is_empty() => text.clone(),
+            Some(Value::Number(number)) => number.to_string(),
+            found => {
+                let what = if found.is_none() { "nothing" } else { "neither a non-empty string nor a number" };
+                let found = format!("`{pointer}` matches {what} in record `{}` (line {} of `{}`)", prepared.record.id, prepared.record.line, train.path.display());
+                return Err(recipe.error_at("privacy.dp.unit", "a JSON pointer that gives every training record's patient identifier", &found).into());
+            }
+        };
+        let next = ids.len();
+        units.push(*ids.entry(key).or_insert(next));
+    }
+    Ok(units)
+}
+
+/// A figure to 4 significant digits, as the report shows it.
+fn round(value: f64) -> f64 {
+    if value == 0.0 || !value.is_finite() {
+        return value;
+    }
+    let scale = 10f64.powi(3 - value.abs().log10().floor() as i32);
+    (value * scale).round() / scale
+}
