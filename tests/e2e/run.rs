@@ -13,6 +13,8 @@ mod faults;
 // What must not leave: a note written into metrics, small counts; private work files;
 // folders overlapping the inputs.
 mod leaks;
+// `[privacy.dp]`: a private run and the plans it refuses.
+mod privacy;
 
 use std::collections::BTreeMap;
 use std::fs;
