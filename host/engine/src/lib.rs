@@ -36,6 +36,7 @@ pub mod optim;
 pub mod rope;
 pub mod safetensors_dir;
 pub mod schedule;
+pub mod score;
 pub mod tokenizer;
 pub mod testing;
 pub mod train;
