@@ -126,12 +126,14 @@ pub struct ReportFields {
     /// [`disclosure::channel_bits`] of this export.
     pub channel_bits: f64,
     /// A private run's guarantee.
-    pub privacy: Option<PrivacyFields>,
+    pub privacy: Option<Section>,
+    /// The leakage audit's figures and verdict.
+    pub audit: Option<Section>,
 }
 
-/// What a private run says of its differential privacy.
+/// A section the report and `metrics.json` both carry (differential privacy, the audit).
 #[derive(Debug, Clone, PartialEq)]
-pub struct PrivacyFields {
+pub struct Section {
     /// The report's lines (label, value).
     pub lines: Vec<(&'static str, String)>,
     /// `metrics.json`'s `privacy` object.
@@ -174,7 +176,7 @@ pub fn render_report(fields: &ReportFields) -> (String, Vec<String>) {
         ("eval records", fields.eval_records.to_string()),
         ("metric channel", format!("at most {:.1} bits", fields.channel_bits)),
     ];
-    lines.extend(fields.privacy.iter().flat_map(|privacy| privacy.lines.iter().cloned()));
+    lines.extend([&fields.privacy, &fields.audit].into_iter().flatten().flat_map(|section| section.lines.iter().cloned()));
     let label_width = lines.iter().map(|(label, _)| label.len()).max().unwrap_or(0);
     let mut text = String::from("rapha-host run report\n\n");
     for (label, value) in &lines {
@@ -245,6 +247,7 @@ mod tests {
             eval_records: Count::of(100),
             channel_bits: 89.5,
             privacy: None,
+            audit: None,
         }
     }
 

@@ -15,6 +15,8 @@ mod faults;
 mod leaks;
 // `[privacy.dp]`: a private run and the plans it refuses.
 mod privacy;
+// `[audit]`: memorised canaries fail the export; DP prevents it.
+mod audit;
 
 use std::collections::BTreeMap;
 use std::fs;

@@ -51,6 +51,8 @@ pub struct Recipe {
     pub paths: PathSettings,
     /// `[privacy]`
     pub privacy: PrivacySettings,
+    /// `[audit]`
+    pub audit: AuditSettings,
     /// Where each table and key's value is written (`train.select_metric` → 14:17), for
     /// [`Recipe::error_at`].
     positions: BTreeMap<String, Position>,
@@ -203,6 +205,29 @@ pub struct DpSettings {
     pub max_grad_norm: f64,
     /// Tests only: a fixed seed for sampling and noise.
     pub insecure_seed: Option<u64>,
+}
+
+/// `[audit]`
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditSettings {
+    /// Whether the audit runs (and gates the export).
+    pub enabled: bool,
+    /// Canaries per repetition count.
+    pub canaries: usize,
+    /// The repetition counts.
+    pub canary_repeats: Vec<usize>,
+    /// Random candidates each canary is ranked among.
+    pub candidates: usize,
+    /// Share of training units held out for membership inference.
+    pub holdout: f64,
+    /// Records of each group tried for extraction.
+    pub extraction_records: usize,
+    /// Thresholds.
+    pub max_exposure: f64,
+    /// Largest gain of a membership attack's AUC over the base model's.
+    pub max_auc_gain: f64,
+    /// Largest extraction excess.
+    pub max_extraction: f64,
 }
 
 /// What one person is, for the privacy guarantee.

@@ -28,6 +28,39 @@ pub struct RawRecipe {
     pub paths: Option<Spanned<RawPaths>>,
     /// `[privacy]`: what the run demands before it touches patient text.
     pub privacy: Option<Spanned<RawPrivacy>>,
+    /// `[audit]`: the leakage audit that gates the export.
+    pub audit: Option<Spanned<RawAudit>>,
+}
+
+/// `[audit]`: before anything is exported, measure what the adapter gives away — exposure of
+/// synthetic secrets (canaries) trained into it, membership inference against held-out
+/// records, verbatim extraction of training targets — and refuse the export when a figure
+/// is over its threshold. On by default; the thresholds may be changed, never hidden: the
+/// report always shows the figures.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAudit {
+    /// Run the audit. Default `true`.
+    pub enabled: Option<Spanned<bool>>,
+    /// Canaries (synthetic identifier lines) per repetition count. Default 4.
+    pub canaries: Option<Spanned<u64>>,
+    /// How many times each group of canaries is trained on. Default `[1, 4]`.
+    pub canary_repeats: Option<Spanned<Vec<Spanned<u64>>>>,
+    /// Random secrets of the same shape each canary is ranked among. Default 100.
+    pub candidates: Option<Spanned<u64>>,
+    /// Share of the training units (records, or patients with `privacy.dp.unit`) held out of
+    /// training for membership inference. Default 0.1.
+    pub holdout: Option<Spanned<f64>>,
+    /// Trained and held-out records each whose targets extraction is tried on. Default 16.
+    pub extraction_records: Option<Spanned<u64>>,
+    /// Largest canary exposure (bits) the export allows. Default 8.
+    pub max_exposure: Option<Spanned<f64>>,
+    /// Largest gain of a membership-inference attack's AUC (the strongest of four) over the
+    /// same attack with the base model's scores, which is the split's chance level. Default 0.1.
+    pub max_auc_gain: Option<Spanned<f64>>,
+    /// Largest excess of trained over held-out records whose target is extracted verbatim.
+    /// Default 0.1.
+    pub max_extraction: Option<Spanned<f64>>,
 }
 
 /// `[plugin]`

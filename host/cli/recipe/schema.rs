@@ -104,12 +104,22 @@ keys! {
     DP_DELTA = "privacy.dp.delta": "a number > 0 below 1 / (privacy units)";
     DP_SAMPLE_RATE = "privacy.dp.sample_rate": "a rate in (0, 1]: each unit's chance of joining a step";
     DP_MAX_GRAD_NORM = "privacy.dp.max_grad_norm": POSITIVE_FINITE;
+    AUDIT_ENABLED = "audit.enabled": BOOLEAN;
+    AUDIT_CANARIES = "audit.canaries": "an integer from 1 to 64 (canaries per repetition count)";
+    AUDIT_CANARY_REPEATS = "audit.canary_repeats": "a non-empty list of distinct integers from 1 to 64";
+    AUDIT_CANDIDATES = "audit.candidates": "an integer from 10 to 100000";
+    AUDIT_HOLDOUT = "audit.holdout": "a share of the training units above 0, at most 0.5";
+    AUDIT_EXTRACTION_RECORDS = "audit.extraction_records": "an integer from 0 to 1000";
+    AUDIT_MAX_EXPOSURE = "audit.max_exposure": "a number of bits > 0";
+    AUDIT_MAX_AUC_GAIN = "audit.max_auc_gain": "a number from 0 to 0.5";
+    AUDIT_MAX_EXTRACTION = "audit.max_extraction": "a share from 0 to 1";
+
     DP_INSECURE_SEED = "privacy.dp.insecure_seed": "a non-negative integer (tests only: makes the noise predictable)";
 }
 
 /// The tables, in the order of the schema.
 pub const TABLES: &[&str] = &[
-    "plugin", "model", "data", "lora", "train", "eval", "paths", "privacy", "privacy.dp",
+    "plugin", "model", "data", "lora", "train", "eval", "paths", "privacy", "privacy.dp", "audit",
 ];
 
 /// The key at `path`, if the schema has it.

@@ -15,11 +15,11 @@ use super::document::Document;
 use crate::stages::predictions::Decoding;
 use super::error::RecipeError;
 use super::raw::{
-    RawData, RawDp, RawEval, RawLora, RawModel, RawPaths, RawPlugin, RawPrivacy, RawRecipe, RawTrain,
+    RawAudit, RawData, RawDp, RawEval, RawLora, RawModel, RawPaths, RawPlugin, RawPrivacy, RawRecipe, RawTrain,
 };
 use super::schema::{self, Key};
 use super::{
-    DataSettings, DpSettings, EvalSettings, Length, ModelSettings, PathSettings, PluginSettings,
+    AuditSettings, DataSettings, DpSettings, EvalSettings, Length, ModelSettings, PathSettings, PluginSettings,
     PrivacySettings, PrivacyUnit, Recipe, SelectMetric, TrainSettings,
 };
 
@@ -61,6 +61,7 @@ pub fn validate(
         model,
         data,
         privacy: check.privacy(split(raw.privacy).0)?,
+        audit: check.audit(split(raw.audit).0)?,
         positions: document.positions(),
     })
 }
@@ -457,6 +458,37 @@ impl Check<'_> {
                 1..=u64::MAX,
             )?,
             dp: raw.dp.map(|dp| self.dp(dp)).transpose()?,
+        })
+    }
+
+    fn audit(&self, raw: RawAudit) -> Result<AuditSettings, RecipeError> {
+        let canary_repeats = match &raw.canary_repeats {
+            None => vec![1, 4],
+            Some(list) if list.get_ref().is_empty() => {
+                return Err(self.invalid(&schema::AUDIT_CANARY_REPEATS, list.span(), "`[]`"));
+            }
+            Some(list) => {
+                let mut repeats = Vec::with_capacity(list.get_ref().len());
+                for value in list.get_ref() {
+                    let n = *value.get_ref();
+                    if !(1..=64).contains(&n) || repeats.contains(&to_usize(n)) {
+                        return Err(self.invalid(&schema::AUDIT_CANARY_REPEATS, value.span(), self.as_written(value.span())));
+                    }
+                    repeats.push(to_usize(n));
+                }
+                repeats
+            }
+        };
+        Ok(AuditSettings {
+            enabled: raw.enabled.is_none_or(Spanned::into_inner),
+            canaries: to_usize(self.integer(&raw.canaries, &schema::AUDIT_CANARIES, 4, 1..=64)?),
+            canary_repeats,
+            candidates: to_usize(self.integer(&raw.candidates, &schema::AUDIT_CANDIDATES, 100, 10..=100_000)?),
+            holdout: self.float(&raw.holdout, &schema::AUDIT_HOLDOUT, 0.1, |v| v > 0.0 && v <= 0.5)?,
+            extraction_records: to_usize(self.integer(&raw.extraction_records, &schema::AUDIT_EXTRACTION_RECORDS, 16, 0..=1000)?),
+            max_exposure: self.float(&raw.max_exposure, &schema::AUDIT_MAX_EXPOSURE, 8.0, |v| v > 0.0)?,
+            max_auc_gain: self.float(&raw.max_auc_gain, &schema::AUDIT_MAX_AUC_GAIN, 0.1, |v| (0.0..=0.5).contains(&v))?,
+            max_extraction: self.float(&raw.max_extraction, &schema::AUDIT_MAX_EXTRACTION, 0.1, |v| (0.0..=1.0).contains(&v))?,
         })
     }
 

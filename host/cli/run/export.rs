@@ -154,6 +154,7 @@ fn metrics_document(report: &ReportFields) -> Value {
             "test": report.test_records,
         },
         "privacy": report.privacy.as_ref().map_or(Value::Null, |privacy| privacy.document.clone()),
+        "audit": report.audit.as_ref().map_or(Value::Null, |audit| audit.document.clone()),
     })
 }
 

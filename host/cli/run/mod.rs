@@ -35,7 +35,7 @@ use crate::args::RunArgs;
 use crate::plot;
 use crate::progress::Progress;
 use crate::recipe::{Length, MAX_STEPS, Recipe, SelectMetric, TrainPlan};
-use crate::report::{self, MetricRow, PrivacyFields, ReportFields};
+use crate::report::{self, MetricRow, ReportFields, Section};
 use crate::stages::base::Base;
 use crate::stages::data::{self, Dataset, Formatter, Rejections, Seen, Split};
 use crate::stages::predictions::{self, Generator};
@@ -46,6 +46,7 @@ use folders::Folders;
 use identity::Identity;
 use journal::Journal;
 use privacy::PrivacyPlan;
+use crate::stages::audit::{self, AuditPlan, Findings, Scoring};
 use selection::Selection;
 use splits::Splits;
 use training::{Evaluations, best_dir};
@@ -169,6 +170,8 @@ struct Outcome<'m> {
     max_steps: u64,
     /// DP-SGD's plan, in a private run.
     privacy: Option<PrivacyPlan>,
+    /// The leakage audit's figures, when it ran (and passed).
+    findings: Option<Findings>,
 }
 
 /// How training ended.
@@ -216,7 +219,14 @@ impl Run<'_> {
         let base = Base::load(&recipe.model.path)?;
         let splits = self.read_splits(&mut plugin, &base.tokenizer)?;
         let max_steps = planned_steps(recipe, splits.train.records.len(), base.config.max_position_embeddings)?;
-        let privacy = PrivacyPlan::new(recipe, &splits.train, max_steps)?;
+        let record_units = privacy::record_units(recipe, &splits.train)?;
+        let audit = AuditPlan::new(&recipe.audit, &record_units, recipe.train.seed, &base.tokenizer)?;
+        let distinct = record_units.iter().collect::<std::collections::BTreeSet<_>>().len();
+        let (train_examples, units) = match &audit {
+            Some(plan) => plan.training(&splits.train, &record_units),
+            None => (splits.train.records.iter().map(|r| r.example.clone()).collect(), record_units),
+        };
+        let privacy = PrivacyPlan::new(recipe, units, distinct, &splits.train, max_steps)?;
         self.announce(privacy.as_ref(), max_steps)?;
         self.identify(&plugin_sha256, &base.sha256, &splits)?;
         let (model_name, model_sha256, pad_id) = (base.name.clone(), base.sha256.clone(), base.pad_id());
@@ -229,8 +239,7 @@ impl Run<'_> {
             dp: privacy.as_ref().map(|plan| plan.config.clone()),
         };
         let examples = |set: &Dataset| set.records.iter().map(|r| r.example.clone()).collect::<Vec<_>>();
-        let mut trainer =
-            Trainer::new(&model, &recipe.lora, examples(&splits.train), examples(&splits.val), recipe.train_config(plan))?;
+        let mut trainer = Trainer::new(&model, &recipe.lora, train_examples, examples(&splits.val), recipe.train_config(plan))?;
         let start_step = self.resume_trainer(&mut trainer)?;
         let mut journal = Journal::open(&work.join("journal"), start_step)?;
         let eos = tokenizer.eos_token_ids().to_vec();
@@ -244,10 +253,16 @@ impl Run<'_> {
             schema: schema.as_ref(),
         };
         let base = self.evaluate_base(&generator, &mut plugin, &splits.test, start_step)?;
+        let scoring = Scoring { batch: recipe.generation_batch(), max_seq_len: recipe.train.max_seq_len, pad_id };
+        let audit_base = audit.as_ref().map(|plan| self.audit_base(plan, &model, &splits.train, start_step, &scoring)).transpose()?;
         let trained = self.train(&mut trainer, &generator, &mut plugin, &splits.val, &mut journal, &selection)?;
         drop(trainer);
         let best = chosen(&selection, &journal)?.step;
         let tuned = self.evaluate_best(&generator, &mut plugin, &splits.test, best, trained.steps)?;
+        let findings = match (&audit, &audit_base) {
+            (Some(plan), Some(base)) => Some(self.audit(plan, &model, &tokenizer, &splits.train, base, &scoring)?),
+            _ => None,
+        };
         let outcome = Outcome {
             plugin_sha256,
             model: &model,
@@ -261,6 +276,7 @@ impl Run<'_> {
             tuned,
             max_steps,
             privacy,
+            findings,
         };
         if let Some(plan) = &outcome.privacy {
             plan.save_accountant(work, outcome.trained.steps)?;
@@ -300,6 +316,50 @@ impl Run<'_> {
                 .into());
         }
         Ok(Splits { train, val, test, skipped, verbatim })
+    }
+
+    /// The base model's log-probabilities of the audit's membership records, scored before the
+    /// first step (the base is the model before training) and kept in the work folder, where a
+    /// resumed run finds them.
+    fn audit_base(&self, plan: &AuditPlan, model: &Model, train: &Dataset, start_step: u64, scoring: &Scoring) -> anyhow::Result<Vec<Vec<f32>>> {
+        let path = self.folders.work.join("audit-base-logprobs.json");
+        if path.exists() {
+            let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read `{}`", path.display()))?;
+            return serde_json::from_str(&text).with_context(|| format!("`{}` is not the audit's base scores", path.display()));
+        }
+        anyhow::ensure!(start_step == 0, "cannot resume: `{}` is missing, and the base model can only be scored before training", path.display());
+        let scores = scoring.logprobs(model, &plan.membership_examples(train))?;
+        crate::atomic::write(&path, &serde_json::to_vec(&scores).expect("scores serialise"))?;
+        Ok(scores)
+    }
+
+    /// Run the leakage audit on the adapter to export; write its figures to the work folder;
+    /// fail the run, before anything is exported, when a figure is over its threshold.
+    fn audit(
+        &self,
+        plan: &AuditPlan,
+        model: &Model,
+        tokenizer: &Tokenizer,
+        train: &Dataset,
+        base: &[Vec<f32>],
+        scoring: &Scoring,
+    ) -> anyhow::Result<Findings> {
+        let findings = audit::measure(plan, model, tokenizer, train, base, scoring, self.recipe.train.seed)?;
+        let work = &self.folders.work;
+        let text = findings.text();
+        crate::atomic::write(&work.join("audit.txt"), text.as_bytes())?;
+        let json = serde_json::to_vec_pretty(&findings).expect("findings serialise");
+        crate::atomic::write(&work.join("audit.json"), &json)?;
+        let verdict = if findings.passed() { Decision::Noted } else { Decision::Refused };
+        self.audit.record("leakage-audit", "adapter", verdict, &text.replace('\n', "; "))?;
+        if !findings.passed() {
+            anyhow::bail!(
+                "the leakage audit failed: {}; nothing was exported; the figures are in `{}`",
+                findings.failures().join("; "),
+                work.join("audit.txt").display()
+            );
+        }
+        Ok(findings)
     }
 
     /// Log and audit a private run's plan before it trains.
@@ -487,9 +547,10 @@ impl Run<'_> {
     ) -> anyhow::Result<ReportFields> {
         let recipe = self.recipe;
         let privacy = match &outcome.privacy {
-            Some(plan) => Some(PrivacyFields { lines: plan.lines(outcome.trained.steps)?, document: plan.document(outcome.trained.steps)? }),
+            Some(plan) => Some(Section { lines: plan.lines(outcome.trained.steps)?, document: plan.document(outcome.trained.steps)? }),
             None => None,
         };
+        let audit = outcome.findings.as_ref().map(|findings| Section { lines: findings.lines(), document: findings.document() });
         let splits = &outcome.splits;
         let n = splits.test.records.len();
         let steps = outcome.journal.steps();
@@ -518,6 +579,7 @@ impl Run<'_> {
             eval_records: Count::of(n as u64),
             channel_bits: disclosure::channel_bits(2 * exported.len(), evaluations, recipe.data.max_rejected),
             privacy,
+            audit,
         })
     }
 

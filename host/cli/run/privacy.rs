@@ -28,13 +28,15 @@ pub struct PrivacyPlan {
 }
 
 impl PrivacyPlan {
-    /// The plan for `recipe`'s `[privacy.dp]` over the training records and `max_steps`, or
-    /// `None` without DP.
-    pub fn new(recipe: &Recipe, train: &Dataset, max_steps: u64) -> anyhow::Result<Option<Self>> {
+    /// The plan for `recipe`'s `[privacy.dp]` over training examples whose units are `units`
+    /// (`record_units` distinct among the records read from `train`, the rest the audit's
+    /// canaries) and `max_steps`, or `None` without DP.
+    pub fn new(recipe: &Recipe, units: Vec<usize>, record_units: usize, train: &Dataset, max_steps: u64) -> anyhow::Result<Option<Self>> {
         let Some(dp) = &recipe.privacy.dp else { return Ok(None) };
-        let units = units_of(recipe, &dp.unit, train)?;
+        let units = compact(units);
         let count = units.iter().max().map_or(0, |last| last + 1);
-        if (count as u64) < recipe.privacy.min_records {
+        if (record_units as u64) < recipe.privacy.min_records {
+            let count = record_units;
             return Err(recipe
                 .error_at(
                     "privacy.min_records",
@@ -45,7 +47,7 @@ impl PrivacyPlan {
         }
         let delta = match dp.delta {
             Some(delta) if delta * count as f64 >= 1.0 => {
-                let expected = format!("a δ below 1 / units = {:e} ({count} units)", 1.0 / count as f64);
+                let expected = format!("a δ below 1 / units = {:.3e} ({count} units)", 1.0 / count as f64);
                 return Err(recipe.error_at("privacy.dp.delta", &expected, &format!("`{delta}`")).into());
             }
             Some(delta) => delta,
@@ -103,7 +105,7 @@ impl PrivacyPlan {
         let config = &self.config;
         let budget = config.budget.map_or_else(String::new, |budget| format!(" of a budget of {budget}"));
         let mut lines = vec![
-            ("dp epsilon", format!("{:.4}{budget} at delta {:e}", spent.epsilon, config.delta)),
+            ("dp epsilon", format!("{:.4}{budget} at delta {:.3e}", spent.epsilon, config.delta)),
             ("dp unit", format!("{} ({} units)", self.unit, Count::of(self.units as u64))),
             ("dp sampling", format!("q {:.6}, {steps} steps", config.sample_rate)),
             ("dp noise", format!("sigma {:.4} ({}), clip {}", config.noise_multiplier, self.source(), config.max_grad_norm)),
@@ -150,10 +152,24 @@ fn noise(recipe: &Recipe, dp: &DpSettings, q: f64, delta: f64, steps: u64, prior
     }
 }
 
-/// The unit index of each training record: its position for `record`, else one index per
-/// distinct value at the pointer (a string or a number), in order of first appearance.
-fn units_of(recipe: &Recipe, unit: &PrivacyUnit, train: &Dataset) -> anyhow::Result<Vec<usize>> {
-    let PrivacyUnit::Pointer(pointer) = unit else {
+/// `units` renumbered from 0 in order of first appearance (units held out by the audit
+/// leave gaps).
+fn compact(units: Vec<usize>) -> Vec<usize> {
+    let mut ids: HashMap<usize, usize> = HashMap::new();
+    units
+        .into_iter()
+        .map(|unit| {
+            let next = ids.len();
+            *ids.entry(unit).or_insert(next)
+        })
+        .collect()
+}
+
+/// The privacy unit of each training record: its position, unless `privacy.dp.unit` is a
+/// pointer: then one index per distinct value there (a string or a number), in order of
+/// first appearance.
+pub fn record_units(recipe: &Recipe, train: &Dataset) -> anyhow::Result<Vec<usize>> {
+    let Some(PrivacyUnit::Pointer(pointer)) = recipe.privacy.dp.as_ref().map(|dp| &dp.unit) else {
         return Ok((0..train.records.len()).collect());
     };
     let mut ids: HashMap<String, usize> = HashMap::new();

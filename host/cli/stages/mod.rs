@@ -4,6 +4,7 @@
 //! ([`scoring`]). `run` strings them together with training and the export; the commands
 //! that read or compare what a run made call the same steps.
 
+pub mod audit;
 pub mod base;
 pub mod confine;
 pub mod data;

@@ -45,7 +45,7 @@ pub fn bootstrap(
         return Err(Error::Empty { what: "a two-group statistic" });
     }
     let mut rng = ChaCha8Rng::seed_from_u64(resampling.seed);
-    let mut draw = |values: &[f64], rng: &mut ChaCha8Rng| -> Vec<f64> {
+    let draw = |values: &[f64], rng: &mut ChaCha8Rng| -> Vec<f64> {
         (0..values.len()).map(|_| values[rng.random_range(0..values.len())]).collect()
     };
     let mut values: Vec<f64> = (0..resampling.resamples)
