@@ -102,6 +102,17 @@ delta = 1e-6
 sample_rate = 0.01
 max_grad_norm = 0.5
 insecure_seed = 3
+
+[audit]
+enabled = true
+canaries = 2
+canary_repeats = [2, 8]
+candidates = 500
+holdout = 0.2
+extraction_records = 8
+max_exposure = 10.5
+max_auc_gain = 0.05
+max_extraction = 0.2
 "#;
 
 /// A folder laid out as the repository is (`recipes/`, `plugins/dist/`, `models/`,
@@ -279,6 +290,11 @@ fn full_recipe_sets_every_key_and_resolves_units() {
     assert_eq!(dp.unit, PrivacyUnit::Pointer("/patient_id".to_owned()));
     assert_eq!((dp.epsilon, dp.noise_multiplier, dp.delta), (Some(8.0), Some(0.9), Some(1e-6)));
     assert_eq!((dp.sample_rate, dp.max_grad_norm, dp.insecure_seed), (Some(0.01), 0.5, Some(3)));
+    let audit = &recipe.audit;
+    assert!(audit.enabled);
+    assert_eq!((audit.canaries, audit.canary_repeats.as_slice(), audit.candidates), (2, &[2, 8][..], 500));
+    assert_eq!((audit.holdout, audit.extraction_records), (0.2, 8));
+    assert_eq!((audit.max_exposure, audit.max_auc_gain, audit.max_extraction), (10.5, 0.05, 0.2));
 }
 
 /// `[privacy.dp]`: defaults, a required budget or noise, and each key's range, by line.
@@ -363,7 +379,7 @@ fn rejects_unknown_table_listing_the_tables() {
     assert_eq!(
         tree.message(&with("[trian]\nlr = 1e-3\n")),
         "recipes/x.toml:12:2: unknown table `trian`: expected one of `plugin`, `model`, `data`, \
-         `lora`, `train`, `eval`, `paths`, `privacy`"
+         `lora`, `train`, `eval`, `paths`, `privacy`, `audit`"
     );
 }
 
@@ -767,4 +783,25 @@ fn every_shipped_recipe_loads() {
             "trial-matching.toml"
         ]
     );
+}
+
+/// `[audit]`: on by default with the documented sizes and thresholds; each key's range.
+#[test]
+fn audit_settings() {
+    let tree = Tree::new();
+    let audit = tree.load(MINIMAL).expect("valid").audit;
+    assert!(audit.enabled);
+    assert_eq!((audit.canaries, audit.canary_repeats.as_slice(), audit.candidates), (4, &[1, 4][..], 100));
+    assert_eq!((audit.holdout, audit.extraction_records), (0.1, 16));
+    assert_eq!((audit.max_exposure, audit.max_auc_gain, audit.max_extraction), (8.0, 0.1, 0.1));
+    let cases = [
+        ("canary_repeats = []", "13:18: `audit.canary_repeats`: expected a non-empty list of distinct integers from 1 to 64, found `[]`"),
+        ("canary_repeats = [1, 1]", "13:22: `audit.canary_repeats`: expected a non-empty list of distinct integers from 1 to 64, found `1` twice"),
+        ("holdout = 0.6", "13:11: `audit.holdout`: expected a share of the training units above 0, at most 0.5, found `0.6`"),
+        ("max_auc_gain = 0.7", "13:16: `audit.max_auc_gain`: expected a number from 0 to 0.5, found `0.7`"),
+        ("max_exposure = 0", "13:16: `audit.max_exposure`: expected a number of bits > 0, found `0`"),
+    ];
+    for (line, expected) in cases {
+        assert_eq!(tree.message(&with(&format!("[audit]\n{line}\n"))), format!("recipes/x.toml:{expected}"), "{line}");
+    }
 }

@@ -471,8 +471,11 @@ impl Check<'_> {
                 let mut repeats = Vec::with_capacity(list.get_ref().len());
                 for value in list.get_ref() {
                     let n = *value.get_ref();
-                    if !(1..=64).contains(&n) || repeats.contains(&to_usize(n)) {
+                    if !(1..=64).contains(&n) {
                         return Err(self.invalid(&schema::AUDIT_CANARY_REPEATS, value.span(), self.as_written(value.span())));
+                    }
+                    if repeats.contains(&to_usize(n)) {
+                        return Err(self.invalid(&schema::AUDIT_CANARY_REPEATS, value.span(), format!("`{n}` twice")));
                     }
                     repeats.push(to_usize(n));
                 }

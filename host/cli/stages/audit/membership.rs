@@ -73,12 +73,16 @@ impl From<Estimate> for Interval {
     }
 }
 
+/// A membership score: higher means "member".
+type Score = fn(&Scored) -> f64;
+
+/// The attacks, by name.
+const ATTACKS: [(&str, Score); 4] = [("loss", loss), ("reference", reference), ("zlib", zlib), ("min_k", min_k)];
+
 /// The four attacks on `members` against `nonmembers`.
 pub fn attacks(members: &[Scored], nonmembers: &[Scored], seed: u64) -> anyhow::Result<Vec<Attack>> {
-    let scores: [(&'static str, fn(&Scored) -> f64); 4] =
-        [("loss", loss), ("reference", reference), ("zlib", zlib), ("min_k", min_k)];
     let resampling = Resampling { resamples: RESAMPLES, seed, level: 0.95 };
-    scores
+    ATTACKS
         .into_iter()
         .map(|(name, score)| {
             let m: Vec<f64> = members.iter().map(score).collect();

@@ -77,7 +77,7 @@ impl AuditPlan {
         if !settings.enabled {
             return Ok(None);
         }
-        let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x6175_6469_74);
+        let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x0061_7564_6974);
         let mut distinct: Vec<usize> = units.iter().copied().collect::<BTreeSet<_>>().into_iter().collect();
         distinct.shuffle(&mut rng);
         let count = ((distinct.len() as f64 * settings.holdout).round() as usize).min(distinct.len() / 2);
