@@ -56,7 +56,9 @@ pub struct RawAudit {
     /// Largest canary exposure (bits) the export allows. Default 8.
     pub max_exposure: Option<Spanned<f64>>,
     /// Largest gain of a membership-inference attack's AUC (the strongest of four) over the
-    /// same attack with the base model's scores, which is the split's chance level. Default 0.1.
+    /// same attack with the base model's scores (the split's chance level), read at the lower
+    /// end of its 95 % bootstrap interval so that a small held-out sample's noise does not
+    /// fail an honest run. Default 0.05.
     pub max_auc_gain: Option<Spanned<f64>>,
     /// Largest excess of trained over held-out records whose target is extracted verbatim.
     /// Default 0.1.

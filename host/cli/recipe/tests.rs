@@ -793,7 +793,7 @@ fn audit_settings() {
     assert!(audit.enabled);
     assert_eq!((audit.canaries, audit.canary_repeats.as_slice(), audit.candidates), (4, &[1, 4][..], 100));
     assert_eq!((audit.holdout, audit.extraction_records), (0.1, 16));
-    assert_eq!((audit.max_exposure, audit.max_auc_gain, audit.max_extraction), (8.0, 0.1, 0.1));
+    assert_eq!((audit.max_exposure, audit.max_auc_gain, audit.max_extraction), (8.0, 0.05, 0.1));
     let cases = [
         ("canary_repeats = []", "13:18: `audit.canary_repeats`: expected a non-empty list of distinct integers from 1 to 64, found `[]`"),
         ("canary_repeats = [1, 1]", "13:22: `audit.canary_repeats`: expected a non-empty list of distinct integers from 1 to 64, found `1` twice"),

@@ -490,7 +490,7 @@ impl Check<'_> {
             holdout: self.float(&raw.holdout, &schema::AUDIT_HOLDOUT, 0.1, |v| v > 0.0 && v <= 0.5)?,
             extraction_records: to_usize(self.integer(&raw.extraction_records, &schema::AUDIT_EXTRACTION_RECORDS, 16, 0..=1000)?),
             max_exposure: self.float(&raw.max_exposure, &schema::AUDIT_MAX_EXPOSURE, 8.0, |v| v > 0.0)?,
-            max_auc_gain: self.float(&raw.max_auc_gain, &schema::AUDIT_MAX_AUC_GAIN, 0.1, |v| (0.0..=0.5).contains(&v))?,
+            max_auc_gain: self.float(&raw.max_auc_gain, &schema::AUDIT_MAX_AUC_GAIN, 0.05, |v| (0.0..=0.5).contains(&v))?,
             max_extraction: self.float(&raw.max_extraction, &schema::AUDIT_MAX_EXTRACTION, 0.1, |v| (0.0..=1.0).contains(&v))?,
         })
     }

@@ -34,18 +34,19 @@ pub fn tpr_at_fpr(members: &[f64], nonmembers: &[f64], fpr: f64) -> f64 {
 }
 
 /// `statistic` of the two groups with a percentile interval from resampling each group
-/// with replacement, independently.
-pub fn bootstrap(
-    members: &[f64],
-    nonmembers: &[f64],
+/// with replacement, independently. A record may carry several scores (`T` a tuple), so a
+/// statistic comparing two scores of the same records resamples them together.
+pub fn bootstrap<T: Copy>(
+    members: &[T],
+    nonmembers: &[T],
     resampling: &Resampling,
-    statistic: impl Fn(&[f64], &[f64]) -> f64,
+    statistic: impl Fn(&[T], &[T]) -> f64,
 ) -> Result<Estimate> {
     if members.is_empty() || nonmembers.is_empty() {
         return Err(Error::Empty { what: "a two-group statistic" });
     }
     let mut rng = ChaCha8Rng::seed_from_u64(resampling.seed);
-    let draw = |values: &[f64], rng: &mut ChaCha8Rng| -> Vec<f64> {
+    let draw = |values: &[T], rng: &mut ChaCha8Rng| -> Vec<T> {
         (0..values.len()).map(|_| values[rng.random_range(0..values.len())]).collect()
     };
     let mut values: Vec<f64> = (0..resampling.resamples)

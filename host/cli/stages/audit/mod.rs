@@ -17,6 +17,7 @@ pub mod membership;
 
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
+use std::time::Instant;
 
 use rand::SeedableRng;
 use rand::seq::{IndexedRandom, SliceRandom};
@@ -202,7 +203,7 @@ impl Findings {
         let attacks: Vec<Value> = self
             .membership
             .iter()
-            .map(|a| json!({ "attack": a.name, "auc": interval(&a.auc), "base_auc": disclosure::cell(records, a.base_auc), "tpr_at_1_percent": interval(&a.tpr_at_1_percent), "tpr_at_0_1_percent": interval(&a.tpr_at_0_1_percent) }))
+            .map(|a| json!({ "attack": a.name, "auc": interval(&a.auc), "base_auc": disclosure::cell(records, a.base_auc), "auc_gain": interval(&a.gain), "tpr_at_1_percent": interval(&a.tpr_at_1_percent), "tpr_at_0_1_percent": interval(&a.tpr_at_0_1_percent) }))
             .collect();
         let hits = |h: Hits| json!({ "tried": Count::of(h.tried as u64), "rate": disclosure::cell(h.tried, h.rate()) });
         let checks: Vec<Value> = self
@@ -258,8 +259,8 @@ impl Findings {
         for attack in &self.membership {
             let _ = writeln!(
                 text,
-                "membership {}: AUC {:.3} [{:.3}, {:.3}] (base model {:.3}), TPR@1% {:.3}, TPR@0.1% {:.3} ({} records each)",
-                attack.name, attack.auc.value, attack.auc.low, attack.auc.high, attack.base_auc, attack.tpr_at_1_percent.value, attack.tpr_at_0_1_percent.value, Count::of(self.membership_records as u64)
+                "membership {}: AUC {:.3} [{:.3}, {:.3}] (base model {:.3}, gain {:+.3} [{:+.3}, {:+.3}]), TPR@1% {:.3}, TPR@0.1% {:.3} ({} records each)",
+                attack.name, attack.auc.value, attack.auc.low, attack.auc.high, attack.base_auc, attack.gain.value, attack.gain.low, attack.gain.high, attack.tpr_at_1_percent.value, attack.tpr_at_0_1_percent.value, Count::of(self.membership_records as u64)
             );
         }
         let _ = writeln!(
@@ -287,7 +288,10 @@ pub fn measure(
     seed: u64,
 ) -> anyhow::Result<Findings> {
     let settings = &plan.settings;
+    let started = Instant::now();
     let canaries = canary::exposures(model, tokenizer, &plan.canaries, settings.candidates, seed, scoring)?;
+    tracing::info!(seconds = started.elapsed().as_secs_f64(), canaries = canaries.len(), "audit: canaries ranked");
+    let started = Instant::now();
     let examples = plan.membership_examples(train);
     let adapter = scoring.logprobs(model, &examples)?;
     let indices: Vec<usize> = plan.nonmembers.iter().chain(&plan.members).copied().collect();
@@ -301,16 +305,19 @@ pub fn measure(
         .collect::<anyhow::Result<_>>()?;
     let (nonmembers, members) = scored.split_at(plan.nonmembers.len());
     let attacks = membership::attacks(members, nonmembers, seed)?;
+    tracing::info!(seconds = started.elapsed().as_secs_f64(), records = scored.len(), "audit: membership scored");
+    let started = Instant::now();
     let records = |indices: &[usize]| indices.iter().map(|&i| &train.records[i].example).collect::<Vec<_>>();
     let limit = settings.extraction_records;
     let extraction_trained = extraction::attempt(model, tokenizer, &records(&plan.members), limit, scoring.batch)?;
     let extraction_held_out = extraction::attempt(model, tokenizer, &records(&plan.nonmembers), limit, scoring.batch)?;
+    tracing::info!(seconds = started.elapsed().as_secs_f64(), "audit: extraction tried");
     let max_exposure = canaries.iter().map(|c| c.extrapolated).fold(0.0, f64::max);
-    let max_gain = attacks.iter().map(Attack::gain).fold(f64::NEG_INFINITY, f64::max);
+    let max_gain = attacks.iter().map(|a| a.gain.low).fold(f64::NEG_INFINITY, f64::max);
     let excess = (extraction_trained.rate() - extraction_held_out.rate()).max(0.0);
     let checks = vec![
         Check { figure: "canary exposure (bits, largest)", key: "audit.max_exposure", value: max_exposure, threshold: settings.max_exposure },
-        Check { figure: "membership AUC gain over the base (strongest attack)", key: "audit.max_auc_gain", value: max_gain, threshold: settings.max_auc_gain },
+        Check { figure: "membership AUC gain over the base, lower 95 % bound (strongest attack)", key: "audit.max_auc_gain", value: max_gain, threshold: settings.max_auc_gain },
         Check { figure: "extraction excess (trained − held out)", key: "audit.max_extraction", value: excess, threshold: settings.max_extraction },
     ];
     Ok(Findings {
