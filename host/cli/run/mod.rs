@@ -279,6 +279,8 @@ impl Run<'_> {
             findings,
         };
         if let Some(plan) = &outcome.privacy {
+            let spent = plan.spent(outcome.trained.steps)?;
+            tracing::info!(epsilon = spent.epsilon, delta = spent.delta, steps = outcome.trained.steps, "privacy spent");
             plan.save_accountant(work, outcome.trained.steps)?;
         }
         self.export(&plugin, outcome)

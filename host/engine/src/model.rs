@@ -176,6 +176,24 @@ impl KvCache {
     pub fn layer_mut(&mut self, index: usize) -> Option<&mut LayerCache> {
         self.layers.get_mut(index)
     }
+
+    /// A cache of one sequence repeated `rows` times: a shared prefix continued by as many
+    /// rows at once.
+    pub fn repeat(&self, rows: usize) -> Result<KvCache> {
+        let layers = self
+            .layers
+            .iter()
+            .map(|layer| {
+                let kv = match &layer.kv {
+                    None => None,
+                    Some((k, v)) => Some((k.repeat((rows, 1, 1, 1))?, v.repeat((rows, 1, 1, 1))?)),
+                };
+                Ok(LayerCache { kv })
+            })
+            .collect::<candle_core::Result<Vec<_>>>()
+            .context_with(|| format!("repeat a key-value cache {rows} times"))?;
+        Ok(KvCache { layers })
+    }
 }
 
 /// What every layer of one forward pass shares: rotary angles and the attention mask.

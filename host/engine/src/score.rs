@@ -39,6 +39,60 @@ pub fn completion_logprobs(
     Ok(out)
 }
 
+/// The log-probability of each token of each of `completions`, all continuing the same
+/// `prefix`: the prefix runs once and its keys and values are shared, so many short
+/// completions of one prompt (a canary's candidates) cost only their own tokens. `batch`
+/// completions per forward pass; shorter ones are padded at the end, where no scored token
+/// can see the padding.
+pub fn completion_logprobs_after(
+    model: &Model,
+    prefix: &[u32],
+    completions: &[Vec<u32>],
+    batch: usize,
+    pad_id: u32,
+) -> Result<Vec<Vec<f32>>> {
+    let device = model.device();
+    let context = || format!("log-probabilities after a prefix of {} tokens", prefix.len());
+    let p = prefix.len();
+    let ids = Tensor::from_slice(prefix, (1, p), device).context_with(context)?;
+    let positions = Tensor::from_vec((0..p as u32).collect::<Vec<_>>(), (1, p), device).context_with(context)?;
+    let mut cache = model.new_cache();
+    let hidden = model.forward(&ids, &positions, None, Some(&mut cache), &Mode::Eval)?;
+    let last = hidden.narrow(1, p - 1, 1).and_then(|h| h.squeeze(1)).context_with(context)?;
+    let mut out = Vec::with_capacity(completions.len());
+    for chunk in completions.chunks(batch.max(1)) {
+        let (rows, t) = (chunk.len(), chunk.iter().map(Vec::len).max().unwrap_or(0));
+        let flat: Vec<u32> = chunk.iter().flat_map(|c| c.iter().copied().chain(std::iter::repeat_n(pad_id, t - c.len()))).collect();
+        let ids = Tensor::from_vec(flat, (rows, t), device).context_with(context)?;
+        let positions: Vec<u32> = (0..rows).flat_map(|_| (p..p + t).map(|x| x as u32)).collect();
+        let positions = Tensor::from_vec(positions, (rows, t), device).context_with(context)?;
+        let mut rows_cache = cache.repeat(rows)?;
+        let hidden = model.forward(&ids, &positions, None, Some(&mut rows_cache), &Mode::Eval)?;
+        // Token j of a completion is predicted by the hidden state before it: the prefix's last
+        // for j = 0, the completion's own position j − 1 after that.
+        let h = hidden.dim(2).context_with(context)?;
+        let flat_hidden = hidden.reshape((rows * t, h)).context_with(context)?;
+        let mut gathered = Vec::new();
+        let mut targets = Vec::new();
+        for (i, completion) in chunk.iter().enumerate() {
+            for (j, &token) in completion.iter().enumerate() {
+                gathered.push(if j == 0 { last.clone() } else { flat_hidden.narrow(0, i * t + j - 1, 1).context_with(context)? });
+                targets.push(token);
+            }
+        }
+        let rows_hidden = Tensor::cat(&gathered, 0).context_with(context)?;
+        let logits = model.lm_head(&rows_hidden)?;
+        let ids = Tensor::from_slice(&targets, targets.len(), device).context_with(context)?;
+        let mut values = log_softmax(&logits)
+            .and_then(|l| l.gather(&ids.unsqueeze(1)?, 1))
+            .and_then(|l| l.flatten_all()?.to_vec1::<f32>())
+            .context_with(context)?
+            .into_iter();
+        out.extend(chunk.iter().map(|c| values.by_ref().take(c.len()).collect::<Vec<f32>>()));
+    }
+    Ok(out)
+}
+
 /// `log softmax(logits)[target]` at every scored position of `batch`, in its order.
 fn target_logprobs(model: &Model, hidden: &Tensor, batch: &Batch) -> Result<Vec<f32>> {
     let context = || format!("log-probabilities of {} tokens", batch.target_count());
@@ -74,6 +128,27 @@ mod tests {
 
     use super::*;
     use crate::lora::{LoraConfig, Target};
+
+    /// Scoring completions after a shared prefix gives what scoring each whole example gives.
+    #[test]
+    fn a_shared_prefix_scores_as_the_whole_sequence() {
+        let config = crate::testing::tiny_config();
+        let weights = crate::testing::random_weights(&config, 1);
+        let lora = LoraConfig { rank: 2, alpha: 4.0, dropout: 0.0, targets: Target::ALL.to_vec(), rslora: false };
+        let model = Model::new(config, weights, Quantization::None, Some(&lora), 3).unwrap();
+        crate::testing::randomize_b(&model, 2, 0.3);
+        let prefix: Vec<u32> = (10..17).collect();
+        let completions: Vec<Vec<u32>> = vec![vec![20, 21, 22, 2], vec![30, 2], vec![40, 41, 42, 43, 44, 2]];
+        let after = completion_logprobs_after(&model, &prefix, &completions, 2, 0).unwrap();
+        let whole: Vec<Example> = completions.iter().map(|c| Example { prompt: prefix.clone(), completion: c.clone() }).collect();
+        let expected = completion_logprobs(&model, &whole, 3, 64, 0).unwrap();
+        for (a, e) in after.iter().zip(&expected) {
+            assert_eq!(a.len(), e.len());
+            for (x, y) in a.iter().zip(e) {
+                assert!((x - y).abs() < 1e-4, "{x} vs {y}");
+            }
+        }
+    }
 
     /// The summed log-probabilities are minus the loss the trainer computes, per example, and
     /// batching does not change them.

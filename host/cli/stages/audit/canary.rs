@@ -18,8 +18,12 @@
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use rapha_engine::score::completion_logprobs_after;
 use rapha_engine::{Example, Message, Model, Tokenizer};
 use serde::Serialize;
+
+/// Candidate lines scored per forward pass: short rows, so many at once.
+const CANDIDATE_BATCH: usize = 32;
 
 /// The prompt of every canary example.
 const PROMPT: &str = "Write the identification line for the next patient's clinic letter.";
@@ -99,17 +103,27 @@ pub fn canaries(tokenizer: &Tokenizer, count: usize, repeats: &[usize], seed: u6
     Ok(out)
 }
 
-/// The training example of `secret`: the canary prompt and its line, ended by EOS.
+/// The training example of `secret`: the canary prompt and its line.
 fn example(tokenizer: &Tokenizer, secret: &Secret) -> anyhow::Result<Example> {
-    let prompt = tokenizer.encode_chat(&[Message::new("user", PROMPT)], true)?;
+    Ok(Example { prompt: prompt(tokenizer)?, completion: completion(tokenizer, secret)? })
+}
+
+/// Every canary's prompt, through the chat template.
+fn prompt(tokenizer: &Tokenizer) -> anyhow::Result<Vec<u32>> {
+    Ok(tokenizer.encode_chat(&[Message::new("user", PROMPT)], true)?)
+}
+
+/// The identifier line of `secret`, ended by EOS.
+fn completion(tokenizer: &Tokenizer, secret: &Secret) -> anyhow::Result<Vec<u32>> {
     let mut completion = tokenizer.encode(&secret.line(), false)?;
     let eos = tokenizer.eos_token_ids().first().copied().ok_or_else(|| anyhow::anyhow!("the tokenizer declares no EOS token"))?;
     completion.push(eos);
-    Ok(Example { prompt, completion })
+    Ok(completion)
 }
 
 /// Each canary's exposure among `candidates` random secrets (drawn from `seed`), by the
-/// model's log-likelihood of the identifier line.
+/// model's log-likelihood of the identifier line. All lines continue the same prompt, which
+/// runs once ([`completion_logprobs_after`]): the candidates cost only their own tokens.
 pub fn exposures(
     model: &Model,
     tokenizer: &Tokenizer,
@@ -119,17 +133,19 @@ pub fn exposures(
     scoring: &super::Scoring,
 ) -> anyhow::Result<Vec<Exposure>> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x6361_6e64);
+    let prompt = prompt(tokenizer)?;
     canaries
         .iter()
         .map(|canary| {
-            let mut examples = vec![canary.example.clone()];
-            while examples.len() <= candidates {
+            let mut lines = vec![canary.example.completion.clone()];
+            while lines.len() <= candidates {
                 let other = Secret::draw(&mut rng);
                 if other != canary.secret {
-                    examples.push(example(tokenizer, &other)?);
+                    lines.push(completion(tokenizer, &other)?);
                 }
             }
-            let likelihoods: Vec<f64> = scoring.logprobs(model, &examples)?.iter().map(|lp| lp.iter().map(|&v| f64::from(v)).sum()).collect();
+            let scored = completion_logprobs_after(model, &prompt, &lines, CANDIDATE_BATCH, scoring.pad_id)?;
+            let likelihoods: Vec<f64> = scored.iter().map(|lp| lp.iter().map(|&v| f64::from(v)).sum()).collect();
             Ok(exposure(likelihoods[0], &likelihoods[1..], canary.repeats))
         })
         .collect()
