@@ -12,6 +12,7 @@ mod export;
 mod folders;
 mod identity;
 mod journal;
+mod leakage;
 mod privacy;
 mod recover;
 mod selection;
@@ -46,7 +47,7 @@ use folders::Folders;
 use identity::Identity;
 use journal::Journal;
 use privacy::PrivacyPlan;
-use crate::stages::audit::{self, AuditPlan, Findings, Scoring};
+use crate::stages::audit::{AuditPlan, Findings, Scoring};
 use selection::Selection;
 use splits::Splits;
 use training::{Evaluations, best_dir};
@@ -318,50 +319,6 @@ impl Run<'_> {
                 .into());
         }
         Ok(Splits { train, val, test, skipped, verbatim })
-    }
-
-    /// The base model's log-probabilities of the audit's membership records, scored before the
-    /// first step (the base is the model before training) and kept in the work folder, where a
-    /// resumed run finds them.
-    fn audit_base(&self, plan: &AuditPlan, model: &Model, train: &Dataset, start_step: u64, scoring: &Scoring) -> anyhow::Result<Vec<Vec<f32>>> {
-        let path = self.folders.work.join("audit-base-logprobs.json");
-        if path.exists() {
-            let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read `{}`", path.display()))?;
-            return serde_json::from_str(&text).with_context(|| format!("`{}` is not the audit's base scores", path.display()));
-        }
-        anyhow::ensure!(start_step == 0, "cannot resume: `{}` is missing, and the base model can only be scored before training", path.display());
-        let scores = scoring.logprobs(model, &plan.membership_examples(train))?;
-        crate::atomic::write(&path, &serde_json::to_vec(&scores).expect("scores serialise"))?;
-        Ok(scores)
-    }
-
-    /// Run the leakage audit on the adapter to export; write its figures to the work folder;
-    /// fail the run, before anything is exported, when a figure is over its threshold.
-    fn audit(
-        &self,
-        plan: &AuditPlan,
-        model: &Model,
-        tokenizer: &Tokenizer,
-        train: &Dataset,
-        base: &[Vec<f32>],
-        scoring: &Scoring,
-    ) -> anyhow::Result<Findings> {
-        let findings = audit::measure(plan, model, tokenizer, train, base, scoring, self.recipe.train.seed)?;
-        let work = &self.folders.work;
-        let text = findings.text();
-        crate::atomic::write(&work.join("audit.txt"), text.as_bytes())?;
-        let json = serde_json::to_vec_pretty(&findings).expect("findings serialise");
-        crate::atomic::write(&work.join("audit.json"), &json)?;
-        let verdict = if findings.passed() { Decision::Noted } else { Decision::Refused };
-        self.audit.record("leakage-audit", "adapter", verdict, &text.replace('\n', "; "))?;
-        if !findings.passed() {
-            anyhow::bail!(
-                "the leakage audit failed: {}; nothing was exported; the figures are in `{}`",
-                findings.failures().join("; "),
-                work.join("audit.txt").display()
-            );
-        }
-        Ok(findings)
     }
 
     /// Log and audit a private run's plan before it trains.
