@@ -753,7 +753,8 @@ fn every_shipped_recipe_loads() {
             fs::copy(&path, &copy).expect("copy");
             let recipe = Recipe::load(&copy).unwrap_or_else(|error| panic!("{name}: {error}"));
             let task = name.trim_end_matches(".toml");
-            let task = if task == "default" {
+            // The default recipe and its private variant train the FHIR task.
+            let task = if task == "default" || task == "private" {
                 "fhir-extraction"
             } else {
                 task
@@ -769,6 +770,7 @@ fn every_shipped_recipe_loads() {
                 "{name}"
             );
             assert_eq!(recipe.model.quantization, Quantization::Nf4, "{name}");
+            assert_eq!(recipe.privacy.dp.is_some(), name == "private.toml", "{name}");
             names.push(name);
         }
     }
@@ -779,6 +781,7 @@ fn every_shipped_recipe_loads() {
             "default.toml",
             "fhir-extraction.toml",
             "icd-coding.toml",
+            "private.toml",
             "summarisation.toml",
             "trial-matching.toml"
         ]
