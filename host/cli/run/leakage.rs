@@ -3,11 +3,11 @@
 //! before its export when a figure is over its threshold.
 
 use anyhow::Context;
-use rapha_engine::{Model, Tokenizer};
+use rapha_engine::Model;
 use rapha_sandbox::Decision;
 
 use super::Run;
-use crate::stages::audit::{self, AuditPlan, Findings, Scoring};
+use crate::stages::audit::{self, AuditPlan, Findings, Scoring, Subject};
 use crate::stages::data::Dataset;
 
 impl Run<'_> {
@@ -28,16 +28,8 @@ impl Run<'_> {
 
     /// Run the leakage audit on the adapter to export; write its figures to the work folder;
     /// fail the run, before anything is exported, when a figure is over its threshold.
-    pub(super) fn audit(
-        &self,
-        plan: &AuditPlan,
-        model: &Model,
-        tokenizer: &Tokenizer,
-        train: &Dataset,
-        base: &[Vec<f32>],
-        scoring: &Scoring,
-    ) -> anyhow::Result<Findings> {
-        let findings = audit::measure(plan, model, tokenizer, train, base, scoring, self.recipe.train.seed)?;
+    pub(super) fn audit(&self, plan: &AuditPlan, subject: &Subject<'_>) -> anyhow::Result<Findings> {
+        let findings = audit::measure(plan, subject)?;
         let work = &self.folders.work;
         let text = findings.text();
         crate::atomic::write(&work.join("audit.txt"), text.as_bytes())?;

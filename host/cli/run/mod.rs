@@ -47,7 +47,7 @@ use folders::Folders;
 use identity::Identity;
 use journal::Journal;
 use privacy::PrivacyPlan;
-use crate::stages::audit::{AuditPlan, Findings, Scoring};
+use crate::stages::audit::{AuditPlan, Findings, Scoring, Subject};
 use selection::Selection;
 use splits::Splits;
 use training::{Evaluations, best_dir};
@@ -261,7 +261,10 @@ impl Run<'_> {
         let best = chosen(&selection, &journal)?.step;
         let tuned = self.evaluate_best(&generator, &mut plugin, &splits.test, best, trained.steps)?;
         let findings = match (&audit, &audit_base) {
-            (Some(plan), Some(base)) => Some(self.audit(plan, &model, &tokenizer, &splits.train, base, &scoring)?),
+            (Some(plan), Some(base)) => {
+                let subject = Subject { model: &model, tokenizer: &tokenizer, train: &splits.train, base, scoring: &scoring };
+                Some(self.audit(plan, &subject)?)
+            }
             _ => None,
         };
         let outcome = Outcome {

@@ -106,9 +106,15 @@ pub(crate) struct Sampler {
     /// The examples of each unit.
     members: Vec<Vec<usize>>,
     sample_rate: f64,
-    randomness: Randomness,
-    /// The generator seeded by the operating system, when that is the source.
-    system: Option<ChaCha20Rng>,
+    source: Source,
+}
+
+/// Where a [`Sampler`]'s generators come from.
+enum Source {
+    /// One generator seeded by the operating system, which seeds each step's.
+    System(Box<ChaCha20Rng>),
+    /// The insecure seed, from which each step's generator is derived.
+    Seeded(u64),
 }
 
 impl Sampler {
@@ -117,20 +123,22 @@ impl Sampler {
         for (example, &unit) in config.units.iter().enumerate() {
             members[unit].push(example);
         }
-        let system = (config.randomness == Randomness::OperatingSystem).then(ChaCha20Rng::from_os_rng);
-        Self { members, sample_rate: config.sample_rate, randomness: config.randomness.clone(), system }
+        let source = match config.randomness {
+            Randomness::OperatingSystem => Source::System(Box::new(ChaCha20Rng::from_os_rng())),
+            Randomness::InsecureSeed(seed) => Source::Seeded(seed),
+        };
+        Self { members, sample_rate: config.sample_rate, source }
     }
 
     /// The generator for step `step`: the system's, or one derived from the insecure seed.
     pub(crate) fn rng(&mut self, step: u64) -> ChaCha20Rng {
-        match (&mut self.system, &self.randomness) {
-            (Some(system), _) => ChaCha20Rng::from_rng(system),
-            (None, Randomness::InsecureSeed(seed)) => {
+        match &mut self.source {
+            Source::System(system) => ChaCha20Rng::from_rng(system.as_mut()),
+            Source::Seeded(seed) => {
                 let digest: [u8; 32] =
                     Sha256::new().chain_update(b"dp-sgd").chain_update(seed.to_le_bytes()).chain_update(step.to_le_bytes()).finalize().into();
                 ChaCha20Rng::from_seed(digest)
             }
-            (None, Randomness::OperatingSystem) => unreachable!("the system generator exists for this source"),
         }
     }
 

@@ -68,6 +68,8 @@ pub struct AuditPlan {
     pub members: Vec<usize>,
     /// The canaries trained in.
     pub canaries: Vec<Canary>,
+    /// The seed the plan, the candidates and the intervals are drawn from.
+    pub seed: u64,
 }
 
 impl AuditPlan {
@@ -89,7 +91,7 @@ impl AuditPlan {
         let nonmembers = sample(&held_out, MAX_MEMBERSHIP, &mut rng);
         let members = sample(&trained, nonmembers.len(), &mut rng);
         let canaries = canary::canaries(tokenizer, settings.canaries, &settings.canary_repeats, seed)?;
-        Ok(Some(AuditPlan { settings: settings.clone(), held_out, nonmembers, members, canaries }))
+        Ok(Some(AuditPlan { settings: settings.clone(), held_out, nonmembers, members, canaries, seed }))
     }
 
     /// The training examples and the unit of each: the records not held out, then every
@@ -138,18 +140,26 @@ fn sample(items: &[usize], count: usize, rng: &mut ChaCha8Rng) -> Vec<usize> {
     drawn
 }
 
-/// Measure the model as it stands (the adapter to export) against `plan`; `base` holds the
-/// base model's log-probabilities of [`AuditPlan::membership_examples`], scored before training.
-pub fn measure(
-    plan: &AuditPlan,
-    model: &Model,
-    tokenizer: &Tokenizer,
-    train: &Dataset,
-    base: &[Vec<f32>],
-    scoring: &Scoring,
-    seed: u64,
-) -> anyhow::Result<Findings> {
-    let settings = &plan.settings;
+/// What the audit measures: the model as it stands (the adapter to export) and what it was
+/// trained from.
+pub struct Subject<'a> {
+    /// The model with the adapter to export.
+    pub model: &'a Model,
+    /// Its tokenizer.
+    pub tokenizer: &'a Tokenizer,
+    /// The training records the plan was drawn over.
+    pub train: &'a Dataset,
+    /// The base model's log-probabilities of [`AuditPlan::membership_examples`], scored
+    /// before training.
+    pub base: &'a [Vec<f32>],
+    /// Batch and sequence settings.
+    pub scoring: &'a Scoring,
+}
+
+/// Measure `subject` against `plan`.
+pub fn measure(plan: &AuditPlan, subject: &Subject<'_>) -> anyhow::Result<Findings> {
+    let Subject { model, tokenizer, train, base, scoring } = *subject;
+    let (settings, seed) = (&plan.settings, plan.seed);
     let started = Instant::now();
     let canaries = canary::exposures(model, tokenizer, &plan.canaries, settings.candidates, seed, scoring)?;
     tracing::info!(seconds = started.elapsed().as_secs_f64(), canaries = canaries.len(), "audit: canaries ranked");
