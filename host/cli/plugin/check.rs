@@ -9,7 +9,7 @@
 use std::path::Path;
 
 use anyhow::{Context, bail};
-use rapha_task_host::{CacheStatus, Call, ExampleScore, TaskPlugin};
+use rapha_task_host::{Attempt, CacheStatus, Call, ExampleScore, TaskPlugin};
 use sha2::{Digest as _, Sha256};
 
 use super::{duration, host, load, mebibytes};
@@ -198,6 +198,9 @@ pub fn check(work: &Path, args: &CheckArgs) -> anyhow::Result<()> {
         }
     }
     print_denials(&warm, &fresh);
+    for problem in denied_calls(&warm, &fresh) {
+        problems.general(problem);
+    }
     print_costs(&warm);
     println!("  plugin log: `{}`", warm.log_path().display());
 
@@ -251,6 +254,30 @@ fn print_denials(warm: &TaskPlugin, fresh: &TaskPlugin) {
     for (name, count) in counts {
         println!("    {name}: {count}");
     }
+}
+
+/// A problem for each kind of denied attempt made inside a call, where it was first made: a
+/// plugin that reads the clock, a file, the environment or a socket expects something the
+/// host will never give, so it is broken by the contract even when its calls succeed.
+fn denied_calls(warm: &TaskPlugin, fresh: &TaskPlugin) -> Vec<String> {
+    let (warm, fresh) = (warm.denials(), fresh.denials());
+    let mut first: Vec<(Attempt, &str)> = Vec::new();
+    for (attempt, at) in warm.in_calls().chain(fresh.in_calls()) {
+        if !first.iter().any(|(seen, _)| *seen == attempt) {
+            first.push((attempt, at));
+        }
+    }
+    first
+        .into_iter()
+        .map(|(attempt, at)| {
+            format!(
+                "the plugin called `{}` in {at} and got {}: a plugin is given no files, clock, network or \
+                 environment, so no call of this kind can do what it expects",
+                attempt.name(),
+                attempt.outcome()
+            )
+        })
+        .collect()
 }
 
 fn print_costs(plugin: &TaskPlugin) {

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::{Mutex, PoisonError};
 
-use crate::error::Site;
+use crate::error::{Call, Site};
 use crate::log::PluginLog;
 
 /// Something a plugin tried and was not given.
@@ -85,6 +85,12 @@ impl fmt::Display for Attempt {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Denials {
     counts: BTreeMap<Attempt, u64>,
+    /// Where each attempt made inside a call that returned was first made (`call
+    /// `format-example`, record 2`). Attempts while an instance starts, outside any call,
+    /// are not here, nor those of an instance's start code (CPython reads its environment
+    /// as it starts) or of a call that trapped (a panicking Rust guest reads the environment
+    /// on its way down, and the trap is what went wrong).
+    first_in_call: BTreeMap<Attempt, String>,
 }
 
 impl Denials {
@@ -107,6 +113,11 @@ impl Denials {
     pub fn total(&self) -> u64 {
         self.counts.values().sum()
     }
+
+    /// Each attempt made inside a call, with where it was first made.
+    pub fn in_calls(&self) -> impl Iterator<Item = (Attempt, &str)> + '_ {
+        self.first_in_call.iter().map(|(attempt, site)| (*attempt, site.as_str()))
+    }
 }
 
 /// The shared record of attempts: the WASI hooks of every instance of a plugin write to
@@ -119,6 +130,8 @@ pub(crate) struct DenialLog {
 struct State {
     counts: Denials,
     site: Option<Site>,
+    /// Where each attempt of the running call was made, kept when it returns.
+    pending: BTreeMap<Attempt, String>,
 }
 
 impl DenialLog {
@@ -127,14 +140,29 @@ impl DenialLog {
             state: Mutex::new(State {
                 counts: Denials::default(),
                 site: None,
+                pending: BTreeMap::new(),
             }),
             log,
         }
     }
 
-    /// The call now running, named in what is recorded.
-    pub(crate) fn set_site(&self, site: Option<Site>) {
-        self.lock().site = site;
+    /// The call now starting, named in what is recorded.
+    pub(crate) fn begin_call(&self, site: Site) {
+        let mut state = self.lock();
+        state.site = Some(site);
+        state.pending.clear();
+    }
+
+    /// The running call ended; its attempts' sites are kept unless it `trapped`.
+    pub(crate) fn end_call(&self, trapped: bool) {
+        let mut state = self.lock();
+        state.site = None;
+        let pending = std::mem::take(&mut state.pending);
+        if !trapped {
+            for (attempt, place) in pending {
+                state.counts.first_in_call.entry(attempt).or_insert(place);
+            }
+        }
     }
 
     /// Count `attempt` and log it: every time to the plugin's log, the first time of each
@@ -149,6 +177,13 @@ impl DenialLog {
             Some(site) => site.to_string(),
             None => "outside a call".to_owned(),
         };
+        if let Some(at) = state.site.as_ref().filter(|at| at.call != Call::Instantiate) {
+            let place = match at.record {
+                Some(record) => format!("call `{}`, record {record}", at.call),
+                None => format!("call `{}`", at.call),
+            };
+            state.pending.entry(attempt).or_insert(place);
+        }
         drop(state);
         self.log.note(&format!(
             "denied `{}` ({}): {}",
@@ -173,5 +208,45 @@ impl DenialLog {
         // The state is a counter map and a label: a panic while it was held cannot leave
         // it inconsistent, so a poisoned lock is used as is.
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+
+    fn site(record: u64) -> Site {
+        Site { plugin: "p".to_owned(), version: None, wit: "0.1.0".to_owned(), call: Call::FormatExample, record: Some(record) }
+    }
+
+    /// An attempt is placed at the first call that made it and returned; those outside any
+    /// call, in an instance's start code or in a trapped call are counted but not placed.
+    #[test]
+    fn attempts_are_placed_at_calls_that_returned() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let log = DenialLog::new(PluginLog::open(dir.path(), Path::new("p.wasm"), 1 << 20).expect("log"));
+        log.record(Attempt::Environment);
+        log.begin_call(Site { call: Call::Instantiate, record: None, ..site(0) });
+        log.record(Attempt::Environment);
+        log.end_call(false);
+        log.begin_call(site(4));
+        log.record(Attempt::Environment);
+        log.end_call(true);
+        log.begin_call(site(5));
+        log.record(Attempt::WallClock);
+        log.end_call(false);
+        log.begin_call(site(6));
+        log.record(Attempt::WallClock);
+        log.record(Attempt::Environment);
+        log.end_call(false);
+        let denials = log.snapshot();
+        assert_eq!((denials.count(Attempt::Environment), denials.count(Attempt::WallClock)), (4, 2));
+        let placed: Vec<(Attempt, &str)> = denials.in_calls().collect();
+        assert_eq!(
+            placed,
+            [(Attempt::Environment, "call `format-example`, record 6"), (Attempt::WallClock, "call `format-example`, record 5")]
+        );
     }
 }

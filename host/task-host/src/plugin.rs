@@ -481,13 +481,13 @@ impl Guard<'_> {
         });
         store.data_mut().limiter.refused = false;
         self.random.reseed(site.record);
-        self.denials.set_site(Some(site.clone()));
+        self.denials.begin_call(site.clone());
 
         let start = Instant::now();
         let result = f(store);
         let time = start.elapsed();
 
-        self.denials.set_site(None);
+        self.denials.end_call(result.is_err());
         let fuel = limits.fuel_per_call
             - store.get_fuel().expect("fuel is enabled in the engine configuration");
         let memory_bytes = store.data().limiter.total;
