@@ -98,7 +98,10 @@ pub struct NewArgs {
     /// The plugin's language.
     #[arg(long, value_enum)]
     pub lang: Lang,
-    /// The task id, which names the project folder: `[a-z][a-z0-9]*` words joined by `-`.
+    /// The task id, which names the project folder: 1 to 48 characters, lowercase letters and
+    /// digits in words joined by single `-`, a letter first. The host accepts any id of
+    /// `[a-z0-9-]` (1 to 48); `new` asks more because the id also becomes a package name and,
+    /// with `_` for `-`, an identifier in the template's language.
     pub name: String,
     /// The folder the project folder `NAME/` is created in.
     #[arg(long, value_name = "DIR", default_value = ".")]
