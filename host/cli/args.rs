@@ -7,6 +7,9 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::stages::predictions::Decoding;
 
+/// The work folder when `--work` is not given: made in the current folder.
+pub const DEFAULT_WORK: &str = "./work";
+
 /// Fine-tune a language model on clinical text that never leaves the building.
 #[derive(Debug, Parser)]
 #[command(name = "rapha-host", version, about, propagate_version = true)]
@@ -14,7 +17,7 @@ pub struct Cli {
     /// The work folder of the `plugin` commands and `predict`: compiled-component cache
     /// (`cache/components/`), plugin logs (`logs/`) and outputs (`predictions/`, `scores/`).
     /// `run` uses the recipe's `paths.work` instead.
-    #[arg(long, global = true, value_name = "DIR", default_value = "./work")]
+    #[arg(long, global = true, value_name = "DIR", default_value = DEFAULT_WORK)]
     pub work: PathBuf,
 
     /// Log format on stderr: `human` lines, or one JSON object per event.

@@ -20,6 +20,7 @@ mod run;
 mod stages;
 
 use std::io::IsTerminal;
+use std::path::Path;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -66,12 +67,21 @@ fn main() -> ExitCode {
 }
 
 fn dispatch(cli: Cli, bars: bool) -> anyhow::Result<()> {
-    match cli.command {
-        Command::Run(args) => run::run(&args, bars),
+    // Only the default, made in whatever folder the command runs in, goes unnoticed.
+    let announce = cli.work == Path::new(args::DEFAULT_WORK) && !cli.work.exists();
+    let result = match cli.command {
+        Command::Run(args) => return run::run(&args, bars),
         Command::Predict(args) => predict::run(&cli.work, &args, bars),
         Command::Eval(args) => eval::run(&cli.work, &args, bars),
         Command::Compare(args) => compare::run(&cli.work, &args),
-        Command::Doctor(args) => doctor::run(&args),
+        Command::Doctor(args) => return doctor::run(&args),
         Command::Plugin(command) => plugin::run(&cli.work, command),
+    };
+    if announce && cli.work.exists() {
+        eprintln!(
+            "note: created the work folder `{}` (compiled plugins, logs and outputs; `--work DIR` puts them elsewhere)",
+            cli.work.display()
+        );
     }
+    result
 }

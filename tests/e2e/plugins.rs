@@ -30,6 +30,20 @@ mod check_passes {
     rapha_plugin_artifacts::foreach_plugin!(plugin_check_passes);
 }
 
+/// A work folder made where the command runs is announced, once.
+#[test]
+fn a_new_default_work_folder_is_announced_once() {
+    let dir = Dir::new();
+    let run = || std::process::Command::new(env!("CARGO_BIN_EXE_rapha-host")).current_dir(dir.path()).args(["plugin", "info", ICD_CODING]).output().expect("runs");
+    let first = run();
+    assert!(first.status.success());
+    let stderr = String::from_utf8_lossy(&first.stderr);
+    assert!(stderr.contains("note: created the work folder `./work` (compiled plugins, logs and outputs; `--work DIR` puts them elsewhere)"), "{stderr}");
+    assert!(dir.path().join("work").is_dir());
+    let second = run();
+    assert!(!String::from_utf8_lossy(&second.stderr).contains("created the work folder"));
+}
+
 #[test]
 fn plugin_info_shows_versions_metrics_and_schema() {
     let dir = Dir::new();
