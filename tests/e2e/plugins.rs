@@ -142,10 +142,12 @@ fn plugin_check_fails_naming_the_line_of_the_failing_record() {
     let output = dir.command().args(["plugin", "check", MISBEHAVE, "--data"]).args([&data]).fails_with(1);
     let expected = format!(
         "problem: {}:3: plugin `misbehave` 0.1.0 (rapha:task@0.1.0), call `format-example`, record 1: \
-         panicked or trapped: wasm trap: wasm `unreachable` instruction executed\n",
+         panicked or trapped: wasm trap: wasm `unreachable` instruction executed; the plugin's last output in that call:\n",
         data.display()
     );
-    assert!(output.stdout.ends_with(&expected), "expected the end:\n{expected}\ngot:\n{}", output.stdout);
+    assert!(output.stdout.contains(&expected), "expected:\n{expected}\ngot:\n{}", output.stdout);
+    // The cause, from the plugin's own panic message, under the error.
+    assert!(output.stdout.contains("\n      | misbehave: panicking because the record asked to\n"), "{}", output.stdout);
     eqnice!(
         format!("error: check of plugin `misbehave` failed: 1 problem with `{}`\n", data.display()),
         output.stderr.lines().last().map(|line| format!("{line}\n")).unwrap_or_default()

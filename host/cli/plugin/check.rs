@@ -12,7 +12,7 @@ use anyhow::{Context, bail};
 use rapha_task_host::{Attempt, CacheStatus, Call, ExampleScore, TaskPlugin};
 use sha2::{Digest as _, Sha256};
 
-use super::{duration, host, load, mebibytes};
+use super::{duration, host, load, mebibytes, with_last_words};
 use crate::args::CheckArgs;
 use crate::jsonl::{Line, Reader, Rereader};
 
@@ -137,7 +137,7 @@ pub fn check(work: &Path, args: &CheckArgs) -> anyhow::Result<()> {
                 kept.push(Kept { index, number: line.number, offset: line.offset, digests: outcome.digests });
                 scores.push(outcome.score);
             }
-            Err(error) => problems.at(line.number, format!("{error:#}")),
+            Err(error) => problems.at(line.number, with_last_words(&warm, &error)),
         }
     }
     if records == 0 {

@@ -45,6 +45,35 @@ pub(crate) fn host(work: &Path) -> anyhow::Result<TaskHost> {
         .context("cannot start the task host")
 }
 
+/// Lines of a trapping call's own output shown under its error.
+const LAST_WORDS: usize = 4;
+
+/// `error`, and when a call trapped, the lines the plugin wrote in that call under it: the
+/// author's commands run on the author's own data, so the cause (a Python traceback's last
+/// line, a Rust panic message) is shown here, where `run` only points to the log. A Python
+/// `ModuleNotFoundError` is named for what it usually is.
+pub(crate) fn with_last_words(plugin: &TaskPlugin, error: &anyhow::Error) -> String {
+    let mut text = format!("{error:#}");
+    let trapped = error
+        .chain()
+        .any(|cause| matches!(cause.downcast_ref::<rapha_task_host::Error>(), Some(rapha_task_host::Error::Trap { .. })));
+    let words = if trapped { plugin.last_words(LAST_WORDS) } else { Vec::new() };
+    if words.is_empty() {
+        return text;
+    }
+    text.push_str("; the plugin's last output in that call:");
+    for line in &words {
+        let _ = write!(text, "\n      | {line}");
+    }
+    if words.iter().any(|line| line.contains("ModuleNotFoundError")) {
+        text.push_str(
+            "\n      a module imported inside a function is not built into the component: import it at the top of \
+             the module (PLUGINS.md, \"Python\")",
+        );
+    }
+    text
+}
+
 pub(crate) fn load(host: &TaskHost, wasm: &Path) -> anyhow::Result<TaskPlugin> {
     TaskPlugin::load(host, wasm).with_context(|| format!("cannot load plugin `{}`", wasm.display()))
 }
@@ -153,7 +182,8 @@ fn score(work: &Path, args: &ScoreArgs) -> anyhow::Result<()> {
         &mut plugin,
         &args.data,
         pairs.iter().map(|(line, id, prediction)| Item { id, line: line.number, record: &line.text, prediction }),
-    )?;
+    )
+    .map_err(|error| anyhow::anyhow!(with_last_words(&plugin, &error)))?;
     let metrics = &scored.metrics;
     let host_metrics: Vec<(&str, f64, &str)> = HOST_METRICS
         .iter()

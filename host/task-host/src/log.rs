@@ -34,7 +34,13 @@ struct LogState {
     written: u64,
     cap: u64,
     truncated: bool,
+    /// What the guest wrote during the current call, its last [`CALL_OUTPUT_BYTES`]: the
+    /// message of a trap (a Python traceback) that an author's command shows.
+    call_output: Vec<u8>,
 }
+
+/// Bytes of a call's own output kept for [`PluginLog::call_tail`].
+const CALL_OUTPUT_BYTES: usize = 8 << 10;
 
 impl PluginLog {
     /// Open (append to) the log of the component at `component`, under `dir`.
@@ -55,6 +61,7 @@ impl PluginLog {
                 written: 0,
                 cap,
                 truncated: false,
+                call_output: Vec::new(),
             })),
         })
     }
@@ -72,15 +79,41 @@ impl PluginLog {
         self.append(text.as_bytes());
     }
 
+    /// A call begins: what the guest writes from now on is its output.
+    pub(crate) fn begin_call(&self) {
+        self.lock().call_output.clear();
+    }
+
+    /// The last `lines` non-empty lines the guest wrote during the latest call, each cut to
+    /// 240 characters. Plugin text: for an author's commands on the author's own data, never
+    /// for a run's output.
+    pub(crate) fn call_tail(&self, lines: usize) -> Vec<String> {
+        let state = self.lock();
+        let text = String::from_utf8_lossy(&state.call_output);
+        let kept: Vec<String> =
+            text.lines().filter(|line| !line.trim().is_empty()).map(|line| line.chars().take(240).collect()).collect();
+        kept[kept.len().saturating_sub(lines)..].to_vec()
+    }
+
     /// Bytes the guest wrote to stdout or stderr, as they are.
     fn guest_output(&self, bytes: &[u8]) {
+        {
+            let mut state = self.lock();
+            state.call_output.extend_from_slice(bytes);
+            let excess = state.call_output.len().saturating_sub(CALL_OUTPUT_BYTES);
+            state.call_output.drain(..excess);
+        }
         self.append(bytes);
     }
 
+    fn lock(&self) -> std::sync::MutexGuard<'_, LogState> {
+        // The log is append-only bytes and counters: a panic while the lock was held cannot
+        // leave it inconsistent, so a poisoned lock is used as is.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     fn append(&self, bytes: &[u8]) {
-        // The log is append-only bytes and a counter: a panic while the lock was held
-        // cannot leave it inconsistent, so a poisoned lock is used as is.
-        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut state = self.lock();
         if state.truncated {
             return;
         }

@@ -216,6 +216,13 @@ impl TaskPlugin {
         self.loaded.log.path()
     }
 
+    /// The last `lines` lines the plugin wrote during its latest call (a trap's message, such
+    /// as a Python traceback's last line). Plugin text, which may quote a record: for an
+    /// author's commands on the author's data; a run leaves it in the log.
+    pub fn last_words(&self, lines: usize) -> Vec<String> {
+        self.loaded.log.call_tail(lines)
+    }
+
     /// The attempts this handle's instances made at what they are not given.
     pub fn denials(&self) -> Denials {
         self.denials.snapshot()
@@ -482,6 +489,7 @@ impl Guard<'_> {
         store.data_mut().limiter.refused = false;
         self.random.reseed(site.record);
         self.denials.begin_call(site.clone());
+        self.log.begin_call();
 
         let start = Instant::now();
         let result = f(store);
