@@ -101,6 +101,14 @@ impl TaskPlugin {
         let wit = preflight::check(&bytes, path)?;
         let sha256: [u8; 32] = Sha256::digest(&bytes).into();
         let (component, cache_status) = inner.cache.load(&inner.engine, &sha256, || {
+            // An interpreter's component (CPython is ~20 MB) takes tens of seconds: say why,
+            // under the CLI's target, whose info lines the operator sees by default.
+            tracing::info!(
+                target: "rapha_host::plugin",
+                plugin = %path.display(),
+                mebibytes = format!("{:.1}", bytes.len() as f64 / f64::from(1u32 << 20)),
+                "compiling the plugin (first use of this build; cached afterwards)"
+            );
             Component::from_binary(&inner.engine, &bytes).map_err(|error| Error::Compile {
                 path: path.to_owned(),
                 source: error.into_boxed_dyn_error(),
