@@ -60,7 +60,9 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {error:#}");
-            let stopped = error.is::<run::Interrupted>() || error.is::<predict::Stopped>();
+            let stopped = error.is::<run::Interrupted>()
+                || error.downcast_ref::<predict::Stopped>().is_some()
+                || error.downcast_ref::<eval::Stopped>().is_some();
             if stopped { ExitCode::from(130) } else { ExitCode::FAILURE }
         }
     }

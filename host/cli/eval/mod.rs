@@ -21,6 +21,19 @@ use rapha_task_host::Limits;
 use serde_json::Value;
 
 use crate::args::EvalArgs;
+
+/// `eval` was stopped by a signal (exit status 130, as `run` and `predict`); the answers made
+/// so far are cached.
+#[derive(Debug)]
+pub struct Stopped;
+
+impl std::fmt::Display for Stopped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("stopped by a signal; the answers made so far are cached and the same command continues")
+    }
+}
+
+impl std::error::Error for Stopped {}
 use crate::progress::Progress;
 use crate::stages::base::Base;
 use crate::stages::confine::{Confined, confine};
@@ -105,7 +118,7 @@ fn answer(
             cache.put(key, &Answer { prediction: prediction.prediction.clone(), finish: prediction.finish.clone() })?;
         }
         if stop.load(Ordering::Relaxed) {
-            bail!("stopped by a signal; the answers made so far are cached and the same command continues");
+            return Err(Stopped.into());
         }
         Ok(())
     })?;
