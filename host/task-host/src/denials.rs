@@ -87,8 +87,9 @@ pub struct Denials {
     counts: BTreeMap<Attempt, u64>,
     /// Where each attempt made inside a call that returned was first made (`call
     /// `format-example`, record 2`). Attempts while an instance starts, outside any call,
-    /// are not here, nor those of an instance's start code (CPython reads its environment
-    /// as it starts) or of a call that trapped (a panicking Rust guest reads the environment
+    /// are not here, nor those while an instance starts — its start code and `info`, the
+    /// first call into it, where CPython reads its environment and arguments — or those of a
+    /// call that trapped (a panicking Rust guest reads the environment
     /// on its way down, and the trap is what went wrong).
     first_in_call: BTreeMap<Attempt, String>,
 }
@@ -177,7 +178,7 @@ impl DenialLog {
             Some(site) => site.to_string(),
             None => "outside a call".to_owned(),
         };
-        if let Some(at) = state.site.as_ref().filter(|at| at.call != Call::Instantiate) {
+        if let Some(at) = state.site.as_ref().filter(|at| !matches!(at.call, Call::Instantiate | Call::Info)) {
             let place = match at.record {
                 Some(record) => format!("call `{}`, record {record}", at.call),
                 None => format!("call `{}`", at.call),
@@ -228,9 +229,11 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let log = DenialLog::new(PluginLog::open(dir.path(), Path::new("p.wasm"), 1 << 20).expect("log"));
         log.record(Attempt::Environment);
-        log.begin_call(Site { call: Call::Instantiate, record: None, ..site(0) });
-        log.record(Attempt::Environment);
-        log.end_call(false);
+        for call in [Call::Instantiate, Call::Info] {
+            log.begin_call(Site { call, record: None, ..site(0) });
+            log.record(Attempt::Environment);
+            log.end_call(false);
+        }
         log.begin_call(site(4));
         log.record(Attempt::Environment);
         log.end_call(true);
@@ -242,7 +245,7 @@ mod tests {
         log.record(Attempt::Environment);
         log.end_call(false);
         let denials = log.snapshot();
-        assert_eq!((denials.count(Attempt::Environment), denials.count(Attempt::WallClock)), (4, 2));
+        assert_eq!((denials.count(Attempt::Environment), denials.count(Attempt::WallClock)), (5, 2));
         let placed: Vec<(Attempt, &str)> = denials.in_calls().collect();
         assert_eq!(
             placed,
