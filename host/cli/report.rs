@@ -136,7 +136,7 @@ pub struct ReportFields {
 pub struct Section {
     /// The report's lines (label, value).
     pub lines: Vec<(&'static str, String)>,
-    /// `metrics.json`'s `privacy` object.
+    /// Its object in `metrics.json` (`privacy`, `audit`).
     pub document: serde_json::Value,
 }
 

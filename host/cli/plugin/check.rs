@@ -9,7 +9,7 @@
 use std::path::Path;
 
 use anyhow::{Context, bail};
-use rapha_task_host::{Attempt, CacheStatus, Call, ExampleScore, TaskPlugin};
+use rapha_task_host::{CacheStatus, Call, Denials, ExampleScore, TaskPlugin};
 use sha2::{Digest as _, Sha256};
 
 use super::{duration, host, load, mebibytes, with_last_words};
@@ -197,8 +197,9 @@ pub fn check(work: &Path, args: &CheckArgs) -> anyhow::Result<()> {
             println!("    {:width$}  {:.6}", metric.name, metric.value);
         }
     }
-    print_denials(&warm, &fresh);
-    for problem in denied_calls(&warm, &fresh) {
+    let denials = warm.denials().merged(&fresh.denials());
+    print_denials(&denials);
+    for problem in denied_calls(&denials) {
         problems.general(problem);
     }
     print_costs(&warm);
@@ -238,37 +239,23 @@ fn cache_words(status: CacheStatus) -> &'static str {
     }
 }
 
-fn print_denials(warm: &TaskPlugin, fresh: &TaskPlugin) {
-    let mut counts: Vec<(String, u64)> = Vec::new();
-    for (attempt, count) in warm.denials().iter().chain(fresh.denials().iter()) {
-        match counts.iter_mut().find(|(name, _)| name == attempt.name()) {
-            Some((_, total)) => *total += count,
-            None => counts.push((attempt.name().to_owned(), count)),
-        }
-    }
-    if counts.is_empty() {
+fn print_denials(denials: &Denials) {
+    if denials.is_empty() {
         println!("  denied attempts: none");
         return;
     }
     println!("  denied attempts (the plugin got nothing):");
-    for (name, count) in counts {
-        println!("    {name}: {count}");
+    for (attempt, count) in denials.iter() {
+        println!("    {}: {count}", attempt.name());
     }
 }
 
 /// A problem for each kind of denied attempt made inside a call, where it was first made: a
 /// plugin that reads the clock, a file, the environment or a socket expects something the
 /// host will never give, so it is broken by the contract even when its calls succeed.
-fn denied_calls(warm: &TaskPlugin, fresh: &TaskPlugin) -> Vec<String> {
-    let (warm, fresh) = (warm.denials(), fresh.denials());
-    let mut first: Vec<(Attempt, &str)> = Vec::new();
-    for (attempt, at) in warm.in_calls().chain(fresh.in_calls()) {
-        if !first.iter().any(|(seen, _)| *seen == attempt) {
-            first.push((attempt, at));
-        }
-    }
-    first
-        .into_iter()
+fn denied_calls(denials: &Denials) -> Vec<String> {
+    denials
+        .in_calls()
         .map(|(attempt, at)| {
             format!(
                 "the plugin called `{}` in {at} and got {}: a plugin is given no files, clock, network or \

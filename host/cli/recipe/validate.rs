@@ -1,6 +1,7 @@
 //! [`RawRecipe`] → [`Recipe`]: defaults filled in, ranges checked, units resolved, paths
 //! joined onto the recipe's folder and checked. The first problem is the one reported.
 
+use std::fmt;
 use std::fs;
 use std::io;
 use std::ops::{Range, RangeInclusive};
@@ -205,35 +206,9 @@ impl Check<'_> {
     }
 
     fn lora(&self, raw: RawLora) -> Result<LoraConfig, RecipeError> {
-        let targets = match &raw.targets {
-            None => Target::ALL.to_vec(),
-            Some(list) if list.get_ref().is_empty() => {
-                return Err(self.invalid(&schema::LORA_TARGETS, list.span(), "`[]`"));
-            }
-            Some(list) => {
-                let mut targets = Vec::with_capacity(list.get_ref().len());
-                for name in list.get_ref() {
-                    let target = Target::ALL
-                        .into_iter()
-                        .find(|target| target.peft_name() == name.get_ref());
-                    match target {
-                        None => {
-                            return Err(self.invalid(
-                                &schema::LORA_TARGETS,
-                                name.span(),
-                                format!("`{}`", name.get_ref()),
-                            ));
-                        }
-                        Some(target) if targets.contains(&target) => {
-                            let found = format!("`{}` twice", name.get_ref());
-                            return Err(self.invalid(&schema::LORA_TARGETS, name.span(), found));
-                        }
-                        Some(target) => targets.push(target),
-                    }
-                }
-                targets
-            }
-        };
+        let targets = self.distinct_list(&raw.targets, &schema::LORA_TARGETS, Target::ALL.to_vec(), |name| {
+            Target::ALL.into_iter().find(|target| target.peft_name() == name.get_ref()).ok_or_else(|| format!("`{}`", name.get_ref()))
+        })?;
         Ok(LoraConfig {
             rank: to_usize(self.integer(&raw.rank, &schema::LORA_RANK, 16, 1..=256)?),
             alpha: self.float(&raw.alpha, &schema::LORA_ALPHA, 32.0, |alpha| alpha > 0.0)?,
@@ -462,26 +437,9 @@ impl Check<'_> {
     }
 
     fn audit(&self, raw: RawAudit) -> Result<AuditSettings, RecipeError> {
-        let canary_repeats = match &raw.canary_repeats {
-            None => vec![1, 4],
-            Some(list) if list.get_ref().is_empty() => {
-                return Err(self.invalid(&schema::AUDIT_CANARY_REPEATS, list.span(), "`[]`"));
-            }
-            Some(list) => {
-                let mut repeats = Vec::with_capacity(list.get_ref().len());
-                for value in list.get_ref() {
-                    let n = *value.get_ref();
-                    if !(1..=64).contains(&n) {
-                        return Err(self.invalid(&schema::AUDIT_CANARY_REPEATS, value.span(), self.as_written(value.span())));
-                    }
-                    if repeats.contains(&to_usize(n)) {
-                        return Err(self.invalid(&schema::AUDIT_CANARY_REPEATS, value.span(), format!("`{n}` twice")));
-                    }
-                    repeats.push(to_usize(n));
-                }
-                repeats
-            }
-        };
+        let canary_repeats = self.distinct_list(&raw.canary_repeats, &schema::AUDIT_CANARY_REPEATS, vec![1, 4], |n| {
+            Some(*n.get_ref()).filter(|n| (1..=64).contains(n)).map(to_usize).ok_or_else(|| self.as_written(n.span()))
+        })?;
         Ok(AuditSettings {
             enabled: raw.enabled.is_none_or(Spanned::into_inner),
             canaries: to_usize(self.integer(&raw.canaries, &schema::AUDIT_CANARIES, 4, 1..=64)?),
@@ -555,6 +513,32 @@ impl Check<'_> {
             Some(value) if range.contains(value.get_ref()) => Ok(*value.get_ref()),
             Some(value) => Err(self.invalid(key, value.span(), self.as_written(value.span()))),
         }
+    }
+
+    /// A non-empty list of distinct items, each `parse`d (which says what it found when it
+    /// refuses one), or `default` when the key is absent.
+    fn distinct_list<E: fmt::Display, T: PartialEq>(
+        &self,
+        value: &Option<Spanned<Vec<Spanned<E>>>>,
+        key: &Key,
+        default: Vec<T>,
+        parse: impl Fn(&Spanned<E>) -> Result<T, String>,
+    ) -> Result<Vec<T>, RecipeError> {
+        let Some(list) = value else {
+            return Ok(default);
+        };
+        if list.get_ref().is_empty() {
+            return Err(self.invalid(key, list.span(), "`[]`"));
+        }
+        let mut items = Vec::with_capacity(list.get_ref().len());
+        for item in list.get_ref() {
+            let parsed = parse(item).map_err(|found| self.invalid(key, item.span(), found))?;
+            if items.contains(&parsed) {
+                return Err(self.invalid(key, item.span(), format!("`{}` twice", item.get_ref())));
+            }
+            items.push(parsed);
+        }
+        Ok(items)
     }
 
     /// A finite number that `accept`s, or the default.

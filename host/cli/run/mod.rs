@@ -36,7 +36,7 @@ use crate::args::RunArgs;
 use crate::plot;
 use crate::progress::Progress;
 use crate::recipe::{Length, MAX_STEPS, Recipe, SelectMetric, TrainPlan};
-use crate::report::{self, MetricRow, ReportFields, Section};
+use crate::report::{self, MetricRow, ReportFields};
 use crate::stages::base::Base;
 use crate::stages::data::{self, Dataset, Formatter, Rejections, Seen, Split};
 use crate::stages::predictions::{self, Generator};
@@ -331,7 +331,7 @@ impl Run<'_> {
         let planned = config.spent_after(max_steps)?;
         let detail = format!(
             "DP-SGD: unit {}, {} units, q {:.6}, noise multiplier {:.4}, clip {}, δ {:e}; the planned steps spend ε {:.4}",
-            plan.unit, plan.units, config.sample_rate, config.noise_multiplier, config.max_grad_norm, config.delta, planned.epsilon
+            plan.unit, config.unit_count(), config.sample_rate, config.noise_multiplier, config.max_grad_norm, config.delta, planned.epsilon
         );
         tracing::info!("{detail}");
         if let rapha_engine::dp::Randomness::InsecureSeed(_) = config.randomness {
@@ -508,11 +508,8 @@ impl Run<'_> {
         exported: &[&MetricInfo],
     ) -> anyhow::Result<ReportFields> {
         let recipe = self.recipe;
-        let privacy = match &outcome.privacy {
-            Some(plan) => Some(Section { lines: plan.lines(outcome.trained.steps)?, document: plan.document(outcome.trained.steps)? }),
-            None => None,
-        };
-        let audit = outcome.findings.as_ref().map(|findings| Section { lines: findings.lines(), document: findings.document() });
+        let privacy = outcome.privacy.as_ref().map(|plan| plan.section(outcome.trained.steps)).transpose()?;
+        let audit = outcome.findings.as_ref().map(Findings::section);
         let splits = &outcome.splits;
         let n = splits.test.records.len();
         let steps = outcome.journal.steps();

@@ -12,6 +12,7 @@ use rapha_sandbox::disclosure::Count;
 use serde_json::{Value, json};
 
 use crate::recipe::{DpSettings, PrivacyUnit, Recipe};
+use crate::report::Section;
 use crate::stages::data::Dataset;
 
 /// How a private run trains, and what it may spend.
@@ -21,8 +22,6 @@ pub struct PrivacyPlan {
     pub config: DpConfig,
     /// The unit as the report names it.
     pub unit: String,
-    /// Distinct units among the training records.
-    pub units: usize,
     /// Whether the noise was calibrated to `privacy.dp.epsilon` (else it was given).
     pub calibrated: bool,
 }
@@ -33,18 +32,17 @@ impl PrivacyPlan {
     /// canaries) and `max_steps`, or `None` without DP.
     pub fn new(recipe: &Recipe, units: Vec<usize>, record_units: usize, train: &Dataset, max_steps: u64) -> anyhow::Result<Option<Self>> {
         let Some(dp) = &recipe.privacy.dp else { return Ok(None) };
-        let units = compact(units);
-        let count = units.iter().max().map_or(0, |last| last + 1);
         if (record_units as u64) < recipe.privacy.min_records {
-            let count = record_units;
             return Err(recipe
                 .error_at(
                     "privacy.min_records",
                     &format!("at least {} distinct privacy units (`privacy.dp.unit`)", recipe.privacy.min_records),
-                    &format!("{count} units among {} records in `{}`", train.records.len(), train.path.display()),
+                    &format!("{record_units} units among {} records in `{}`", train.records.len(), train.path.display()),
                 )
                 .into());
         }
+        let units = compact(units);
+        let count = units.iter().max().map_or(0, |last| last + 1);
         let delta = match dp.delta {
             Some(delta) if delta * count as f64 >= 1.0 => {
                 let expected = format!("a δ below 1 / units = {:.3e} ({count} units)", 1.0 / count as f64);
@@ -72,7 +70,7 @@ impl PrivacyPlan {
             PrivacyUnit::Record => "record".to_owned(),
             PrivacyUnit::Pointer(pointer) => format!("patient ({pointer})"),
         };
-        Ok(Some(Self { config, unit, units: count, calibrated: dp.noise_multiplier.is_none() }))
+        Ok(Some(Self { config, unit, calibrated: dp.noise_multiplier.is_none() }))
     }
 
     /// What the run spent after `steps`.
@@ -80,13 +78,18 @@ impl PrivacyPlan {
         Ok(self.config.spent_after(steps)?)
     }
 
-    /// The privacy section of `metrics.json` after `steps`.
-    pub fn document(&self, steps: u64) -> anyhow::Result<Value> {
+    /// The privacy section of the report and of `metrics.json` after `steps`.
+    pub fn section(&self, steps: u64) -> anyhow::Result<Section> {
         let spent = self.spent(steps)?;
-        Ok(json!({
+        Ok(Section { lines: self.lines(steps, spent), document: self.document(steps, spent) })
+    }
+
+    /// `metrics.json`'s `privacy` object.
+    fn document(&self, steps: u64, spent: Spent) -> Value {
+        json!({
             "mechanism": "DP-SGD, Poisson-sampled Gaussian, RDP accountant",
             "unit": self.unit,
-            "units": Count::of(self.units as u64),
+            "units": Count::of(self.config.unit_count() as u64),
             "epsilon": round(spent.epsilon),
             "epsilon_budget": self.config.budget,
             "delta": self.config.delta,
@@ -96,24 +99,23 @@ impl PrivacyPlan {
             "max_grad_norm": self.config.max_grad_norm,
             "steps": steps,
             "insecure_seed": matches!(self.config.randomness, Randomness::InsecureSeed(_)),
-        }))
+        })
     }
 
-    /// The report's lines after `steps`.
-    pub fn lines(&self, steps: u64) -> anyhow::Result<Vec<(&'static str, String)>> {
-        let spent = self.spent(steps)?;
+    /// The report's lines.
+    fn lines(&self, steps: u64, spent: Spent) -> Vec<(&'static str, String)> {
         let config = &self.config;
         let budget = config.budget.map_or_else(String::new, |budget| format!(" of a budget of {budget}"));
         let mut lines = vec![
             ("dp epsilon", format!("{:.4}{budget} at delta {:.3e}", spent.epsilon, config.delta)),
-            ("dp unit", format!("{} ({} units)", self.unit, Count::of(self.units as u64))),
+            ("dp unit", format!("{} ({} units)", self.unit, Count::of(config.unit_count() as u64))),
             ("dp sampling", format!("q {:.6}, {steps} steps", config.sample_rate)),
             ("dp noise", format!("sigma {:.4} ({}), clip {}", config.noise_multiplier, self.source(), config.max_grad_norm)),
         ];
         if matches!(config.randomness, Randomness::InsecureSeed(_)) {
             lines.push(("dp randomness", "INSECURE: a fixed seed (privacy.dp.insecure_seed); no guarantee".to_owned()));
         }
-        Ok(lines)
+        lines
     }
 
     fn source(&self) -> &'static str {
@@ -123,8 +125,7 @@ impl PrivacyPlan {
     /// Save the site's accountant after `steps` (earlier runs' steps included) in the work
     /// folder, where a run that continues this adapter finds it.
     pub fn save_accountant(&self, work: &Path, steps: u64) -> anyhow::Result<()> {
-        let mut accountant = self.config.prior.clone();
-        accountant.compose(self.config.sample_rate, self.config.noise_multiplier, steps)?;
+        let accountant = self.config.accountant_after(steps)?;
         let path = work.join("privacy-accountant.json");
         let text = serde_json::to_string_pretty(&accountant).expect("an accountant serialises");
         crate::atomic::write(&path, text.as_bytes()).with_context(|| format!("cannot write `{}`", path.display()))

@@ -87,11 +87,16 @@ impl DpConfig {
         self.units.iter().max().map_or(0, |&last| last + 1)
     }
 
+    /// The prior with `steps` steps of this run composed on.
+    pub fn accountant_after(&self, steps: u64) -> Result<Accountant> {
+        let mut accountant = self.prior.clone();
+        accountant.compose(self.sample_rate, self.noise_multiplier, steps).map_err(accountant_refused)?;
+        Ok(accountant)
+    }
+
     /// ε at δ after `steps` steps of this run on top of the prior.
     pub fn spent_after(&self, steps: u64) -> Result<Spent> {
-        self.prior
-            .spent_after(self.sample_rate, self.noise_multiplier, steps, self.delta)
-            .map_err(|source| Error::Setting { field: "dp", expected: "settings the accountant accepts", found: source.to_string() })
+        self.accountant_after(steps)?.spent(self.delta).map_err(accountant_refused)
     }
 
     /// Whether one more step after `steps` stays within the budget.
@@ -99,6 +104,11 @@ impl DpConfig {
         let Some(budget) = self.budget else { return Ok(true) };
         Ok(self.spent_after(steps + 1)?.epsilon <= budget)
     }
+}
+
+/// An accountant's refusal as a settings error.
+fn accountant_refused(source: rapha_privacy::Error) -> Error {
+    Error::Setting { field: "dp", expected: "settings the accountant accepts", found: source.to_string() }
 }
 
 /// Draws each step's units and noise.

@@ -69,25 +69,19 @@ pub fn completion_logprobs_after(
         let mut rows_cache = cache.repeat(rows)?;
         let hidden = model.forward(&ids, &positions, None, Some(&mut rows_cache), &Mode::Eval)?;
         // Token j of a completion is predicted by the hidden state before it: the prefix's last
-        // for j = 0, the completion's own position j − 1 after that.
+        // (row 0 below) for j = 0, the completion's own position j − 1 after that.
         let h = hidden.dim(2).context_with(context)?;
-        let flat_hidden = hidden.reshape((rows * t, h)).context_with(context)?;
-        let mut gathered = Vec::new();
-        let mut targets = Vec::new();
-        for (i, completion) in chunk.iter().enumerate() {
-            for (j, &token) in completion.iter().enumerate() {
-                gathered.push(if j == 0 { last.clone() } else { flat_hidden.narrow(0, i * t + j - 1, 1).context_with(context)? });
-                targets.push(token);
-            }
-        }
-        let rows_hidden = Tensor::cat(&gathered, 0).context_with(context)?;
-        let logits = model.lm_head(&rows_hidden)?;
-        let ids = Tensor::from_slice(&targets, targets.len(), device).context_with(context)?;
-        let mut values = log_softmax(&logits)
-            .and_then(|l| l.gather(&ids.unsqueeze(1)?, 1))
-            .and_then(|l| l.flatten_all()?.to_vec1::<f32>())
-            .context_with(context)?
-            .into_iter();
+        let source = hidden
+            .reshape((rows * t, h))
+            .and_then(|flat| Tensor::cat(&[&last, &flat], 0))
+            .context_with(context)?;
+        let index: Vec<u32> = chunk
+            .iter()
+            .enumerate()
+            .flat_map(|(i, c)| (0..c.len()).map(move |j| if j == 0 { 0 } else { (i * t + j) as u32 }))
+            .collect();
+        let targets: Vec<u32> = chunk.iter().flatten().copied().collect();
+        let mut values = picked_logprobs(model, &source, &index, &targets)?.into_iter();
         out.extend(chunk.iter().map(|c| values.by_ref().take(c.len()).collect::<Vec<f32>>()));
     }
     Ok(out)
@@ -95,15 +89,21 @@ pub fn completion_logprobs_after(
 
 /// `log softmax(logits)[target]` at every scored position of `batch`, in its order.
 fn target_logprobs(model: &Model, hidden: &Tensor, batch: &Batch) -> Result<Vec<f32>> {
-    let context = || format!("log-probabilities of {} tokens", batch.target_count());
-    let (b, t, h) = hidden.dims3().context_with(context)?;
-    let flat = hidden.reshape((b * t, h)).context_with(context)?;
-    let mut values = Vec::with_capacity(batch.target_count());
-    for (positions, targets) in batch.target_positions.chunks(CHUNK).zip(batch.target_ids.chunks(CHUNK)) {
-        let index = Tensor::from_slice(positions, positions.len(), hidden.device()).context_with(context)?;
-        let rows = flat.index_select(&index, 0).context_with(context)?;
-        let logits = model.lm_head(&rows)?;
-        let ids = Tensor::from_slice(targets, targets.len(), hidden.device()).context_with(context)?;
+    let (b, t, h) = hidden.dims3().context_with(|| "hidden states: expected [b, t, h]".to_owned())?;
+    let flat = hidden.reshape((b * t, h)).context_with(|| format!("flatten hidden states {:?}", hidden.shape()))?;
+    picked_logprobs(model, &flat, &batch.target_positions, &batch.target_ids)
+}
+
+/// `log softmax(logits(rows[index[k]]))[targets[k]]` for each k: the logits of `rows`
+/// `[n, hidden]` formed [`CHUNK`] picked rows at a time.
+fn picked_logprobs(model: &Model, rows: &Tensor, index: &[u32], targets: &[u32]) -> Result<Vec<f32>> {
+    let context = || format!("log-probabilities of {} tokens", targets.len());
+    let mut values = Vec::with_capacity(targets.len());
+    for (index, targets) in index.chunks(CHUNK).zip(targets.chunks(CHUNK)) {
+        let index = Tensor::from_slice(index, index.len(), rows.device()).context_with(context)?;
+        let picked_rows = rows.index_select(&index, 0).context_with(context)?;
+        let logits = model.lm_head(&picked_rows)?;
+        let ids = Tensor::from_slice(targets, targets.len(), rows.device()).context_with(context)?;
         let picked = log_softmax(&logits)
             .and_then(|l| l.gather(&ids.unsqueeze(1)?, 1))
             .and_then(|l| l.flatten_all()?.to_vec1::<f32>())

@@ -115,6 +115,19 @@ impl Denials {
         self.counts.values().sum()
     }
 
+    /// These and `other`'s together (two handles of one plugin): counts summed, each
+    /// attempt placed where `self` first saw it, else where `other` did.
+    pub fn merged(&self, other: &Denials) -> Denials {
+        let mut merged = self.clone();
+        for (attempt, count) in other.iter() {
+            *merged.counts.entry(attempt).or_insert(0) += count;
+        }
+        for (attempt, at) in other.in_calls() {
+            merged.first_in_call.entry(attempt).or_insert_with(|| at.to_owned());
+        }
+        merged
+    }
+
     /// Each attempt made inside a call, with where it was first made.
     pub fn in_calls(&self) -> impl Iterator<Item = (Attempt, &str)> + '_ {
         self.first_in_call.iter().map(|(attempt, site)| (*attempt, site.as_str()))
@@ -251,5 +264,24 @@ mod tests {
             placed,
             [(Attempt::Environment, "call `format-example`, record 6"), (Attempt::WallClock, "call `format-example`, record 5")]
         );
+    }
+
+    /// Two handles' attempts together: counts summed, the first handle's places kept.
+    #[test]
+    fn merged_denials_sum_counts_and_keep_the_first_place() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let open = || DenialLog::new(PluginLog::open(dir.path(), Path::new("p.wasm"), 1 << 20).expect("log"));
+        let (warm, fresh) = (open(), open());
+        warm.begin_call(site(1));
+        warm.record(Attempt::WallClock);
+        warm.end_call(false);
+        fresh.begin_call(site(2));
+        fresh.record(Attempt::WallClock);
+        fresh.record(Attempt::TcpSocket);
+        fresh.end_call(false);
+        let merged = warm.snapshot().merged(&fresh.snapshot());
+        assert_eq!((merged.count(Attempt::WallClock), merged.count(Attempt::TcpSocket)), (2, 1));
+        let placed: Vec<(Attempt, &str)> = merged.in_calls().collect();
+        assert_eq!(placed, [(Attempt::TcpSocket, "call `format-example`, record 2"), (Attempt::WallClock, "call `format-example`, record 1")]);
     }
 }

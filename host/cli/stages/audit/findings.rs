@@ -9,6 +9,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::canary::Exposure;
+use crate::report::Section;
 use super::extraction::{self, Hits};
 use super::membership::{self, Attack};
 
@@ -66,9 +67,14 @@ impl Findings {
             .collect()
     }
 
+    /// The audit's section of the report and of `metrics.json`.
+    pub fn section(&self) -> Section {
+        Section { lines: self.lines(), document: self.document() }
+    }
+
     /// `metrics.json`'s `audit` object: the figures, thresholds and verdict; counts under the
     /// small-cell rule.
-    pub fn document(&self) -> Value {
+    fn document(&self) -> Value {
         let records = self.membership_records;
         let interval = |i: &membership::Interval| {
             json!({ "value": disclosure::cell(records, i.value), "low": disclosure::cell(records, i.low), "high": disclosure::cell(records, i.high) })
@@ -109,7 +115,7 @@ impl Findings {
     }
 
     /// The report's lines: each check's figure against its threshold.
-    pub fn lines(&self) -> Vec<(&'static str, String)> {
+    fn lines(&self) -> Vec<(&'static str, String)> {
         let mut lines: Vec<(&'static str, String)> = self
             .checks
             .iter()

@@ -31,7 +31,7 @@ use rapha_sandbox::disclosure;
 use crate::recipe::AuditSettings;
 use crate::stages::data::Dataset;
 use canary::Canary;
-use membership::Scored;
+use membership::{Attack, Scored};
 
 /// Most records on each side of membership inference: enough for the intervals, and the
 /// audit's forward passes stay a fraction of training's.
@@ -114,10 +114,15 @@ impl AuditPlan {
         (examples, kept_units)
     }
 
+    /// The membership records, non-members first.
+    fn membership_records(&self) -> impl Iterator<Item = usize> + '_ {
+        self.nonmembers.iter().chain(&self.members).copied()
+    }
+
     /// The membership examples, non-members first: what the base model is scored on before
     /// training.
     pub fn membership_examples(&self, train: &Dataset) -> Vec<Example> {
-        self.nonmembers.iter().chain(&self.members).map(|&i| train.records[i].example.clone()).collect()
+        self.membership_records().map(|i| train.records[i].example.clone()).collect()
     }
 }
 
@@ -156,28 +161,33 @@ pub struct Subject<'a> {
     pub scoring: &'a Scoring,
 }
 
-/// Measure `subject` against `plan`.
-pub fn measure(plan: &AuditPlan, subject: &Subject<'_>) -> anyhow::Result<Findings> {
+/// The membership attacks on the plan's records, scored by the adapter now and by the base
+/// before training.
+fn membership_attacks(plan: &AuditPlan, subject: &Subject<'_>) -> anyhow::Result<Vec<Attack>> {
     let Subject { model, tokenizer, train, base, scoring } = *subject;
-    let (settings, seed) = (&plan.settings, plan.seed);
-    let started = Instant::now();
-    let canaries = canary::exposures(model, tokenizer, &plan.canaries, settings.candidates, seed, scoring)?;
-    tracing::info!(seconds = started.elapsed().as_secs_f64(), canaries = canaries.len(), "audit: canaries ranked");
-    let started = Instant::now();
-    let examples = plan.membership_examples(train);
-    let adapter = scoring.logprobs(model, &examples)?;
-    let indices: Vec<usize> = plan.nonmembers.iter().chain(&plan.members).copied().collect();
-    let scored: Vec<Scored> = indices
-        .iter()
+    let adapter = scoring.logprobs(model, &plan.membership_examples(train))?;
+    let scored: Vec<Scored> = plan
+        .membership_records()
         .zip(adapter.into_iter().zip(base))
-        .map(|(&i, (adapter, base))| {
+        .map(|(i, (adapter, base))| {
             let target = tokenizer.decode(&train.records[i].example.completion, true)?;
             Ok(Scored { adapter, base: base.clone(), zlib_bytes: membership::zlib_bytes(&target) })
         })
         .collect::<anyhow::Result<_>>()?;
     let (nonmembers, members) = scored.split_at(plan.nonmembers.len());
-    let attacks = membership::attacks(members, nonmembers, seed)?;
-    tracing::info!(seconds = started.elapsed().as_secs_f64(), records = scored.len(), "audit: membership scored");
+    membership::attacks(members, nonmembers, plan.seed)
+}
+
+/// Measure `subject` against `plan`.
+pub fn measure(plan: &AuditPlan, subject: &Subject<'_>) -> anyhow::Result<Findings> {
+    let Subject { model, tokenizer, train, scoring, .. } = *subject;
+    let (settings, seed) = (&plan.settings, plan.seed);
+    let started = Instant::now();
+    let canaries = canary::exposures(model, tokenizer, &plan.canaries, settings.candidates, seed, scoring)?;
+    tracing::info!(seconds = started.elapsed().as_secs_f64(), canaries = canaries.len(), "audit: canaries ranked");
+    let started = Instant::now();
+    let attacks = membership_attacks(plan, subject)?;
+    tracing::info!(seconds = started.elapsed().as_secs_f64(), records = 2 * plan.members.len(), "audit: membership scored");
     let started = Instant::now();
     let records = |indices: &[usize]| indices.iter().map(|&i| &train.records[i].example).collect::<Vec<_>>();
     let limit = settings.extraction_records;
@@ -196,7 +206,7 @@ pub fn measure(plan: &AuditPlan, subject: &Subject<'_>) -> anyhow::Result<Findin
         canaries,
         candidates: settings.candidates,
         membership: attacks,
-        membership_records: members.len(),
+        membership_records: plan.members.len(),
         extraction_trained,
         extraction_held_out,
         checks,

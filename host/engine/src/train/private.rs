@@ -56,7 +56,7 @@ impl Trainer<'_> {
     /// The noised mean of the clipped per-unit gradients of step `step_index`, in parameter
     /// order, and what the sample held.
     fn private_gradients(&mut self, step_index: u64) -> Result<(Vec<Tensor>, Tally)> {
-        let dp = self.config.dp.clone().expect("a private run has DP settings");
+        let dp = self.config.dp.as_ref().expect("a private run has DP settings");
         let sampler = self.sampler.as_mut().expect("a private run has a sampler");
         let mut rng = sampler.rng(step_index);
         let drawn: Vec<Vec<usize>> = sampler.draw(&mut rng).into_iter().map(<[usize]>::to_vec).collect();
