@@ -79,6 +79,12 @@ impl PluginLog {
         self.append(text.as_bytes());
     }
 
+    /// A load of the component begins a section of the log: one file name may be rebuilt
+    /// many times, so the header names the bytes (their sha256) whose output follows.
+    pub(crate) fn section(&self, title: &str) {
+        self.append(format!("\n{HOST_PREFIX}==== {title}\n").as_bytes());
+    }
+
     /// A call begins: what the guest writes from now on is its output.
     pub(crate) fn begin_call(&self) {
         self.lock().call_output.clear();

@@ -121,7 +121,7 @@ impl TaskPlugin {
         let pre = inner.linker.instantiate_pre(&component).map_err(instantiate_error)?;
         let pre = bindings::TaskPluginPre::new(pre).map_err(instantiate_error)?;
         let log = PluginLog::open(&inner.log_dir, path, inner.limits.log_bytes)?;
-        log.note(&format!(
+        log.section(&format!(
             "loaded `{}` (sha256 {}, rapha:task@{wit}, compiled component cache: {cache_status:?})",
             path.display(),
             hex::encode(sha256)

@@ -1,7 +1,8 @@
 //! Loading refuses what the host cannot run safely, naming it, before any call.
 
-use rapha_plugin_artifacts::{FORBIDDEN_IMPORT, MISBEHAVE, WRONG_VERSION};
+use rapha_plugin_artifacts::{FORBIDDEN_IMPORT, MISBEHAVE, SUMMARISATION, WRONG_VERSION};
 use rapha_task_host::{Error, TaskPlugin};
+use sha2::{Digest as _, Sha256};
 
 use crate::util::{TestHost, tight_limits};
 
@@ -86,4 +87,24 @@ fn a_loaded_plugin_can_move_to_another_thread() {
     .join()
     .expect("the thread ends");
     assert_eq!(completion, r#""ok""#);
+}
+
+/// One file name rebuilt: each load starts a section of the same log naming its bytes, so an
+/// author reading the log knows which build wrote what follows.
+#[test]
+fn each_load_starts_a_log_section_naming_the_builds_hash() {
+    let host = TestHost::new(tight_limits());
+    let component = host.dir.path().join("ward-notes.wasm");
+    let builds = [MISBEHAVE, SUMMARISATION, MISBEHAVE];
+    for build in builds {
+        std::fs::copy(build, &component).expect("copy the build");
+        host.load(component.to_str().expect("UTF-8 path"));
+    }
+    let log = crate::util::read_log(&host.dir.path().join("logs/plugin-ward-notes.log"));
+    let sections: Vec<&str> = log.lines().filter(|line| line.contains("==== loaded `")).collect();
+    assert_eq!(sections.len(), builds.len(), "{log}");
+    for (section, build) in sections.iter().zip(builds) {
+        let hash = hex::encode(Sha256::digest(std::fs::read(build).expect("read the build")));
+        assert!(section.contains(&format!("(sha256 {hash},")), "{section}");
+    }
 }
