@@ -5,8 +5,9 @@
 # - the wasm32-wasip2 target (the task plugins are WASI components);
 # - the SmolLM2-135M-Instruct GGUF into models/ (downloaded once, cached);
 # - the Python, JavaScript and C toolchains (PyPI and npm, cached under
-#   ~/.cache/rapha-host/tools), the plugins written in those languages into plugins/dist/,
-#   and a `plugin new` skeleton of every language, built and loaded;
+#   ~/.cache/rapha-host/tools) and the plugins written in those languages into
+#   plugins/dist/ (the e2e tests also take a `plugin new` skeleton of every language,
+#   Rust's included, through its own test.sh);
 # - Debian's Chromium (headless), for the browser check of `compare`'s HTML report;
 # - `cargo test` over the whole workspace. With CI=true, compiler warnings in the
 #   workspace's own crates fail the run (read from cargo's JSON messages, so the

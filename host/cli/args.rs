@@ -85,8 +85,9 @@ pub enum PluginCommand {
     /// Print the plugin contract (the WIT package `rapha:task`) that this binary hosts, or
     /// write its files to a folder, for authors building plugins outside this repository.
     Wit(WitArgs),
-    /// Write a new plugin project: every function of the contract in the chosen language,
-    /// `info` declared and the others failing with "not implemented" until filled in.
+    /// Write a new plugin project in the chosen language: a small working task (label a note)
+    /// with native tests, sample data and `test.sh` (test, build, check, score), to replace
+    /// with your own.
     New(NewArgs),
     /// Write the contract's C bindings (wit-bindgen's C generator), for C plugins.
     Bindings(BindingsArgs),

@@ -1,6 +1,6 @@
 //! The author's kit: `rapha-host plugin new`, `plugin bindings` and `plugin componentize`.
-//! That every skeleton builds into a loadable component is proven by
-//! `scripts/build-foreign-plugins.sh`, which has the toolchains.
+//! That every skeleton builds, passes its own tests and takes a new metric is proven by
+//! `newcomer.rs`, with the toolchains.
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt as _;
@@ -17,11 +17,14 @@ fn plugin_new_writes_a_project_named_for_the_task_with_the_contract() {
     assert!(read("Cargo.toml").contains("name = \"ward-notes\""));
     let lib = read("src/lib.rs");
     assert!(lib.contains("id: \"ward-notes\".to_owned()"), "{lib}");
-    assert!(lib.contains("Err(not_implemented(\"score\"))"), "{lib}");
     assert!(!lib.contains("{{"), "a placeholder was left: {lib}");
+    assert!(read("src/task.rs").contains("pub const METRICS: &[Metric]"));
     assert!(read("build.sh").contains("release/ward_notes.wasm"));
-    let mode = fs::metadata(project.join("build.sh")).expect("build.sh").permissions().mode();
-    assert_eq!(mode & 0o111, 0o111, "build.sh is executable");
+    assert_eq!(read("data/val.jsonl").lines().count(), read("data/predictions.jsonl").lines().count());
+    for script in ["build.sh", "test.sh"] {
+        let mode = fs::metadata(project.join(script)).expect("script").permissions().mode();
+        assert_eq!(mode & 0o111, 0o111, "{script} is executable");
+    }
 
     let wit = dir.command().args(["plugin", "wit"]).stdout();
     for name in ["types.wit", "task.wit"] {

@@ -10,6 +10,8 @@ mod doctor;
 mod eval;
 // Plugins in Python, JavaScript and C: `plugin check`, and the Rust plugins' bits.
 mod languages;
+// `plugin new` in every language, a metric added, its own test.sh, `plugin score`.
+mod newcomer;
 // `rapha-host plugin info | check | score` on the shipped and the test plugins.
 mod plugins;
 // `rapha-host predict`: a run's answers reproduced from its export, a stopped file continued.

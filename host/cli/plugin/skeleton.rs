@@ -1,8 +1,12 @@
-//! `rapha-host plugin new --lang LANG NAME`: a buildable plugin project that implements
-//! every function of the contract, with `info` declared and the rest failing loudly
-//! ("not implemented: fill in …") until the author writes them.
+//! `rapha-host plugin new --lang LANG NAME`: a plugin project that works from the first
+//! build. Its task is small enough to read in a minute (label a note: `{"note", "label"}`
+//! records, `{"label": …}` answers, an `exact_match` metric in a table where adding a metric
+//! is one entry), kept apart from the bindings so the language's own test framework runs it
+//! natively; `test.sh` runs those tests, builds the component and passes it through
+//! `plugin check` and `plugin score` on the project's own `data/`. An author replaces the
+//! task step by step and always has a green baseline to compare with.
 //!
-//! The templates live in `templates/<lang>/` and are compiled in, so the command works on
+//! The templates live in `templates/<lang>/` (and `templates/common/`) and are compiled in, so the command works on
 //! an air-gapped machine with the binary alone. `{{id}}` in them becomes NAME and
 //! `{{snake}}` NAME with `_` for `-` (a Rust crate, Python module or C identifier). The
 //! project gets the contract's WIT files in `wit/`, as `plugin wit --out` writes them.
@@ -26,10 +30,20 @@ macro_rules! templates {
     };
 }
 
-const RUST: &[Template] = templates!("rust": "Cargo.toml", "build.sh", "README.md", ".gitignore", "src/lib.rs");
-const PYTHON: &[Template] = templates!("python": "app.py", "build.sh", "README.md", ".gitignore");
-const JS: &[Template] = templates!("js": "app.js", "build.sh", "README.md", ".gitignore", "package.json");
-const C: &[Template] = templates!("c": "app.c", "build.sh", "README.md", ".gitignore");
+const RUST: &[Template] =
+    templates!("rust": "Cargo.toml", "build.sh", "test.sh", "README.md", ".gitignore", "src/lib.rs", "src/task.rs");
+const PYTHON: &[Template] =
+    templates!("python": "app.py", "task.py", "tests/test_task.py", "build.sh", "test.sh", "README.md", ".gitignore");
+const JS: &[Template] = templates!(
+    "js": "app.js", "task.js", "test/task.test.js", "build.sh", "test.sh", "README.md", ".gitignore", "package.json"
+);
+const C: &[Template] = templates!(
+    "c": "app.c", "task.c", "task.h", "json.c", "json.h", "tests/task_test.c", "build.sh", "test.sh", "README.md",
+    ".gitignore"
+);
+
+/// Every language's skeleton task reads the same records and predictions.
+const COMMON: &[Template] = templates!("common": "data/val.jsonl", "data/predictions.jsonl");
 
 fn templates(lang: Lang) -> &'static [Template] {
     match lang {
@@ -56,6 +70,7 @@ pub(super) fn new(args: &NewArgs) -> anyhow::Result<()> {
     let snake = args.name.replace('-', "_");
     let rendered: Vec<(&str, String)> = templates(args.lang)
         .iter()
+        .chain(COMMON)
         .map(|(path, text)| (*path, text.replace("{{id}}", &args.name).replace("{{snake}}", &snake)))
         .collect();
     let files = rendered.iter().map(|(path, text)| (*path, text.as_bytes()));
@@ -69,7 +84,7 @@ pub(super) fn new(args: &NewArgs) -> anyhow::Result<()> {
     }
     fs::rename(staging.path(), &project).with_context(|| format!("cannot create `{}`", project.display()))?;
     println!(
-        "wrote a {} plugin skeleton to `{}`; build it with `{}/build.sh`, then read its README.md",
+        "wrote a {} plugin skeleton to `{}`: read its README.md; `{}/test.sh` tests, builds, checks and scores it",
         args.lang,
         project.display(),
         project.display()
@@ -114,11 +129,12 @@ mod tests {
     #[test]
     fn every_template_file_is_compiled_in() {
         let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("host/cli/plugin/templates");
-        for &lang in <Lang as clap::ValueEnum>::value_variants() {
+        let folders = <Lang as clap::ValueEnum>::value_variants().iter().map(|&lang| (lang.to_string(), templates(lang)));
+        for (folder, listed) in folders.chain([("common".to_owned(), COMMON)]) {
             let mut on_disk = BTreeSet::new();
-            files_under(&root.join(lang.to_string()), "", &mut on_disk);
-            let listed: BTreeSet<String> = templates(lang).iter().map(|(path, _)| (*path).to_owned()).collect();
-            assert_eq!(listed, on_disk, "templates of `{lang}`");
+            files_under(&root.join(&folder), "", &mut on_disk);
+            let listed: BTreeSet<String> = listed.iter().map(|(path, _)| (*path).to_owned()).collect();
+            assert_eq!(listed, on_disk, "templates of `{folder}`");
         }
     }
 

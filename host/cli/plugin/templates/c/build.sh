@@ -33,4 +33,4 @@ PYTHONPATH="$tools" "$python" -m ziglang cc -target wasm32-wasi -mexec-model=rea
     -I "$build/bindings" -o "$build/core.wasm" \
     ./*.c "$build/bindings/task_plugin.c" "$build/bindings/task_plugin_component_type.o"
 "$rapha_host" plugin componentize "$build/core.wasm" --out {{id}}.wasm >/dev/null
-echo "built {{id}}.wasm; next: rapha-host plugin check {{id}}.wasm --data val.jsonl"
+echo "built {{id}}.wasm; next: rapha-host plugin check {{id}}.wasm --data data/val.jsonl"

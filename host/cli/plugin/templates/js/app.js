@@ -1,10 +1,8 @@
 /**
- * The `{{id}}` task plugin for rapha-host.
+ * The `{{id}}` task plugin for rapha-host: the contract's glue around `task.js`.
  *
- * Every function of the contract is here: `info` is a valid declaration to edit, and the
- * others fail with "not implemented" until you fill them in. The contract, with an example
- * of each function, is PLUGINS.md in the rapha-host repository; the WIT files in `wit/`
- * (from `rapha-host plugin wit`) are its reference.
+ * The contract, with an example of each function, is PLUGINS.md in the rapha-host
+ * repository; the WIT files in `wit/` (from `rapha-host plugin wit`) are its reference.
  *
  * How jco maps the WIT to JavaScript: the exported interface `task` is the exported object
  * `task`, its functions camelCase (`format-example` is `formatExample`); a WIT record is a
@@ -18,61 +16,56 @@
  *
  * Keep every function pure (PLUGINS.md, "Determinism"): no state between calls, no clock,
  * no randomness. Plain ES modules only: the plugin has no I/O and no npm packages at run
- * time. Keep the task logic in modules beside this file so that you can unit-test it
- * natively (`node --test`), then through the host with `plugin check`.
+ * time.
  */
 
-/** The error every unfinished function throws, naming itself. */
-function notImplemented(name) {
-  return { tag: "other", val: `not implemented: fill in \`${name}\` in app.js` };
+import * as logic from "./task.js";
+
+/** The record, or the contract's error naming what is wrong with it. */
+function record(example) {
+  try {
+    return logic.parseRecord(example);
+  } catch (error) {
+    if (!(error instanceof logic.RecordError)) throw error;
+    if (error.field === "") throw { tag: "invalid-json", val: error.reason };
+    if (error.reason === "missing") throw { tag: "missing-field", val: error.field };
+    throw { tag: "invalid-field", val: { field: error.field, reason: error.reason } };
+  }
 }
 
 export const task = {
-  /** Describe the task: id, version, metrics, output JSON Schema, hints, system prompt. */
   info() {
     return {
       id: "{{id}}",
       version: "0.1.0",
-      description: "Describe the task in one line.",
-      metrics: [
-        {
-          name: "placeholder",
-          higherIsBetter: true,
-          description: "Replace with the task's metrics.",
-        },
-      ],
-      outputSchema: '{"type":"string"}',
-      generation: { maxNewTokens: 256, stop: [] },
-      systemPrompt: "Describe what the model should do.",
+      description: "Label a clinical note (the skeleton's task: replace it with yours).",
+      metrics: logic.METRICS.map(({ name, higherIsBetter, description }) => ({ name, higherIsBetter, description })),
+      outputSchema: logic.OUTPUT_SCHEMA,
+      generation: { maxNewTokens: 32, stop: [] },
+      systemPrompt: logic.SYSTEM_PROMPT,
     };
   },
 
-  /**
-   * One record (`example`: its JSON text) → `{ messages: [{ role, content }], completion }`.
-   * Parse it with `JSON.parse`; throw `{ tag: "missing-field", val: "/note" }` and the like
-   * for a record you cannot use.
-   */
   formatExample(example) {
-    throw notImplemented("formatExample");
+    const parsed = record(example);
+    return { messages: [{ role: "user", content: parsed.note }], completion: logic.target(parsed) };
   },
 
-  /** A prediction against its record → `{ metrics: [{ name, value }], counts: [{ key, value }] }`. */
   score(prediction, example) {
-    throw notImplemented("score");
+    return { metrics: logic.score(prediction, record(example)), counts: [] };
   },
 
-  /** The records' scores, in dataset order → corpus metrics `[{ name, value }]`. */
   aggregate(scores) {
-    throw notImplemented("aggregate");
+    const values = scores.map((s) => Object.fromEntries(s.metrics.map((m) => [m.name, m.value])));
+    return logic.aggregate(values);
   },
 
-  /** A number in [0, 1] rewarding the prediction. */
   reward(prediction, example) {
-    throw notImplemented("reward");
+    return logic.reward(prediction, record(example));
   },
 
-  /** Return nothing when the prediction keeps the task's rules; throw the first violation. */
   validate(prediction) {
-    throw { path: "", reason: "not implemented: fill in `validate` in app.js" };
+    const broken = logic.violation(prediction);
+    if (broken !== null) throw broken;
   },
 };

@@ -18,4 +18,4 @@ fi
 # jco runs the build from the source's folder: absolute paths keep it from looking elsewhere.
 "$tools/node_modules/.bin/jco" componentize "$PWD/app.js" --wit "$PWD/wit" --world-name task-plugin \
     --backend qjs --backend-qjs-disable-async --out "$PWD/{{id}}.wasm" >/dev/null
-echo "built {{id}}.wasm; next: rapha-host plugin check {{id}}.wasm --data val.jsonl"
+echo "built {{id}}.wasm; next: rapha-host plugin check {{id}}.wasm --data data/val.jsonl"

@@ -1,34 +1,48 @@
-"""The `{{id}}` task plugin for rapha-host.
+"""The `{{id}}` task plugin for rapha-host: the contract's glue around `task.py`.
 
-Every function of the contract is here: `info` is a valid declaration to edit, and the
-others fail with "not implemented" until you fill them in. The contract, with an example
-of each function, is PLUGINS.md in the rapha-host repository; the WIT files in `wit/`
-(from `rapha-host plugin wit`) are its reference.
+The contract, with an example of each function, is PLUGINS.md in the rapha-host
+repository; the WIT files in `wit/` (from `rapha-host plugin wit`) are its reference.
 
 componentize-py generates the `wit_world` bindings from `wit/` when it builds: a WIT
 record is a dataclass, `result<T, E>` returns T or raises `Err(E)`, and the variant
 `task-error` is one class per case (`TaskError_Other`, `TaskError_MissingField`, ...).
 Keep every function pure (PLUGINS.md, "Determinism"): no state between calls, no clock,
-no randomness. Use only the standard library (e.g. `json`); the plugin gets no I/O.
+no randomness. Use only the standard library; the plugin gets no I/O. Import every module
+at the top of a file: componentize-py bundles what the build imports, so an import inside
+a function fails with `ModuleNotFoundError` when the host calls it.
 """
 
 from componentize_py_types import Err
 from wit_world import exports
 from wit_world.imports.types import (
     ExampleScore,
+    FieldError,
     FormattedExample,
     GenerationHints,
+    Message,
     Metric,
     MetricInfo,
-    TaskError_Other,
+    Role,
+    TaskError_InvalidField,
+    TaskError_InvalidJson,
+    TaskError_MissingField,
     TaskInfo,
     Violation,
 )
 
+import task
 
-def not_implemented(function: str) -> Err:
-    """The error every unfinished function raises, naming itself."""
-    return Err(TaskError_Other(f"not implemented: fill in `{function}` in app.py"))
+
+def record(example: str) -> task.Record:
+    """The record, or the contract's error naming what is wrong with it."""
+    try:
+        return task.parse_record(example)
+    except task.RecordError as error:
+        if error.field == "":
+            raise Err(TaskError_InvalidJson(error.reason)) from None
+        if error.reason == "missing":
+            raise Err(TaskError_MissingField(error.field)) from None
+        raise Err(TaskError_InvalidField(FieldError(field=error.field, reason=error.reason))) from None
 
 
 class Task(exports.Task):
@@ -38,30 +52,32 @@ class Task(exports.Task):
         return TaskInfo(
             id="{{id}}",
             version="0.1.0",
-            description="Describe the task in one line.",
-            metrics=[
-                MetricInfo(
-                    name="placeholder",
-                    higher_is_better=True,
-                    description="Replace with the task's metrics.",
-                )
-            ],
-            output_schema='{"type":"string"}',
-            generation=GenerationHints(max_new_tokens=256, stop=[]),
-            system_prompt="Describe what the model should do.",
+            description="Label a clinical note (the skeleton's task: replace it with yours).",
+            metrics=[MetricInfo(m.name, m.higher_is_better, m.description) for m in task.METRICS],
+            output_schema=task.OUTPUT_SCHEMA,
+            generation=GenerationHints(max_new_tokens=32, stop=[]),
+            system_prompt=task.SYSTEM_PROMPT,
         )
 
     def format_example(self, example: str) -> FormattedExample:
-        raise not_implemented("format_example")
+        parsed = record(example)
+        return FormattedExample(
+            messages=[Message(role=Role.USER, content=parsed.note)],
+            completion=task.target(parsed),
+        )
 
     def score(self, prediction: str, example: str) -> ExampleScore:
-        raise not_implemented("score")
+        metrics = task.score(prediction, record(example))
+        return ExampleScore(metrics=[Metric(name, value) for name, value in metrics], counts=[])
 
     def aggregate(self, scores: list[ExampleScore]) -> list[Metric]:
-        raise not_implemented("aggregate")
+        values = [{metric.name: metric.value for metric in s.metrics} for s in scores]
+        return [Metric(name, value) for name, value in task.aggregate(values)]
 
     def reward(self, prediction: str, example: str) -> float:
-        raise not_implemented("reward")
+        return task.reward(prediction, record(example))
 
     def validate(self, prediction: str) -> None:
-        raise Err(Violation(path="", reason="not implemented: fill in `validate` in app.py"))
+        broken = task.violation(prediction)
+        if broken is not None:
+            raise Err(Violation(path=broken[0], reason=broken[1]))

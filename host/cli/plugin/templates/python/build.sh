@@ -13,4 +13,4 @@ fi
 # while it builds, and snapshots the result: module-level work costs nothing per call.
 "$tools/bin/componentize-py" --quiet --wit-path wit --world task-plugin \
     componentize app --python-path . --output {{id}}.wasm
-echo "built {{id}}.wasm; next: rapha-host plugin check {{id}}.wasm --data val.jsonl"
+echo "built {{id}}.wasm; next: rapha-host plugin check {{id}}.wasm --data data/val.jsonl"
