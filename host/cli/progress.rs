@@ -9,13 +9,46 @@
 //! kernel lockdown makes strict mode refuse to run (Landlock and seccomp bind only the
 //! calling thread). The bars redraw on every update instead.
 
+use std::io::IsTerminal as _;
+use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Mutex, PoisonError};
+use std::thread;
+use std::time::Duration;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rapha_engine::StepReport;
 
 const TRAINING_TEMPLATE: &str = "{prefix} [{bar:30}] {pos}/{len} steps · {elapsed_precise} · eta {eta} · {msg}";
 const EVALUATION_TEMPLATE: &str = "{prefix} [{bar:30}] {pos}/{len} records · {elapsed_precise} · eta {eta}";
+
+/// A spinner after the first this-long of work: a quick step draws nothing.
+const SPINNER_DELAY: Duration = Duration::from_millis(300);
+
+/// `work`, with a spinner saying `message` on a terminal's stderr once it has taken
+/// [`SPINNER_DELAY`] (so after any log line the work printed as it started). The spinner
+/// ticks from a scoped thread: only for commands that take no kernel lockdown later.
+pub fn spinner_while<T>(message: &str, work: impl FnOnce() -> T) -> T {
+    if !std::io::stderr().is_terminal() {
+        return work();
+    }
+    let (done, finished) = mpsc::channel::<()>();
+    thread::scope(|scope| {
+        scope.spawn(move || {
+            if finished.recv_timeout(SPINNER_DELAY) != Err(RecvTimeoutError::Timeout) {
+                return;
+            }
+            let spinner = ProgressBar::new_spinner().with_message(message.to_owned());
+            spinner.set_style(ProgressStyle::with_template("{spinner} {msg} · {elapsed}").expect("a valid template"));
+            while finished.recv_timeout(Duration::from_millis(120)) == Err(RecvTimeoutError::Timeout) {
+                spinner.tick();
+            }
+            spinner.finish_and_clear();
+        });
+        let result = work();
+        drop(done);
+        result
+    })
+}
 
 /// The bars of one command, drawn together.
 #[derive(Clone)]

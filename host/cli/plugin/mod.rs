@@ -19,7 +19,7 @@ use rapha_task_host::{Limits, TaskHost, TaskPlugin};
 use serde_json::{Value, json};
 
 use crate::args::{InfoArgs, PluginCommand, ScoreArgs};
-use crate::jsonl;
+use crate::{jsonl, progress};
 use crate::stages::scoring::{self, HOST_METRICS, Item};
 
 pub fn run(work: &Path, command: PluginCommand) -> anyhow::Result<()> {
@@ -74,10 +74,14 @@ pub(crate) fn with_last_words(plugin: &TaskPlugin, error: &anyhow::Error) -> Str
     text
 }
 
+/// Load the plugin for an author's command. The first use of a build compiles it (tens of
+/// seconds for an interpreter's component; the host says so on its info line), so a
+/// terminal gets a spinner meanwhile.
 pub(crate) fn load(host: &TaskHost, wasm: &Path) -> anyhow::Result<TaskPlugin> {
-    TaskPlugin::load(host, wasm).with_context(|| format!("cannot load plugin `{}`", wasm.display()))
+    progress::spinner_while(&format!("loading `{}`", wasm.display()), || {
+        TaskPlugin::load(host, wasm).with_context(|| format!("cannot load plugin `{}`", wasm.display()))
+    })
 }
-
 fn info(work: &Path, args: &InfoArgs) -> anyhow::Result<()> {
     let host = host(work)?;
     let plugin = load(&host, &args.wasm)?;
