@@ -18,7 +18,8 @@ fn patient(i: usize) -> String {
 }
 
 /// Results of one plan: candidates `a` and `b` on dataset `d` scored by plugin `t`, whose
-/// metrics are `hit` (0/1) and `score`; `b` hits more often and scores higher.
+/// metrics are `hit` (0/1) and `score`; `b` hits more often and scores higher, and its
+/// adapter came with a training curve.
 fn results(plan: &str, records: usize) -> Value {
     let mut rng = ChaCha8Rng::seed_from_u64(11);
     let mut outcome = |candidate: &str, lift: f64| {
@@ -38,6 +39,7 @@ fn results(plan: &str, records: usize) -> Value {
         "unit": "/patient",
         "slices": [{"label": "sex", "pointer": "/sex", "bands": []}, {"label": "band", "pointer": "/age", "bands": [18.0]}],
         "plugins": [{"label": "t", "metrics": [{"name": "hit", "higher_is_better": true}, {"name": "score", "higher_is_better": true}]}],
+        "candidates": [{"label": "a", "training": null}, {"label": "b", "training": {"train": [[6, 0.941], [12, 0.35], [18, 0.25]], "eval": [[12, 0.293], [18, 0.266]]}}],
         "results": [a, b],
     })
 }
@@ -176,7 +178,8 @@ fn chromium() -> Option<std::path::PathBuf> {
 }
 
 /// The HTML report fetches nothing (no URL in it, a policy that forbids any fetch) and, as
-/// a headless Chromium renders it, shows the JSON's figures for every candidate.
+/// a headless Chromium renders it, shows the JSON's figures for every candidate and the
+/// JSON's training curves.
 fn rendered_report_holds_the_json_figures(dir: &Dir, report: &Value) {
     let html_path = dir.work().join("compare/results.html");
     let html = read_text(&html_path);
@@ -203,5 +206,12 @@ fn rendered_report_holds_the_json_figures(dir: &Dir, report: &Value) {
             let shown = format!("<td class=\"value\" data-key=\"{label}/{metric}\">{}</td>", disclosure::display(value));
             assert!(dom.contains(&shown), "{shown} not in the rendered report");
         }
+    }
+    let curves = report["training"].as_array().expect("training curves");
+    assert_eq!(curves.len(), 1, "only `b` came with one");
+    for line in ["train", "eval"] {
+        let points: Vec<String> = curves[0][line].as_array().expect("points").iter().map(|p| format!("{}:{}", p[0], p[1])).collect();
+        let shown = format!("<polyline class=\"{line}\" data-candidate=\"b\" data-points=\"{}\"", points.join(" "));
+        assert!(dom.contains(&shown), "{shown} not in the rendered report");
     }
 }

@@ -82,6 +82,13 @@ fn eval_aligns_every_candidate_and_plugin_and_generates_each_answer_once() {
         let sexes: Vec<&str> = records.iter().map(|r| r["slices"]["sex"].as_str().expect("a subgroup")).collect();
         assert!(sexes.iter().all(|s| ["female", "male", "missing"].contains(s)), "{sexes:?}");
     }
+    // The run's adapter came with its loss history: its curve is in the results; PEFT's has none.
+    let history: Value = serde_json::from_str(&read_text(&dir.path().join("export/loss_history.json"))).expect("history");
+    let exported: Vec<Value> = history["steps"].as_array().expect("steps").iter().map(|s| serde_json::json!([s["step"], s["loss"]])).collect();
+    let training = |label: &str| &results["candidates"].as_array().expect("candidates").iter().find(|c| c["label"] == label).expect("candidate")["training"];
+    assert_eq!(training("run")["train"].as_array().expect("a training curve"), &exported);
+    assert!(training("base").is_null() && training("peft").is_null());
+
     // The two labels of one plugin score the same answers the same way.
     let pick = |candidate: &str, plugin: &str| outcomes.iter().find(|o| o["candidate"] == candidate && o["plugin"] == plugin).unwrap();
     assert_eq!(pick("run", "fhir-a")["records"], pick("run", "fhir-b")["records"]);

@@ -7,6 +7,7 @@ use std::fmt::Write;
 use rapha_sandbox::disclosure;
 
 use super::report::Report;
+use super::results::Curve;
 use super::{Analysis, Cell};
 
 /// Width of a chart's plotting area, in pixels.
@@ -36,6 +37,13 @@ pub fn render(report: &Report<'_>) -> String {
     );
     for analysis in report.analyses {
         section(&mut html, analysis);
+    }
+    if !report.curves.is_empty() {
+        html.push_str("<section><h2>Training loss</h2>\n<p>as each run exported it beside its adapter: training loss per logged step (blue), validation loss per evaluation (red)</p>\n");
+        for curve in report.curves {
+            loss_chart(&mut html, curve);
+        }
+        html.push_str("</section>\n");
     }
     html.push_str("</body></html>\n");
     html
@@ -128,6 +136,49 @@ fn chart(html: &mut String, metric: &str, cells: &[(&str, &Cell)]) {
             x(*high) + 4.0,
             y + 14.0,
             disclosure::display(*value),
+        );
+    }
+    html.push_str("</svg>\n");
+}
+
+/// Size of a loss chart's plotting area, in pixels, and its margin for the axis labels.
+const CURVE: (f64, f64) = (420.0, 160.0);
+const CURVE_MARGIN: f64 = 48.0;
+
+/// One candidate's training and validation loss as lines over steps, each point also in
+/// `data-points` (`step:loss` pairs, the JSON's numbers) so the figure can be checked.
+fn loss_chart(html: &mut String, curve: &Curve) {
+    let points = || curve.train.iter().chain(&curve.eval);
+    let (Some(first), Some(last)) = (points().map(|p| p.0).min(), points().map(|p| p.0).max()) else {
+        return;
+    };
+    let top = points().map(|p| p.1).fold(0.0f64, f64::max).max(f64::MIN_POSITIVE);
+    let span = (last - first).max(1) as f64;
+    let x = |step: u64| CURVE_MARGIN + CURVE.0 * (step - first) as f64 / span;
+    let y = |loss: f64| 34.0 + CURVE.1 * (1.0 - loss / top);
+    let (width, height) = (CURVE.0 + 2.0 * CURVE_MARGIN, CURVE.1 + 60.0);
+    let _ = writeln!(html, "<svg width=\"{width}\" height=\"{height}\" role=\"img\" aria-label=\"training loss of {}\">", escape(&curve.candidate));
+    let _ = writeln!(html, "<text x=\"0\" y=\"14\" font-weight=\"bold\">{}</text>", escape(&curve.candidate));
+    let _ = writeln!(
+        html,
+        "<text x=\"0\" y=\"{:.1}\">{}</text><text x=\"0\" y=\"{:.1}\">0</text><text x=\"{:.1}\" y=\"{:.1}\">step {first}</text><text x=\"{:.1}\" y=\"{:.1}\">step {last}</text>",
+        y(top) + 4.0,
+        disclosure::display(top),
+        y(0.0),
+        x(first),
+        height - 6.0,
+        x(last) - 40.0,
+        height - 6.0,
+    );
+    for (class, colour, line) in [("train", "#1f77b4", &curve.train), ("eval", "#d62728", &curve.eval)] {
+        let drawn: Vec<String> = line.iter().map(|&(step, loss)| format!("{:.1},{:.1}", x(step), y(loss))).collect();
+        let data: Vec<String> = line.iter().map(|(step, loss)| format!("{step}:{loss}")).collect();
+        let _ = writeln!(
+            html,
+            "<polyline class=\"{class}\" data-candidate=\"{}\" data-points=\"{}\" points=\"{}\" fill=\"none\" stroke=\"{colour}\" stroke-width=\"2\"/>",
+            escape(&curve.candidate),
+            data.join(" "),
+            drawn.join(" "),
         );
     }
     html.push_str("</svg>\n");

@@ -97,7 +97,14 @@ pub fn run(work: &Path, args: &CompareArgs) -> anyhow::Result<()> {
         }
     }
     let baseline = args.baseline.clone().or_else(|| compared.groups.first()?.candidates.first().map(|(l, _)| l.clone()));
-    let report = report::Report { plan: &compared.plan, unit: compared.unit.as_deref(), baseline: baseline.as_deref(), resampling, analyses: &analyses };
+    let report = report::Report {
+        plan: &compared.plan,
+        unit: compared.unit.as_deref(),
+        baseline: baseline.as_deref(),
+        resampling,
+        analyses: &analyses,
+        curves: &compared.curves,
+    };
     print!("{}", report.text());
     let [json, text, html] = report.save(work, &args.name())?;
     println!("written to `{}`, `{}` and (for this machine's browser) `{}`", json.display(), text.display(), html.display());

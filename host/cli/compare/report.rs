@@ -7,6 +7,7 @@ use rapha_sandbox::disclosure::{self, Count};
 use rapha_stats::bootstrap::{Estimate, Resampling};
 use serde_json::{Value, json};
 
+use super::results::Curve;
 use super::{Analysis, Cell, Difference};
 use crate::atomic;
 
@@ -22,6 +23,8 @@ pub struct Report<'a> {
     pub resampling: Resampling,
     /// Each plugin and dataset.
     pub analyses: &'a [Analysis],
+    /// The candidates' training curves, where their adapters came with one.
+    pub curves: &'a [Curve],
 }
 
 /// An estimate as `0.45 [0.40, 0.50]`, or `<11 records` when it may not be shown.
@@ -89,6 +92,7 @@ impl Report<'_> {
             "seed": self.resampling.seed,
             "comparisons": analyses,
             "lowest_subgroup": lowest,
+            "training": self.curves.iter().map(|c| json!({"candidate": c.candidate, "train": c.train, "eval": c.eval})).collect::<Vec<_>>(),
         })
     }
 

@@ -34,6 +34,17 @@ pub struct Group {
     pub candidates: Vec<(String, Vec<Row>)>,
 }
 
+/// A candidate's training curve, as `eval` found it beside the adapter.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Curve {
+    /// The candidate's label.
+    pub candidate: String,
+    /// Training loss per logged step.
+    pub train: Vec<(u64, f64)>,
+    /// Validation loss per evaluation.
+    pub eval: Vec<(u64, f64)>,
+}
+
 /// What `compare` reads.
 #[derive(Debug)]
 pub struct Compared {
@@ -45,6 +56,8 @@ pub struct Compared {
     pub slices: Vec<String>,
     /// The groups, in the order first seen.
     pub groups: Vec<Group>,
+    /// The training curves of the candidates that have one (runs' adapters), in plan order.
+    pub curves: Vec<Curve>,
 }
 
 /// Read `files`, all results of one plan.
@@ -54,12 +67,16 @@ pub fn read(files: &[PathBuf]) -> anyhow::Result<Compared> {
         let text = std::fs::read_to_string(file).with_context(|| format!("cannot read `{}`", file.display()))?;
         let document: Value = serde_json::from_str(&text).with_context(|| format!("`{}`: expected `eval`'s results (JSON)", file.display()))?;
         let plan = text_at(&document, "/plan/sha256", file)?;
-        let gathered = compared.get_or_insert_with(|| Compared {
-            plan: plan.clone(),
-            unit: document["unit"].as_str().map(str::to_owned),
-            slices: document["slices"].as_array().into_iter().flatten().filter_map(|s| s["label"].as_str().map(str::to_owned)).collect(),
-            groups: Vec::new(),
-        });
+        if compared.is_none() {
+            compared = Some(Compared {
+                plan: plan.clone(),
+                unit: document["unit"].as_str().map(str::to_owned),
+                slices: document["slices"].as_array().into_iter().flatten().filter_map(|s| s["label"].as_str().map(str::to_owned)).collect(),
+                groups: Vec::new(),
+                curves: curves(&document, file)?,
+            });
+        }
+        let gathered = compared.as_mut().expect("set above");
         if gathered.plan != plan {
             bail!("`{}`: results of another plan (sha256 {plan}, the first file's is {})", file.display(), gathered.plan);
         }
@@ -73,6 +90,22 @@ pub fn read(files: &[PathBuf]) -> anyhow::Result<Compared> {
         aligned(group)?;
     }
     Ok(compared)
+}
+
+/// The candidates' training curves (`candidates[].training`, absent or null for none).
+fn curves(document: &Value, file: &Path) -> anyhow::Result<Vec<Curve>> {
+    let candidates = document["candidates"].as_array().with_context(|| format!("`{}`: expected a `candidates` list", file.display()))?;
+    let mut curves = Vec::new();
+    for candidate in candidates.iter().filter(|c| !c["training"].is_null()) {
+        let label = text_at(candidate, "/label", file)?;
+        let points = |list: &str| -> anyhow::Result<Vec<(u64, f64)>> {
+            let malformed = || format!("`{}`: candidate `{label}`: expected `training.{list}` as [step, loss] pairs", file.display());
+            let pairs = candidate["training"][list].as_array().with_context(malformed)?;
+            pairs.iter().map(|pair| pair[0].as_u64().zip(pair[1].as_f64()).with_context(malformed)).collect()
+        };
+        curves.push(Curve { train: points("train")?, eval: points("eval")?, candidate: label });
+    }
+    Ok(curves)
 }
 
 /// Plugin label → its metric names, in its order, then `reward`.

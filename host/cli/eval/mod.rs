@@ -11,6 +11,7 @@
 mod cache;
 mod plan;
 mod results;
+mod training;
 
 use std::path::Path;
 use std::sync::atomic::Ordering;
@@ -59,7 +60,7 @@ pub fn run(work: &Path, args: &EvalArgs, bars: bool) -> anyhow::Result<()> {
         .map(|p| Task::open(&p.path, Limits::default(), 0, &work, &stop))
         .collect::<anyhow::Result<Vec<Task>>>()?;
     let progress = Progress::new(bars);
-    let mut results = Results::new(&plan, &tasks);
+    let mut results = Results::new(&plan, &tasks)?;
     for candidate in &plan.candidates {
         let base = Base::load(&plan.model)?;
         results.model(&base.name, &base.sha256);

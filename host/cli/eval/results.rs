@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{Value, json};
 
 use super::plan::{Candidate, Labelled, Plan};
+use super::training;
 use crate::atomic;
 use crate::stages::data::Dataset;
 use crate::stages::scoring::{HOST_METRICS, Scored};
@@ -35,12 +36,17 @@ pub struct Results {
 
 impl Results {
     /// The header of `plan`'s results, its plugins described by `tasks`.
-    pub fn new(plan: &Plan, tasks: &[Task]) -> Results {
-        let candidates: Vec<Value> = plan
+    /// A candidate's adapter folder that holds a run's loss history gives its training curve.
+    pub fn new(plan: &Plan, tasks: &[Task]) -> anyhow::Result<Results> {
+        let candidates = plan
             .candidates
             .iter()
-            .map(|c| json!({"label": c.label, "adapter": c.adapter.as_ref().map(|a| a.display().to_string()), "decoding": c.decoding.to_string()}))
-            .collect();
+            .map(|c| {
+                let training = c.adapter.as_deref().map(training::curve).transpose()?.flatten();
+                let adapter = c.adapter.as_ref().map(|a| a.display().to_string());
+                Ok(json!({"label": c.label, "adapter": adapter, "decoding": c.decoding.to_string(), "training": training}))
+            })
+            .collect::<anyhow::Result<Vec<Value>>>()?;
         let plugins: Vec<Value> = plan
             .plugins
             .iter()
@@ -62,7 +68,7 @@ impl Results {
             "results": [],
         });
         let stem = plan.file.file_stem().map_or_else(|| "plan".to_owned(), |s| s.to_string_lossy().into_owned());
-        Results { document, stem, lines: Vec::new() }
+        Ok(Results { document, stem, lines: Vec::new() })
     }
 
     /// Name the base model.
