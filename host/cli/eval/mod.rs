@@ -36,7 +36,7 @@ impl std::fmt::Display for Stopped {
 
 impl std::error::Error for Stopped {}
 use crate::progress::Progress;
-use crate::stages::base::Base;
+use crate::stages::base::{Base, swap_adapter};
 use crate::stages::confine::{Confined, confine};
 use crate::stages::data::{self, Dataset, Prepared};
 use crate::stages::digest;
@@ -61,11 +61,13 @@ pub fn run(work: &Path, args: &EvalArgs, bars: bool) -> anyhow::Result<()> {
         .collect::<anyhow::Result<Vec<Task>>>()?;
     let progress = Progress::new(bars);
     let mut results = Results::new(&plan, &tasks)?;
+    // One base, read, hashed and quantized once; each candidate's adapter in turn on it.
+    let base = Base::load(&plan.model)?;
+    results.model(&base.name, &base.sha256);
+    let (pad_id, vocab, model_sha256, model_name) = (base.pad_id(), base.config.vocab_size, base.sha256.clone(), base.name.clone());
+    let (mut model, tokenizer) = base.build_with(plan.quantization.into(), None)?;
     for candidate in &plan.candidates {
-        let base = Base::load(&plan.model)?;
-        results.model(&base.name, &base.sha256);
-        let (pad_id, vocab, model_sha256) = (base.pad_id(), base.config.vocab_size, base.sha256.clone());
-        let (model, tokenizer) = base.build_with(plan.quantization.into(), candidate.adapter.as_deref())?;
+        swap_adapter(&mut model, candidate.adapter.as_deref(), &model_name)?;
         let adapter = candidate.adapter.as_deref().map(digest::hash_model).transpose()?;
         for (task, plugin) in tasks.iter_mut().zip(&plan.plugins) {
             let schema = predictions::schema_decoding(candidate.decoding, &task.plugin, &tokenizer, vocab)?;

@@ -48,14 +48,21 @@ impl Base {
     /// model); the tokenizer comes along.
     pub fn build_with(self, quantization: Quantization, adapter: Option<&Path>) -> anyhow::Result<(Model, Tokenizer)> {
         let mut model = Model::new(self.config, self.weights, quantization, None, 0).context("cannot build the model")?;
-        if let Some(dir) = adapter {
-            let peft = PeftAdapter::load(dir, model.device())
-                .with_context(|| format!("cannot read the adapter `{}`", dir.display()))?;
-            peft.apply(&mut model)
-                .with_context(|| format!("the adapter `{}` does not fit the model `{}`", dir.display(), self.name))?;
-        }
+        swap_adapter(&mut model, adapter, &self.name)?;
         Ok((model, self.tokenizer))
     }
+}
+
+/// Put the PEFT adapter in folder `adapter` on `model` (named `model_name` in errors) in
+/// place of any it carries, or take them all off for `None`. A folder that does not fit
+/// the model is refused naming the module.
+pub fn swap_adapter(model: &mut Model, adapter: Option<&Path>, model_name: &str) -> anyhow::Result<()> {
+    let Some(dir) = adapter else {
+        model.remove_adapters();
+        return Ok(());
+    };
+    let peft = PeftAdapter::load(dir, model.device()).with_context(|| format!("cannot read the adapter `{}`", dir.display()))?;
+    peft.apply(model).with_context(|| format!("the adapter `{}` does not fit the model `{model_name}`", dir.display()))
 }
 
 /// The last component of a path, for names that leave without the site's folder layout.

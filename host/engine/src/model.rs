@@ -666,6 +666,17 @@ impl Model {
         self.layers.get_mut(layer).map(|l| l.linear_mut(target))
     }
 
+    /// Take every adapter off, leaving the frozen base: one built model then answers as
+    /// the base and as each adapter in turn ([`crate::PeftAdapter::apply`] replaces all
+    /// adapters), without building and quantizing the base again.
+    pub fn remove_adapters(&mut self) {
+        for layer in &mut self.layers {
+            for target in TARGETS {
+                layer.linear_mut(target).set_adapter(None).expect("taking an adapter off checks no shape");
+            }
+        }
+    }
+
     /// Every projection with its in-memory name (PEFT's without `base_model.model.`).
     pub fn linears(&self) -> impl Iterator<Item = (String, &LoraLinear)> {
         self.layers.iter().enumerate().flat_map(|(index, layer)| {

@@ -52,6 +52,25 @@ fn a_peft_adapter_reproduces_peft_logits() {
     assert_close(&logits(&model, &ids), &want, "adapted logits");
 }
 
+/// One built model answers as the base, as the adapter, as the base again and as the adapter
+/// again, bit for bit each time: what `eval` does with one model and many candidates.
+#[test]
+fn adapters_swap_on_one_model_without_a_trace() {
+    let adapter = PeftAdapter::load(&peft_fixture(), &Device::Cpu).unwrap();
+    let base = Pretrained::load(&ModelSource::HfDir(tiny("llama3"))).unwrap();
+    let mut model = Model::new(base.config, base.weights, Quantization::Nf4, None, 0).unwrap();
+    let (ids, _) = expected("logits");
+    let plain = logits(&model, &ids);
+    adapter.apply(&mut model).unwrap();
+    let adapted = logits(&model, &ids);
+    assert!(max_abs_diff(&adapted, &plain) > 1e-3, "the adapter changes the logits");
+    model.remove_adapters();
+    assert_eq!(model.adapters().count(), 0);
+    assert_eq!(logits(&model, &ids), plain, "the base again");
+    adapter.apply(&mut model).unwrap();
+    assert_eq!(logits(&model, &ids), adapted, "the adapter again");
+}
+
 /// What we save loads back bit for bit, with PEFT's config fields and names.
 #[test]
 fn a_saved_adapter_round_trips() {
