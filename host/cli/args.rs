@@ -58,10 +58,80 @@ pub enum Command {
     Compare(CompareArgs),
     /// Report which kernel protections this machine offers a run.
     Doctor(DoctorArgs),
+    /// A federation site's ed25519 key pair: `keys new --site NAME` writes `NAME.key` (secret,
+    /// owner-only; the recipe's `federation.key`) and `NAME.pub.json` (for the server).
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// Aggregate the sites' replies of one federated round into the global adapter: each
+    /// reply (a site's export folder) is verified first — its signature against the known
+    /// public keys, its files against their signed hashes, the base model and plugin — and
+    /// a refused reply is left out, naming why, while the round goes on with the others.
+    Aggregate(AggregateArgs),
     /// Inspect, check and score task plugins (WASI components); start new ones, in Rust,
     /// Python, JavaScript or C, with the contract, bindings and componentize for C.
     #[command(subcommand)]
     Plugin(PluginCommand),
+}
+
+/// `rapha-host keys …`
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Write a new key pair for a site.
+    New(KeysNewArgs),
+}
+
+/// `rapha-host keys new`
+#[derive(Debug, Args)]
+pub struct KeysNewArgs {
+    /// The site's name: 1 to 48 of lowercase letters, digits and `-`.
+    #[arg(long, value_name = "NAME")]
+    pub site: String,
+    /// The folder the two files go into (created if absent; existing files are refused).
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    pub out: PathBuf,
+}
+
+/// `rapha-host aggregate`
+#[derive(Debug, Args)]
+pub struct AggregateArgs {
+    /// The sites' replies: each a folder as a federated `run` exported it.
+    #[arg(value_name = "REPLY", required = true)]
+    pub replies: Vec<PathBuf>,
+    /// Where the global adapter goes (`adapter_model.safetensors`, `adapter_config.json`)
+    /// with `aggregate.json`, what was used and refused; a new or empty folder.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// How to merge: `ffa` (exact; the sites trained B over a shared A), `fedit` (A and B
+    /// averaged apart; inexact, its error reported) or `stack` (exact; ranks side by side).
+    #[arg(long, value_enum, default_value_t = AggregateStrategy::Ffa)]
+    pub strategy: AggregateStrategy,
+    /// The folder of the federation's public keys (`*.pub.json`).
+    #[arg(long, value_name = "DIR")]
+    pub keys: PathBuf,
+    /// The round the replies must answer.
+    #[arg(long, value_name = "N")]
+    pub round: u64,
+    /// sha256 of the base model every site must have trained on.
+    #[arg(long, value_name = "SHA256")]
+    pub model_sha256: String,
+    /// sha256 of the task plugin every site must have used.
+    #[arg(long, value_name = "SHA256")]
+    pub plugin_sha256: String,
+    /// The sites sampled for this round; a reply from another is refused. Default: any
+    /// site with a known key.
+    #[arg(long, value_name = "SITE", value_delimiter = ',')]
+    pub sites: Vec<String>,
+    /// Fewest accepted replies the round needs.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub min_sites: usize,
+}
+
+/// `--strategy` of `aggregate`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum AggregateStrategy {
+    Ffa,
+    Fedit,
+    Stack,
 }
 
 /// `rapha-host plugin …`

@@ -9,6 +9,7 @@ mod atomic;
 mod compare;
 mod doctor;
 mod eval;
+mod federation;
 mod plot;
 mod jsonl;
 mod plugin;
@@ -26,7 +27,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
-use crate::args::{Cli, Command, LogFormat};
+use crate::args::{Cli, Command, KeysCommand, LogFormat};
 
 fn main() -> ExitCode {
     rapha_kernels::allocator::retain_freed_buffers();
@@ -77,6 +78,8 @@ fn dispatch(cli: Cli, bars: bool) -> anyhow::Result<()> {
         Command::Eval(args) => eval::run(&cli.work, &args, bars),
         Command::Compare(args) => compare::run(&cli.work, &args),
         Command::Doctor(args) => return doctor::run(&args),
+        Command::Keys(KeysCommand::New(args)) => federation::keys_new(&args),
+        Command::Aggregate(args) => federation::aggregate(&args),
         Command::Plugin(command) => plugin::run(&cli.work, command),
     };
     if announce && cli.work.exists() {

@@ -8,6 +8,8 @@ mod compare;
 mod doctor;
 // `rapha-host eval`: candidates × plugins × datasets, item-aligned, answers cached.
 mod eval;
+// `keys new`, a federated `run` round and `aggregate`: signed replies, exact FFA-LoRA.
+mod federation;
 // Plugins in Python, JavaScript and C: `plugin check`, and the Rust plugins' bits.
 mod languages;
 // `plugin new` in every language, a metric added, its own test.sh, `plugin score`.

@@ -53,6 +53,8 @@ pub struct Recipe {
     pub privacy: PrivacySettings,
     /// `[audit]`
     pub audit: AuditSettings,
+    /// `[federation]`, when the run is a site's round.
+    pub federation: Option<FederationSettings>,
     /// Where each table and key's value is written (`train.select_metric` → 14:17), for
     /// [`Recipe::error_at`].
     positions: BTreeMap<String, Position>,
@@ -228,6 +230,28 @@ pub struct AuditSettings {
     pub max_auc_gain: f64,
     /// Largest extraction excess.
     pub max_extraction: f64,
+}
+
+/// `[federation]`: one site's round.
+#[derive(Debug, Clone)]
+pub struct FederationSettings {
+    pub site: String,
+    /// The site's secret key file; it exists.
+    pub key: PathBuf,
+    pub round: u64,
+    /// The round's global adapter folder; it exists. `None` in the first round.
+    pub global: Option<PathBuf>,
+    pub strategy: FederatedStrategy,
+    pub seed: u64,
+}
+
+/// How the sites train, which decides how the server may aggregate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FederatedStrategy {
+    /// FFA-LoRA: `A` frozen at the federation's, `B` trained.
+    Ffa,
+    /// FedIT: `A` and `B` trained.
+    FedIt,
 }
 
 /// What one person is, for the privacy guarantee.

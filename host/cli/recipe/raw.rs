@@ -30,6 +30,30 @@ pub struct RawRecipe {
     pub privacy: Option<Spanned<RawPrivacy>>,
     /// `[audit]`: the leakage audit that gates the export.
     pub audit: Option<Spanned<RawAudit>>,
+    /// `[federation]`: this run is one site's round of a federation.
+    pub federation: Option<Spanned<RawFederation>>,
+}
+
+/// `[federation]`: the run trains one site's adapter for one round of a federation. The
+/// first round starts every site from the same adapter (its `A` drawn from `seed`); a later
+/// round starts from the round's global adapter. The export's manifest is signed with the
+/// site's key, so the server can check who sent it and what it was trained with.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawFederation {
+    /// Required. The site's name, as its key (`rapha-host keys new --site NAME`).
+    pub site: Option<Spanned<String>>,
+    /// Required. The site's secret key file (`NAME.key`), which signs the export.
+    pub key: Option<Spanned<String>>,
+    /// The round this run answers. Default 1.
+    pub round: Option<Spanned<u64>>,
+    /// The round's global adapter folder (what the server sent). Required after round 1.
+    pub global: Option<Spanned<String>>,
+    /// `"ffa"` (FFA-LoRA: `A` frozen, only `B` trained; aggregation is exact) or `"fedit"`
+    /// (both trained; averaging is approximate). Default `"ffa"`.
+    pub strategy: Option<Spanned<String>>,
+    /// The federation's seed: every site draws the first round's `A` from it. Default 0.
+    pub seed: Option<Spanned<u64>>,
 }
 
 /// `[audit]`: before anything is exported, measure what the adapter gives away — exposure of

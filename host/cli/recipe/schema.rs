@@ -115,11 +115,18 @@ keys! {
     AUDIT_MAX_EXTRACTION = "audit.max_extraction": "a share from 0 to 1";
 
     DP_INSECURE_SEED = "privacy.dp.insecure_seed": "a non-negative integer (tests only: makes the noise predictable)";
+
+    FEDERATION_SITE = "federation.site": "the site's name: 1 to 48 of lowercase letters, digits and `-`";
+    FEDERATION_KEY = "federation.key": "the site's key file (`rapha-host keys new`)";
+    FEDERATION_ROUND = "federation.round": "an integer ≥ 1";
+    FEDERATION_GLOBAL = "federation.global": "the round's global adapter folder (required after round 1)";
+    FEDERATION_STRATEGY = "federation.strategy": "`ffa` or `fedit`";
+    FEDERATION_SEED = "federation.seed": "a non-negative integer (the federation's shared seed)";
 }
 
 /// The tables, in the order of the schema.
 pub const TABLES: &[&str] = &[
-    "plugin", "model", "data", "lora", "train", "eval", "paths", "privacy", "privacy.dp", "audit",
+    "plugin", "model", "data", "lora", "train", "eval", "paths", "privacy", "privacy.dp", "audit", "federation",
 ];
 
 /// The key at `path`, if the schema has it.

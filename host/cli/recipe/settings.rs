@@ -7,7 +7,7 @@ use rapha_engine::dp::DpConfig;
 use rapha_engine::{AdamWConfig, GenerateConfig, TrainConfig};
 use rapha_task_host::{Limits, TaskInfo};
 
-use super::Recipe;
+use super::{FederatedStrategy, Recipe};
 use crate::stages::predictions;
 
 /// What a recipe alone cannot say about training: it depends on the data, the model and
@@ -59,7 +59,14 @@ impl Recipe {
             loss_chunk_tokens: TrainConfig::default().loss_chunk_tokens,
             base_model: Some(plan.base_model),
             dp: plan.dp,
+            freeze_a: self.federation.as_ref().is_some_and(|f| f.strategy == FederatedStrategy::Ffa),
         }
+    }
+
+    /// The seed the adapters are drawn from: the federation's in a federated run, so every
+    /// site starts from the same `A`; else `[train] seed`.
+    pub fn adapter_seed(&self) -> u64 {
+        self.federation.as_ref().map_or(self.train.seed, |f| f.seed)
     }
 
     /// Greedy decoding for evaluation: `[eval] max_new_tokens` or the plugin's, the

@@ -16,11 +16,11 @@ use super::document::Document;
 use crate::stages::predictions::Decoding;
 use super::error::RecipeError;
 use super::raw::{
-    RawAudit, RawData, RawDp, RawEval, RawLora, RawModel, RawPaths, RawPlugin, RawPrivacy, RawRecipe, RawTrain,
+    RawAudit, RawData, RawDp, RawEval, RawFederation, RawLora, RawModel, RawPaths, RawPlugin, RawPrivacy, RawRecipe, RawTrain,
 };
 use super::schema::{self, Key};
 use super::{
-    AuditSettings, DataSettings, DpSettings, EvalSettings, Length, ModelSettings, PathSettings, PluginSettings,
+    AuditSettings, DataSettings, DpSettings, EvalSettings, FederatedStrategy, FederationSettings, Length, ModelSettings, PathSettings, PluginSettings,
     PrivacySettings, PrivacyUnit, Recipe, SelectMetric, TrainSettings,
 };
 
@@ -63,6 +63,7 @@ pub fn validate(
         data,
         privacy: check.privacy(split(raw.privacy).0)?,
         audit: check.audit(split(raw.audit).0)?,
+        federation: raw.federation.map(|table| check.federation(table)).transpose()?,
         positions: document.positions(),
     })
 }
@@ -453,6 +454,37 @@ impl Check<'_> {
         })
     }
 
+    fn federation(&self, table: Spanned<RawFederation>) -> Result<FederationSettings, RecipeError> {
+        let span = Some(table.span());
+        let raw = table.into_inner();
+        let site = self.required(raw.site.as_ref(), &schema::FEDERATION_SITE, span.clone())?;
+        let well_formed = (1..=48).contains(&site.get_ref().len())
+            && site.get_ref().bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        if !well_formed {
+            return Err(self.invalid(&schema::FEDERATION_SITE, site.span(), format!("`{}`", site.get_ref())));
+        }
+        let key = self.existing_file(self.required(raw.key.as_ref(), &schema::FEDERATION_KEY, span.clone())?, &schema::FEDERATION_KEY)?;
+        let round = self.integer(&raw.round, &schema::FEDERATION_ROUND, 1, 1..=u64::MAX)?;
+        let global = match &raw.global {
+            Some(folder) => Some(self.existing_folder(folder, &schema::FEDERATION_GLOBAL)?),
+            None if round > 1 => return Err(self.missing(&schema::FEDERATION_GLOBAL, span)),
+            None => None,
+        };
+        Ok(FederationSettings {
+            site: site.get_ref().clone(),
+            key,
+            round,
+            global,
+            strategy: self.choice(
+                &raw.strategy,
+                &schema::FEDERATION_STRATEGY,
+                FederatedStrategy::Ffa,
+                &[("ffa", FederatedStrategy::Ffa), ("fedit", FederatedStrategy::FedIt)],
+            )?,
+            seed: self.integer(&raw.seed, &schema::FEDERATION_SEED, 0, 0..=u64::MAX)?,
+        })
+    }
+
     fn dp(&self, table: Spanned<RawDp>) -> Result<DpSettings, RecipeError> {
         let span = table.span();
         let raw = table.into_inner();
@@ -493,12 +525,17 @@ impl Check<'_> {
         key: &Key,
         table: Option<Range<usize>>,
     ) -> Result<&'v Spanned<String>, RecipeError> {
-        value.ok_or_else(|| RecipeError::MissingKey {
+        value.ok_or_else(|| self.missing(key, table))
+    }
+
+    /// The error of a required key that is absent, at its table's header.
+    fn missing(&self, key: &Key, table: Option<Range<usize>>) -> RecipeError {
+        RecipeError::MissingKey {
             file: self.file.to_owned(),
             position: table.map(|span| self.document.position(span.start)),
             key: key.path.to_owned(),
             expected: key.expected.to_owned(),
-        })
+        }
     }
 
     fn integer(
@@ -594,6 +631,17 @@ impl Check<'_> {
             value.span(),
             format!("`{}` ({problem})", value.get_ref()),
         ))
+    }
+
+    /// The path joined onto the recipe's folder, which must be a folder.
+    fn existing_folder(&self, value: &Spanned<String>, key: &Key) -> Result<PathBuf, RecipeError> {
+        let path = self.folder.join(value.get_ref());
+        let problem = match fs::metadata(&path) {
+            Ok(metadata) if metadata.is_dir() => return Ok(path),
+            Ok(_) => "a file".to_owned(),
+            Err(error) => io_problem(&error),
+        };
+        Err(self.invalid(&Key { path: key.path, expected: "an existing folder" }, value.span(), format!("`{}` ({problem})", value.get_ref())))
     }
 
     /// The model path joined onto the recipe's folder: a `.gguf` file, or a folder with

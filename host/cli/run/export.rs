@@ -18,6 +18,7 @@ use rapha_task_host::{MetricInfo, TaskInfo};
 use serde_json::{Value, json};
 
 use crate::report::{self, MetricRow, ReportFields};
+use crate::run::federated::Signer;
 use crate::run::journal::{EvalLine, StepLine};
 
 /// What a run exports besides the manifest, in this order.
@@ -58,6 +59,8 @@ pub struct Export<'a> {
     pub inputs: ManifestInputs,
     /// The protections in force.
     pub sandbox: &'a SandboxReport,
+    /// A federated round's site key, which signs the manifest.
+    pub signer: Option<Signer>,
 }
 
 /// Write the export folder `root` through the gate; returns the manifest. `verbatim` indexes
@@ -72,7 +75,8 @@ pub fn write(root: &Path, export: Export<'_>, verbatim: VerbatimIndex, audit: Ar
     let metrics = metrics_document(&export.report);
     let written = export_files(&mut dir, &export, &metrics).and_then(|()| {
         let sandbox = serde_json::to_value(export.sandbox).expect("a sandbox report always serialises");
-        Ok(dir.finish(export.inputs, metrics, sandbox)?)
+        let signature = export.signer.as_ref().map(|signer| signer.sign(dir.files(), &export.inputs)).transpose()?;
+        Ok(dir.finish(export.inputs, metrics, sandbox, signature)?)
     });
     match written {
         Ok(manifest) => Ok(manifest),

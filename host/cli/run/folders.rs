@@ -69,18 +69,21 @@ impl Folders {
         Ok(Folders { work, export })
     }
 
-    /// What the process may touch once locked down: its inputs, read-only; the two folders.
+    /// What the process may touch once locked down: its inputs, read-only (a federated
+    /// round's key and global adapter among them); the two folders.
     pub fn roots(&self, recipe: &Recipe) -> Roots {
-        Roots {
-            read_only: vec![
-                recipe.file.clone(),
-                recipe.model.path.clone(),
-                recipe.plugin.path.clone(),
-                recipe.data.train.clone(),
-                recipe.data.val.clone(),
-                recipe.data.test.clone(),
-            ],
-            read_write: vec![self.work.clone(), self.export.clone()],
+        let mut read_only = vec![
+            recipe.file.clone(),
+            recipe.model.path.clone(),
+            recipe.plugin.path.clone(),
+            recipe.data.train.clone(),
+            recipe.data.val.clone(),
+            recipe.data.test.clone(),
+        ];
+        if let Some(federation) = &recipe.federation {
+            read_only.push(federation.key.clone());
+            read_only.extend(federation.global.clone());
         }
+        Roots { read_only, read_write: vec![self.work.clone(), self.export.clone()] }
     }
 }

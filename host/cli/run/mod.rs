@@ -9,6 +9,7 @@
 //! `--resume` continues from the latest checkpoint, refusing changed inputs.
 
 mod export;
+mod federated;
 mod folders;
 mod identity;
 mod journal;
@@ -231,7 +232,8 @@ impl Run<'_> {
         self.announce(privacy.as_ref(), max_steps)?;
         self.identify(&plugin_sha256, &base.sha256, &splits)?;
         let (model_name, model_sha256, pad_id) = (base.name.clone(), base.sha256.clone(), base.pad_id());
-        let (model, tokenizer) = base.build(recipe.model.quantization, &recipe.lora, recipe.train.seed)?;
+        let (model, tokenizer) = base.build(recipe.model.quantization, &recipe.lora, recipe.adapter_seed())?;
+        federated::start_from_global(recipe, &model)?;
         let plan = TrainPlan {
             max_steps,
             pad_id,
@@ -485,6 +487,7 @@ impl Run<'_> {
             evals: outcome.journal.evals(),
             inputs,
             sandbox: self.sandbox,
+            signer: recipe.federation.as_ref().map(federated::Signer::load).transpose()?,
         };
         let manifest = export::write(&self.folders.export, export, outcome.splits.verbatim, Arc::clone(&self.audit))?;
         self.progress.println("");

@@ -1,11 +1,13 @@
 //! Each site's ed25519 key, and its signature over what it sends the server: a statement of
-//! the round, the hashes of the adapter and of the manifest it exported, and the hashes of
-//! the recipe, plugin and base model it trained with. The server verifies a reply against
-//! the federation's known public keys before it aggregates anything; a changed tensor
-//! changes the adapter's hash, so it breaks the signature too.
+//! the round, the hash of every file its export holds (the adapter's among them) and the
+//! hashes of the recipe, plugin and base model it trained with. The manifest carries it.
+//! The server verifies a reply against the federation's known public keys before it
+//! aggregates anything; a changed tensor changes the adapter's hash, so it breaks the
+//! signature too.
 //!
-//! The statement names no data path and holds no count: only hashes and the round.
+//! The statement names no data path and holds no count: only names, hashes and the round.
 
+use std::collections::BTreeMap;
 use std::fs::{self, OpenOptions};
 use std::io::Write as _;
 use std::os::unix::fs::OpenOptionsExt as _;
@@ -25,16 +27,14 @@ pub struct Statement {
     pub site: String,
     /// The round this reply answers.
     pub round: u64,
-    /// sha256 of `adapter_model.safetensors`.
-    pub adapter_sha256: String,
-    /// sha256 of the export's `manifest.json`.
-    pub manifest_sha256: String,
+    /// Every exported file (the manifest aside) → its sha256.
+    pub files: BTreeMap<String, String>,
     pub recipe_sha256: String,
     pub plugin_sha256: String,
     pub model_sha256: String,
 }
 
-/// A statement and the site's signature over it (`signature.json` beside the export).
+/// A statement and the site's signature over it (the manifest's `signature`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Signed {

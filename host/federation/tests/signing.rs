@@ -9,8 +9,7 @@ fn statement(site: &str) -> Statement {
     Statement {
         site: site.to_owned(),
         round: 2,
-        adapter_sha256: "a".repeat(64),
-        manifest_sha256: "b".repeat(64),
+        files: [("adapter_model.safetensors", "a"), ("metrics.json", "b")].map(|(n, h)| (n.to_owned(), h.repeat(64))).into(),
         recipe_sha256: "c".repeat(64),
         plugin_sha256: "d".repeat(64),
         model_sha256: "e".repeat(64),
@@ -39,7 +38,7 @@ fn a_changed_statement_another_key_or_an_unknown_site_is_refused() {
     let signed = north.sign(statement("north")).expect("signs");
 
     let mut changed = signed.clone();
-    changed.statement.adapter_sha256 = "f".repeat(64);
+    changed.statement.files.insert("adapter_model.safetensors".to_owned(), "f".repeat(64));
     let error = verify(&changed, &trusted).expect_err("a changed adapter").to_string();
     assert!(error.contains("site `north`: the signature does not match the statement"), "{error}");
     let mut later = signed.clone();

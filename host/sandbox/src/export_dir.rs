@@ -205,9 +205,16 @@ impl ExportDir {
     /// Write the manifest (after checking the folder holds only what the gate
     /// wrote), then check the folder once more. Returns the manifest; from then on the
     /// export stays. On an error, [`ExportDir::abort`] removes what was written.
-    pub fn finish(&mut self, inputs: ManifestInputs, metrics: serde_json::Value, sandbox: serde_json::Value) -> Result<Manifest> {
+    /// `signature`: a federation site's, over [`ExportDir::files`] and the inputs.
+    pub fn finish(
+        &mut self,
+        inputs: ManifestInputs,
+        metrics: serde_json::Value,
+        sandbox: serde_json::Value,
+        signature: Option<serde_json::Value>,
+    ) -> Result<Manifest> {
         self.scan()?;
-        let manifest = Manifest { format: MANIFEST_FORMAT, files: self.written.clone(), inputs, metrics, sandbox };
+        let manifest = Manifest { format: MANIFEST_FORMAT, files: self.written.clone(), inputs, metrics, sandbox, signature };
         let mut bytes = serde_json::to_vec_pretty(&manifest).expect("a manifest always serialises");
         bytes.push(b'\n');
         self.export(MANIFEST_NAME, &bytes, &[])?;
@@ -467,7 +474,7 @@ mod tests {
         export.export("report.txt", b"rapha-host run report\n", &[])?;
         let inputs = |role: &str| crate::InputHash { role: role.into(), sha256: "0".repeat(64), records: None };
         let inputs = ManifestInputs { recipe: inputs("recipe"), model: inputs("model"), plugin: inputs("plugin"), datasets: vec![] };
-        export.finish(inputs, serde_json::json!({}), serde_json::json!({}))
+        export.finish(inputs, serde_json::json!({}), serde_json::json!({}), None)
     }
 
     fn entries(dir: &Path) -> Vec<String> {

@@ -23,6 +23,10 @@ pub struct Manifest {
     pub metrics: serde_json::Value,
     /// The sandbox mode and the kernel protections in force.
     pub sandbox: serde_json::Value,
+    /// A federation site's signature over the files above and the inputs (absent outside a
+    /// federation): the statement and its ed25519 signature, as `rapha-federation` makes them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature: Option<serde_json::Value>,
 }
 
 /// One exported file.

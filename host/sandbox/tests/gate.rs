@@ -87,7 +87,7 @@ fn exports_a_valid_adapter_and_writes_a_manifest_with_hashes() {
         datasets: vec![rapha_sandbox::InputHash { role: "train".into(), sha256: "3".repeat(64), records: Some(rapha_sandbox::Count::of(500)) }],
     };
     let root = f.root.clone();
-    let manifest = f.export.finish(inputs, serde_json::json!({"rouge1": 0.43}), serde_json::json!({"mode": "strict"})).expect("finish");
+    let manifest = f.export.finish(inputs, serde_json::json!({"rouge1": 0.43}), serde_json::json!({"mode": "strict"}), None).expect("finish");
     assert_eq!(manifest.files.len(), 3);
     let expected = {
         use sha2::Digest;

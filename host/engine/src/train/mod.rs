@@ -99,6 +99,10 @@ pub struct TrainConfig {
     /// Train with DP-SGD ([`crate::dp`]): per-unit clipping to its `max_grad_norm` (the
     /// global `max_grad_norm` above is then not applied) and noise.
     pub dp: Option<DpConfig>,
+    /// Train only `B`; every `A` keeps the values the model was built with. FFA-LoRA: the
+    /// sites of a federation share one `A` (drawn from the federation's seed), so averaging
+    /// their `B` averages their updates exactly.
+    pub freeze_a: bool,
 }
 
 impl Default for TrainConfig {
@@ -123,6 +127,7 @@ impl Default for TrainConfig {
             loss_chunk_tokens: Some(256),
             base_model: None,
             dp: None,
+            freeze_a: false,
         }
     }
 }
@@ -350,10 +355,8 @@ impl<'m> Trainer<'m> {
         let params: Vec<Param> = model
             .adapters()
             .flat_map(|(name, adapter)| {
-                [
-                    Param { name: format!("{name}.lora_A"), var: adapter.a().clone() },
-                    Param { name: format!("{name}.lora_B"), var: adapter.b().clone() },
-                ]
+                let a = (!config.freeze_a).then(|| Param { name: format!("{name}.lora_A"), var: adapter.a().clone() });
+                a.into_iter().chain([Param { name: format!("{name}.lora_B"), var: adapter.b().clone() }])
             })
             .collect();
         if params.is_empty() {
@@ -794,6 +797,7 @@ fn run_fingerprint(config: &TrainConfig, lora: &LoraConfig, train: &[Example]) -
         "seed": config.seed,
         "gradient_checkpointing": config.gradient_checkpointing,
         "loss_chunk_tokens": config.loss_chunk_tokens,
+        "freeze_a": config.freeze_a,
         "dp": config.dp.as_ref().map(|dp| serde_json::json!({
             "sample_rate": dp.sample_rate,
             "noise_multiplier": dp.noise_multiplier,

@@ -27,6 +27,26 @@ fn config(dir: Option<&Path>) -> TrainConfig {
     }
 }
 
+/// With `freeze_a` (FFA-LoRA) every `A` ends bit for bit as built while `B` learns; without
+/// it `A` learns too.
+#[test]
+fn freezing_a_trains_only_b() {
+    let lora = random_model::lora(4, 0.0);
+    let built = random_model::model(Some(&lora), Quantization::Nf4);
+    let initial = rapha_engine::PeftAdapter::from_model(&built, &lora, None).unwrap();
+    for freeze_a in [true, false] {
+        let model = random_model::model(Some(&lora), Quantization::Nf4);
+        let mut trainer = Trainer::new(&model, &lora, examples(11, 1), Vec::new(), TrainConfig { freeze_a, ..config(None) }).unwrap();
+        trainer.run(&mut Silent, &AtomicBool::new(false)).unwrap();
+        let trained = trainer.adapter().unwrap();
+        for (name, pair) in &trained.modules {
+            let same = |a: &Tensor, b: &Tensor| a.flatten_all().unwrap().to_vec1::<f32>().unwrap() == b.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+            assert_eq!(same(&pair.a, &initial.modules[name].a), freeze_a, "{name} lora_A, freeze_a {freeze_a}");
+            assert!(!same(&pair.b, &initial.modules[name].b), "{name} lora_B learns");
+        }
+    }
+}
+
 /// Raises the stop flag once `at` steps are done, as a Ctrl-C handler would.
 struct StopAt<'a> {
     at: u64,

@@ -1,0 +1,115 @@
+//! The federation's Rust side, which the Flower app calls: `keys new` gives a site its key
+//! pair; `aggregate` verifies the sites' replies of a round and merges the accepted ones into
+//! the global adapter. All tensor math and every check is here; the app only moves files.
+
+mod reply;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use rapha_federation::signing::{PublicKey, SiteKey};
+use rapha_federation::{Contribution, Strategy, delta};
+use serde_json::json;
+
+use crate::args::{AggregateArgs, AggregateStrategy, KeysNewArgs};
+use crate::atomic;
+use reply::{Expected, Reply};
+
+/// `rapha-host keys new --site NAME --out DIR`.
+pub fn keys_new(args: &KeysNewArgs) -> anyhow::Result<()> {
+    let well_formed = (1..=48).contains(&args.site.len()) && args.site.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if !well_formed {
+        bail!("--site `{}`: expected 1 to 48 of lowercase letters, digits and `-`", args.site);
+    }
+    std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create `{}`", args.out.display()))?;
+    let (secret, public) = SiteKey::generate(&args.site)?.save(&args.out)?;
+    println!(
+        "wrote `{}` (secret: stays at the site, the recipe's `federation.key`) and `{}` (give it to the server)",
+        secret.display(),
+        public.display()
+    );
+    Ok(())
+}
+
+/// `rapha-host aggregate REPLY… --out DIR …`.
+pub fn aggregate(args: &AggregateArgs) -> anyhow::Result<()> {
+    let trusted = public_keys(&args.keys)?;
+    let expected = Expected { round: args.round, model_sha256: &args.model_sha256, plugin_sha256: &args.plugin_sha256, sites: &args.sites };
+    let (mut accepted, mut refused): (Vec<Reply>, Vec<(PathBuf, String)>) = (Vec::new(), Vec::new());
+    for dir in &args.replies {
+        match reply::read(dir, &expected, &trusted) {
+            Ok(reply) if accepted.iter().any(|r| r.site == reply.site) => {
+                refused.push((dir.clone(), format!("a second reply from site `{}` in this round", reply.site)));
+            }
+            Ok(reply) => accepted.push(reply),
+            Err(error) => refused.push((dir.clone(), format!("{error:#}"))),
+        }
+    }
+    for (dir, reason) in &refused {
+        eprintln!("refused the reply `{}`: {reason}", dir.display());
+    }
+    if accepted.len() < args.min_sites {
+        bail!("round {}: {} accepted replies, the round needs at least {} (--min-sites)", args.round, accepted.len(), args.min_sites);
+    }
+    let contributions: Vec<Contribution<'_>> =
+        accepted.iter().map(|r| Contribution { site: &r.site, adapter: &r.adapter, examples: r.examples }).collect();
+    let strategy = match args.strategy {
+        AggregateStrategy::Ffa => Strategy::Ffa,
+        AggregateStrategy::Fedit => Strategy::FedIt,
+        AggregateStrategy::Stack => Strategy::Stack,
+    };
+    let global = rapha_federation::aggregate(strategy, &contributions)?;
+    let error = delta::relative_error(&global, &contributions)?;
+    let summary = json!({
+        "round": args.round,
+        "strategy": format!("{:?}", args.strategy).to_lowercase(),
+        "sites": accepted.iter().map(|r| json!({"site": r.site, "examples": r.examples})).collect::<Vec<_>>(),
+        "refused": refused.iter().map(|(dir, reason)| json!({"reply": dir.display().to_string(), "reason": reason})).collect::<Vec<_>>(),
+        "relative_error": error,
+    });
+    write_global(&args.out, &global, &summary)?;
+    let sites: Vec<String> = accepted.iter().map(|r| format!("{} ({} examples)", r.site, r.examples)).collect();
+    println!(
+        "round {}: {} of {} replies aggregated by {:?} from {}; ‖ΔW − mean ΔW‖ / ‖mean ΔW‖ = {error:.2e}; global adapter in `{}`",
+        args.round,
+        accepted.len(),
+        args.replies.len(),
+        args.strategy,
+        sites.join(", "),
+        args.out.display()
+    );
+    Ok(())
+}
+
+/// Every `*.pub.json` in `dir`.
+fn public_keys(dir: &Path) -> anyhow::Result<Vec<PublicKey>> {
+    let entries = std::fs::read_dir(dir).with_context(|| format!("--keys: cannot list `{}`", dir.display()))?;
+    let mut keys = Vec::new();
+    for entry in entries {
+        let path = entry.with_context(|| format!("--keys: cannot list `{}`", dir.display()))?.path();
+        if path.file_name().is_some_and(|name| name.to_string_lossy().ends_with(".pub.json")) {
+            keys.push(PublicKey::load(&path)?);
+        }
+    }
+    if keys.is_empty() {
+        bail!("--keys: `{}` holds no public key (`NAME.pub.json`, from `rapha-host keys new`)", dir.display());
+    }
+    Ok(keys)
+}
+
+/// The global adapter and `aggregate.json` into `out`, all or nothing: written into a
+/// temporary folder beside it, then renamed into place. `out` must be new or empty.
+fn write_global(out: &Path, global: &rapha_engine::PeftAdapter, summary: &serde_json::Value) -> anyhow::Result<()> {
+    if out.exists() && std::fs::read_dir(out).with_context(|| format!("--out: cannot list `{}`", out.display()))?.next().is_some() {
+        bail!("--out: `{}` is not empty (a global adapter is never overwritten)", out.display());
+    }
+    let parent = out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    std::fs::create_dir_all(parent).with_context(|| format!("cannot create `{}`", parent.display()))?;
+    let staging = tempfile::Builder::new().prefix(".aggregate-").tempdir_in(parent).with_context(|| format!("cannot write in `{}`", parent.display()))?;
+    global.save(staging.path())?;
+    atomic::write(&staging.path().join("aggregate.json"), (serde_json::to_string_pretty(summary)? + "\n").as_bytes())?;
+    if out.exists() {
+        std::fs::remove_dir(out).with_context(|| format!("cannot replace the empty `{}`", out.display()))?;
+    }
+    std::fs::rename(staging.keep(), out).with_context(|| format!("cannot move the global adapter into `{}`", out.display()))
+}

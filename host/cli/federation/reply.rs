@@ -1,0 +1,77 @@
+//! One site's reply to a round, read and verified before anything of it is used: the
+//! manifest's signature against the federation's keys; the statement's round, base model
+//! and plugin against the round's; the site among those sampled; every file's bytes against
+//! the hash the site signed; then the adapter itself (its tensors are checked again when
+//! aggregated: shapes, finite values).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use anyhow::{Context, bail};
+use candle_core::Device;
+use rapha_engine::PeftAdapter;
+use rapha_federation::signing::{PublicKey, Signed, verify};
+use rapha_sandbox::Manifest;
+use sha2::{Digest as _, Sha256};
+
+/// What every reply of the round must agree with.
+pub struct Expected<'a> {
+    pub round: u64,
+    pub model_sha256: &'a str,
+    pub plugin_sha256: &'a str,
+    /// The sampled sites; empty: any with a known key.
+    pub sites: &'a [String],
+}
+
+/// An accepted reply.
+pub struct Reply {
+    pub site: String,
+    pub adapter: PeftAdapter,
+    /// Training records, the reply's weight.
+    pub examples: u64,
+}
+
+/// Larger than any manifest a run writes.
+const MAX_MANIFEST_BYTES: u64 = 1 << 20;
+
+/// The reply in `dir`, or why it is refused.
+pub fn read(dir: &Path, expected: &Expected<'_>, trusted: &[PublicKey]) -> anyhow::Result<Reply> {
+    let path = dir.join("manifest.json");
+    let bytes = rapha_sandbox::input::read_capped(&path, MAX_MANIFEST_BYTES).with_context(|| format!("cannot read `{}`", path.display()))?;
+    let manifest: Manifest = serde_json::from_slice(&bytes).with_context(|| format!("`{}` is not an export's manifest", path.display()))?;
+    let signed: Signed = serde_json::from_value(manifest.signature.clone().context("the manifest is not signed (not a federated run's export)")?)
+        .context("the manifest's `signature` is malformed")?;
+    let site = verify(&signed, trusted)?.to_owned();
+    let statement = &signed.statement;
+    let checks = [
+        (statement.round == expected.round, format!("it answers round {}, this is round {}", statement.round, expected.round)),
+        (statement.model_sha256 == expected.model_sha256, format!("trained on another base model (sha256 {})", statement.model_sha256)),
+        (statement.plugin_sha256 == expected.plugin_sha256, format!("trained with another plugin (sha256 {})", statement.plugin_sha256)),
+        (expected.sites.is_empty() || expected.sites.contains(&site), format!("site `{site}` was not sampled for this round")),
+        (statement.recipe_sha256 == manifest.inputs.recipe.sha256 && statement.model_sha256 == manifest.inputs.model.sha256
+            && statement.plugin_sha256 == manifest.inputs.plugin.sha256, "the manifest's inputs differ from the signed ones".to_owned()),
+    ];
+    if let Some((_, reason)) = checks.into_iter().find(|(ok, _)| !ok) {
+        bail!("site `{site}`: {reason}");
+    }
+    let listed: BTreeMap<String, String> = manifest.files.iter().map(|f| (f.name.clone(), f.sha256.clone())).collect();
+    if listed != statement.files {
+        bail!("site `{site}`: the manifest's files differ from the signed ones");
+    }
+    for (name, sha256) in &statement.files {
+        let file = dir.join(name);
+        let bytes = std::fs::read(&file).with_context(|| format!("site `{site}`: cannot read `{}`", file.display()))?;
+        if hex::encode(Sha256::digest(&bytes)) != *sha256 {
+            bail!("site `{site}`: `{name}` is not the file the site signed (its sha256 differs)");
+        }
+    }
+    let examples = manifest
+        .inputs
+        .datasets
+        .iter()
+        .find(|d| d.role == "train")
+        .and_then(|d| d.records?.shown())
+        .with_context(|| format!("site `{site}`: the manifest gives no training record count"))?;
+    let adapter = PeftAdapter::load(dir, &Device::Cpu).with_context(|| format!("site `{site}`: cannot read its adapter"))?;
+    Ok(Reply { site, adapter, examples })
+}

@@ -1,0 +1,172 @@
+//! A federated round on one machine, the Rust side of it: two sites with keys train round 1
+//! from the federation's seed on halves of the training data; `aggregate` verifies their
+//! signed replies and merges them by FFA-LoRA, checked here against a plain weighted mean;
+//! tampered, forged and foreign replies are refused while the round goes on; a site starts
+//! round 2 from the global adapter, and refuses a global adapter of another model.
+
+use std::fs;
+use std::path::Path;
+
+use candle_core::Device;
+use rapha_engine::PeftAdapter;
+use rapha_federation::signing::{SiteKey, Statement};
+use rapha_plugin_artifacts::FHIR_EXTRACTION;
+use serde_json::Value;
+
+use crate::run::{Recipe, copy_fhir_data, read_json, read_text};
+use crate::util::{Dir, root};
+
+const SITES: [&str; 2] = ["north", "south"];
+
+/// `site`'s recipe for `round`: its half of the training records, its own folders.
+fn site_recipe(site: &str, round: u64) -> Recipe {
+    let mut recipe = Recipe::tiny(FHIR_EXTRACTION);
+    recipe
+        .set("data", "train", &format!("\"data/{site}-train.jsonl\""))
+        .set("paths", "work", &format!("\"{site}-{round}/work\""))
+        .set("paths", "export", &format!("\"{site}-{round}/export\""))
+        .set("audit", "enabled", "false")
+        .set("federation", "site", &format!("\"{site}\""))
+        .set("federation", "key", &format!("\"keys/{site}.key\""))
+        .set("federation", "round", &round.to_string())
+        .set("federation", "seed", "7");
+    recipe
+}
+
+/// Keys for both sites (their public halves in `server-keys/`), and each site's half of the
+/// training records.
+fn federation(dir: &Dir) {
+    copy_fhir_data(dir);
+    let train = read_text(&dir.path().join("data/train.jsonl"));
+    let lines: Vec<&str> = train.lines().collect();
+    let (first, second) = lines.split_at(lines.len() * 2 / 5);
+    for (site, part) in SITES.iter().zip([first, second]) {
+        dir.create(&format!("data/{site}-train.jsonl"), &(part.join("\n") + "\n"));
+        dir.command().args(["keys", "new", "--site", site, "--out", "keys"]).stdout();
+        fs::create_dir_all(dir.path().join("server-keys")).expect("a folder");
+        fs::copy(dir.path().join(format!("keys/{site}.pub.json")), dir.path().join(format!("server-keys/{site}.pub.json"))).expect("copy");
+    }
+}
+
+fn run_site(dir: &Dir, site: &str, recipe: &Recipe) {
+    let file = format!("{site}.toml");
+    dir.create(&file, &recipe.text());
+    dir.command().args(["run", &file]).stdout();
+}
+
+/// The manifest's inputs: (model sha256, plugin sha256).
+fn hashes(export: &Path) -> (String, String) {
+    let manifest = read_json(&export.join("manifest.json"));
+    let hash = |role: &str| manifest["inputs"][role]["sha256"].as_str().expect("a hash").to_owned();
+    (hash("model"), hash("plugin"))
+}
+
+fn aggregate(dir: &Dir, replies: &[&str], out: &str, model: &str, plugin: &str) -> crate::util::Output {
+    let mut command = dir.command();
+    command.args(["aggregate", "--out", out, "--keys", "server-keys", "--round", "1", "--model-sha256", model, "--plugin-sha256", plugin]);
+    command.args(replies).output()
+}
+
+fn values(tensor: &candle_core::Tensor) -> Vec<f64> {
+    tensor.flatten_all().expect("flat").to_vec1::<f32>().expect("f32").into_iter().map(f64::from).collect()
+}
+
+#[test]
+fn a_round_aggregates_signed_replies_exactly_and_refuses_bad_ones() {
+    let dir = Dir::new();
+    federation(&dir);
+    for site in SITES {
+        run_site(&dir, site, &site_recipe(site, 1));
+    }
+    let exports: Vec<String> = SITES.iter().map(|site| format!("{site}-1/export")).collect();
+    let (model, plugin) = hashes(&dir.path().join(&exports[0]));
+    let output = aggregate(&dir, &[&exports[0], &exports[1]], "global-1", &model, &plugin);
+    assert_eq!(output.code, Some(0), "{}\n{}", output.stdout, output.stderr);
+
+    // FFA-LoRA: the sites share A; the global B is their example-weighted mean, by plain loops.
+    let load = |path: &str| PeftAdapter::load(&dir.path().join(path), &Device::Cpu).expect("an adapter");
+    let (north, south, global) = (load(&exports[0]), load(&exports[1]), load("global-1"));
+    let examples: Vec<f64> = exports.iter().map(|e| read_json(&dir.path().join(e).join("manifest.json"))["inputs"]["datasets"][0]["records"].as_f64().expect("n")).collect();
+    let summary = read_json(&dir.path().join("global-1/aggregate.json"));
+    assert_eq!(summary["sites"][0]["examples"].as_f64(), Some(examples[0]));
+    assert!(summary["relative_error"].as_f64().expect("an error") < 1e-6, "{summary}");
+    for (name, pair) in &global.modules {
+        assert_eq!(values(&pair.a), values(&north.modules[name].a), "{name}: the shared A");
+        assert_eq!(values(&north.modules[name].a), values(&south.modules[name].a), "{name}: both sites kept the federation's A");
+        let (b1, b2) = (values(&north.modules[name].b), values(&south.modules[name].b));
+        let total = examples[0] + examples[1];
+        for (i, found) in values(&pair.b).into_iter().enumerate() {
+            let expected = (examples[0] * b1[i] + examples[1] * b2[i]) / total;
+            assert!((found - expected).abs() <= 1e-6 * expected.abs().max(1e-3), "{name}[{i}]: {found} vs {expected}");
+        }
+    }
+
+    // A changed tensor, a forged signature, another base model: each refused by name; the
+    // round goes on with north.
+    let copy = |from: &str, to: &str| {
+        fs::create_dir_all(dir.path().join(to)).expect("a folder");
+        for entry in fs::read_dir(dir.path().join(from)).expect("listable") {
+            let entry = entry.expect("an entry");
+            fs::copy(entry.path(), dir.path().join(to).join(entry.file_name())).expect("copy");
+        }
+    };
+    copy(&exports[1], "tampered");
+    let weights = dir.path().join("tampered/adapter_model.safetensors");
+    let mut bytes = fs::read(&weights).expect("weights");
+    let last = bytes.len() - 3;
+    bytes[last] ^= 0x10;
+    fs::write(&weights, bytes).expect("tamper");
+    let resign = |to: &str, key: &SiteKey, change: &dyn Fn(&mut Statement)| {
+        copy(&exports[1], to);
+        let path = dir.path().join(to).join("manifest.json");
+        let mut manifest: Value = read_json(&path);
+        let mut statement: Statement = serde_json::from_value(manifest["signature"]["statement"].clone()).expect("a statement");
+        change(&mut statement);
+        manifest["signature"] = serde_json::to_value(key.sign(statement).expect("signs")).expect("json");
+        fs::write(&path, serde_json::to_string_pretty(&manifest).expect("json")).expect("write");
+    };
+    let outsider = SiteKey::generate("east").expect("a key");
+    resign("forged", &outsider, &|s| s.site = "east".to_owned());
+    let south_key = SiteKey::load(&dir.path().join("keys/south.key")).expect("south's key");
+    resign("other-model", &south_key, &|s| s.model_sha256 = "0".repeat(64));
+    let output = aggregate(&dir, &[&exports[0], "tampered", "forged", "other-model"], "global-2", &model, &plugin);
+    assert_eq!(output.code, Some(0), "{}\n{}", output.stdout, output.stderr);
+    for reason in [
+        "refused the reply `tampered`: site `south`: `adapter_model.safetensors` is not the file the site signed",
+        "refused the reply `forged`: signature refused: site `east` is not among the federation's public keys",
+        "refused the reply `other-model`: site `south`: trained on another base model",
+    ] {
+        assert!(output.stderr.contains(reason), "{reason}\n{}", output.stderr);
+    }
+    assert!(output.stdout.contains("1 of 4 replies aggregated"), "{}", output.stdout);
+    assert_eq!(read_json(&dir.path().join("global-2/aggregate.json"))["refused"].as_array().map(Vec::len), Some(3));
+    let none = aggregate(&dir, &["tampered"], "global-3", &model, &plugin);
+    assert_eq!(none.code, Some(1), "{}", none.stderr);
+    assert!(!dir.path().join("global-3").exists(), "nothing written for a round without replies");
+
+    // Round 2 starts from the global adapter: FFA keeps its A, the reply says round 2.
+    let mut second = site_recipe("north", 2);
+    second.set("federation", "global", "\"global-1\"");
+    run_site(&dir, "north", &second);
+    let next = load("north-2/export");
+    for (name, pair) in &next.modules {
+        assert_eq!(values(&pair.a), values(&global.modules[name].a), "{name}: round 2 trains over the global A");
+    }
+    assert_eq!(read_json(&dir.path().join("north-2/export/manifest.json"))["signature"]["statement"]["round"], 2);
+}
+
+#[test]
+fn a_round_without_or_with_a_foreign_global_adapter_is_refused() {
+    let dir = Dir::new();
+    federation(&dir);
+    let mut recipe = site_recipe("north", 2);
+    dir.create("north.toml", &recipe.text());
+    let refused = dir.command().args(["run", "north.toml"]).fails_with(1);
+    assert!(refused.stderr.contains("`federation.global`"), "{}", refused.stderr);
+    let peft = root().join("host/engine/tests/fixtures/peft/llama3-rslora");
+    recipe.set("federation", "global", &format!("{:?}", peft.display().to_string()));
+    dir.create("north.toml", &recipe.text());
+    let refused = dir.command().args(["run", "north.toml"]).fails_with(1);
+    assert!(refused.stderr.contains("federation.global") && refused.stderr.contains("llama3-rslora"), "{}", refused.stderr);
+    assert!(!dir.path().join("north-2/export/manifest.json").exists(), "nothing exported");
+}
