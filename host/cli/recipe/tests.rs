@@ -7,7 +7,8 @@ use std::time::Duration;
 use rapha_engine::{Decay, Quantization, Target};
 use rapha_sandbox::lockdown::SandboxMode;
 
-use super::{Length, PrivacyUnit, Recipe, SelectMetric};
+use super::settings::TrainPlan;
+use super::{FederatedStrategy, Length, PrivacyUnit, Recipe, SelectMetric};
 use crate::stages::predictions::Decoding;
 
 const TASKS: [&str; 4] = [
@@ -113,6 +114,14 @@ extraction_records = 8
 max_exposure = 10.5
 max_auc_gain = 0.05
 max_extraction = 0.2
+
+[federation]
+site = "north"
+key = "../keys/north.key"
+round = 2
+global = "../inbox/round-2"
+strategy = "fedit"
+seed = 7
 "#;
 
 /// A folder laid out as the repository is (`recipes/`, `plugins/dist/`, `models/`,
@@ -132,6 +141,8 @@ impl Tree {
             }
         }
         tree.touch("models/SmolLM2-135M-Instruct.Q4_1.gguf");
+        tree.touch("keys/north.key");
+        fs::create_dir_all(tree.path("inbox/round-2")).expect("inbox folder");
         fs::create_dir_all(tree.path("recipes")).expect("recipes folder");
         tree
     }
@@ -379,7 +390,7 @@ fn rejects_unknown_table_listing_the_tables() {
     assert_eq!(
         tree.message(&with("[trian]\nlr = 1e-3\n")),
         "recipes/x.toml:12:2: unknown table `trian`: expected one of `plugin`, `model`, `data`, \
-         `lora`, `train`, `eval`, `paths`, `privacy`, `audit`"
+         `lora`, `train`, `eval`, `paths`, `privacy`, `audit`, `federation`"
     );
 }
 
@@ -789,6 +800,29 @@ fn every_shipped_recipe_loads() {
 }
 
 /// `[audit]`: on by default with the documented sizes and thresholds; each key's range.
+/// `[federation]`: required site and key, a global adapter after round 1, the strategy.
+#[test]
+fn federation_settings() {
+    let tree = Tree::new();
+    assert!(tree.load(MINIMAL).expect("valid").federation.is_none());
+    let first = tree.load(&with("[federation]\nsite = \"north\"\nkey = \"../keys/north.key\"\n")).expect("valid");
+    let federation = first.federation.clone().expect("[federation]");
+    assert_eq!((federation.round, federation.global, federation.strategy, federation.seed), (1, None, FederatedStrategy::Ffa, 0));
+    let plan = TrainPlan { max_steps: 1, pad_id: 0, checkpoint_dir: PathBuf::new(), base_model: String::new(), dp: None };
+    assert!(first.train_config(plan).freeze_a, "FFA-LoRA trains only B");
+    assert_eq!(first.adapter_seed(), 0, "every site draws A from the federation's seed");
+    let cases = [
+        ("key = \"../keys/north.key\"", "12:1: missing key `federation.site`: expected the site's name: 1 to 48 of lowercase letters, digits and `-`"),
+        ("site = \"North\"\nkey = \"../keys/north.key\"", "13:8: `federation.site`: expected the site's name: 1 to 48 of lowercase letters, digits and `-`, found `North`"),
+        ("site = \"north\"\nkey = \"../keys/south.key\"", "14:7: `federation.key`: expected an existing file, found `../keys/south.key` (no such file)"),
+        ("site = \"north\"\nkey = \"../keys/north.key\"\nround = 2", "12:1: missing key `federation.global`: expected the round's global adapter folder (required after round 1)"),
+        ("site = \"north\"\nkey = \"../keys/north.key\"\nstrategy = \"fedavg\"", "15:12: `federation.strategy`: expected `ffa` or `fedit`, found `fedavg`"),
+    ];
+    for (lines, expected) in cases {
+        assert_eq!(tree.message(&with(&format!("[federation]\n{lines}\n"))), format!("recipes/x.toml:{expected}"), "{lines}");
+    }
+}
+
 #[test]
 fn audit_settings() {
     let tree = Tree::new();
