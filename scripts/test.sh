@@ -8,6 +8,8 @@
 #   ~/.cache/rapha-host/tools) and the plugins written in those languages into
 #   plugins/dist/ (the e2e tests also take a `plugin new` skeleton of every language,
 #   Rust's included, through its own test.sh);
+# - the Flower App's venv (scripts/flower.sh: flwr pinned, from PyPI), for the federated
+#   rounds on Flower's deployment runtime (a SuperLink and two SuperNodes on loopback);
 # - Debian's Chromium (headless), for the browser check of `compare`'s HTML report;
 # - `cargo test` over the whole workspace. With CI=true, compiler warnings in the
 #   workspace's own crates fail the run (read from cargo's JSON messages, so the
@@ -28,6 +30,7 @@ if [ ! -x /usr/bin/chromium ]; then
     fi
 fi
 scripts/build-foreign-plugins.sh
+scripts/flower.sh
 
 if [ "${CI:-}" = "true" ]; then
     cargo test --workspace --locked --no-run --message-format=json-diagnostic-rendered-ansi \

@@ -312,6 +312,17 @@ pub struct RunArgs {
     /// Refused if the recipe, model, plugin or data changed since (by sha256).
     #[arg(long)]
     pub resume: bool,
+
+    /// A federated recipe's round (what a federation's client passes): sets
+    /// `federation.round`, and the work and export folders become `<paths.work>/round-N`
+    /// and `<paths.export>/round-N`, one pair per round.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub round: Option<u64>,
+
+    /// The round's global adapter folder (with `--round`, after the first round): sets
+    /// `federation.global`.
+    #[arg(long, value_name = "DIR", requires = "round")]
+    pub global: Option<PathBuf>,
 }
 
 /// `rapha-host predict`

@@ -13,7 +13,9 @@ use rapha_federation::signing::{SiteKey, Statement};
 use rapha_plugin_artifacts::FHIR_EXTRACTION;
 use serde_json::Value;
 
-use crate::run::{Recipe, copy_fhir_data, read_json, read_text};
+use sha2::{Digest as _, Sha256};
+
+use crate::run::{Recipe, copy_fhir_data, read_json, read_text, sha256_file};
 use crate::util::{Dir, root};
 
 const SITES: [&str; 2] = ["north", "south"];
@@ -67,6 +69,32 @@ fn aggregate(dir: &Dir, replies: &[&str], out: &str, model: &str, plugin: &str) 
     command.args(replies).output()
 }
 
+/// FFA-LoRA by plain loops: every reply kept the same A, which the global adapter has; the
+/// global B is the replies' B weighted by their training records. The global adapter.
+fn assert_weighted_mean(global: &Path, replies: &[std::path::PathBuf]) -> PeftAdapter {
+    let load = |dir: &Path| PeftAdapter::load(dir, &Device::Cpu).expect("an adapter");
+    let sites: Vec<(PeftAdapter, f64)> = replies
+        .iter()
+        .map(|dir| {
+            let examples = read_json(&dir.join("manifest.json"))["inputs"]["datasets"][0]["records"].as_f64().expect("records");
+            (load(dir), examples)
+        })
+        .collect();
+    let global = load(global);
+    let total: f64 = sites.iter().map(|(_, n)| n).sum();
+    for (name, pair) in &global.modules {
+        for (site, _) in &sites {
+            assert_eq!(values(&pair.a), values(&site.modules[name].a), "{name}: the shared A");
+        }
+        let b: Vec<(Vec<f64>, f64)> = sites.iter().map(|(site, n)| (values(&site.modules[name].b), *n)).collect();
+        for (i, found) in values(&pair.b).into_iter().enumerate() {
+            let expected = b.iter().map(|(values, n)| n * values[i]).sum::<f64>() / total;
+            assert!((found - expected).abs() <= 1e-6 * expected.abs().max(1e-3), "{name}[{i}]: {found} vs {expected}");
+        }
+    }
+    global
+}
+
 fn values(tensor: &candle_core::Tensor) -> Vec<f64> {
     tensor.flatten_all().expect("flat").to_vec1::<f32>().expect("f32").into_iter().map(f64::from).collect()
 }
@@ -83,23 +111,9 @@ fn a_round_aggregates_signed_replies_exactly_and_refuses_bad_ones() {
     let output = aggregate(&dir, &[&exports[0], &exports[1]], "global-1", &model, &plugin);
     assert_eq!(output.code, Some(0), "{}\n{}", output.stdout, output.stderr);
 
-    // FFA-LoRA: the sites share A; the global B is their example-weighted mean, by plain loops.
-    let load = |path: &str| PeftAdapter::load(&dir.path().join(path), &Device::Cpu).expect("an adapter");
-    let (north, south, global) = (load(&exports[0]), load(&exports[1]), load("global-1"));
-    let examples: Vec<f64> = exports.iter().map(|e| read_json(&dir.path().join(e).join("manifest.json"))["inputs"]["datasets"][0]["records"].as_f64().expect("n")).collect();
     let summary = read_json(&dir.path().join("global-1/aggregate.json"));
-    assert_eq!(summary["sites"][0]["examples"].as_f64(), Some(examples[0]));
     assert!(summary["relative_error"].as_f64().expect("an error") < 1e-6, "{summary}");
-    for (name, pair) in &global.modules {
-        assert_eq!(values(&pair.a), values(&north.modules[name].a), "{name}: the shared A");
-        assert_eq!(values(&north.modules[name].a), values(&south.modules[name].a), "{name}: both sites kept the federation's A");
-        let (b1, b2) = (values(&north.modules[name].b), values(&south.modules[name].b));
-        let total = examples[0] + examples[1];
-        for (i, found) in values(&pair.b).into_iter().enumerate() {
-            let expected = (examples[0] * b1[i] + examples[1] * b2[i]) / total;
-            assert!((found - expected).abs() <= 1e-6 * expected.abs().max(1e-3), "{name}[{i}]: {found} vs {expected}");
-        }
-    }
+    let global = assert_weighted_mean(&dir.path().join("global-1"), &[dir.path().join(&exports[0]), dir.path().join(&exports[1])]);
 
     // A changed tensor, a forged signature, another base model: each refused by name; the
     // round goes on with north.
@@ -148,11 +162,82 @@ fn a_round_aggregates_signed_replies_exactly_and_refuses_bad_ones() {
     let mut second = site_recipe("north", 2);
     second.set("federation", "global", "\"global-1\"");
     run_site(&dir, "north", &second);
-    let next = load("north-2/export");
+    let next = PeftAdapter::load(&dir.path().join("north-2/export"), &Device::Cpu).expect("an adapter");
     for (name, pair) in &next.modules {
         assert_eq!(values(&pair.a), values(&global.modules[name].a), "{name}: round 2 trains over the global A");
     }
     assert_eq!(read_json(&dir.path().join("north-2/export/manifest.json"))["signature"]["statement"]["round"], 2);
+}
+
+/// The Flower venv (`scripts/flower.sh`), or `None` outside CI when it is not installed.
+fn flower_venv() -> Option<std::path::PathBuf> {
+    let venv = std::env::var_os("FLOWER_VENV").map_or_else(
+        || std::path::PathBuf::from(std::env::var_os("HOME").expect("HOME")).join(".cache/rapha-host/flower"),
+        std::path::PathBuf::from,
+    );
+    if venv.join("bin/flower-superlink").is_file() {
+        return Some(venv);
+    }
+    let message = format!("the Flower venv `{}` is missing: run scripts/flower.sh", venv.display());
+    assert!(std::env::var("CI").as_deref() != Ok("true"), "{message}");
+    eprintln!("skipped: {message}");
+    None
+}
+
+/// A model folder's sha256 as the manifest gives it: of the sorted `NAME SHA256` lines of its files.
+fn model_sha256(folder: &Path) -> String {
+    let mut lines: Vec<String> = fs::read_dir(folder)
+        .expect("the model folder")
+        .map(|entry| entry.expect("an entry").path())
+        .filter(|path| path.is_file())
+        .map(|path| format!("{} {}\n", path.file_name().expect("a name").to_string_lossy(), sha256_file(&path)))
+        .collect();
+    lines.sort();
+    hex::encode(Sha256::digest(lines.concat()))
+}
+
+/// Flower's deployment runtime on loopback: a SuperLink and two SuperNodes, the Flower App of
+/// `host/flower` (`scripts/federation-loopback.sh`), two rounds. Each round's global adapter
+/// is the weighted mean of that round's replies, and round 2 trained over round 1's A.
+#[test]
+fn two_rounds_on_flower_between_two_supernodes() {
+    let Some(venv) = flower_venv() else {
+        return;
+    };
+    let dir = Dir::new();
+    federation(&dir);
+    for site in SITES {
+        let mut recipe = site_recipe(site, 1);
+        recipe.set("paths", "work", &format!("\"{site}-work\"")).set("paths", "export", &format!("\"{site}-export\""));
+        dir.create(&format!("{site}.toml"), &recipe.text());
+    }
+    let port = 20_000 + std::process::id() % 20_000;
+    let output = std::process::Command::new(root().join("scripts/federation-loopback.sh"))
+        .arg(dir.path())
+        .args(SITES.map(|site| dir.path().join(format!("{site}.toml"))))
+        .env("FLOWER_VENV", &venv)
+        .env("RAPHA_HOST", env!("CARGO_BIN_EXE_rapha-host"))
+        .env("MODEL_SHA256", model_sha256(&crate::run::tiny_model()))
+        .env("PLUGIN_SHA256", sha256_file(Path::new(FHIR_EXTRACTION)))
+        .env("ROUNDS", "2")
+        .env("ROUND_TIMEOUT", "600")
+        .env("FLOWER_BASE_PORT", port.to_string())
+        .output()
+        .expect("the loopback script runs");
+    let (stdout, stderr) = (String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    assert!(output.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains("round 2: 2 of 2 sites replied"), "{stdout}");
+    let mut globals = Vec::new();
+    for round in [1, 2] {
+        let federation = dir.path().join(format!("federation/round-{round}"));
+        let replies: Vec<std::path::PathBuf> =
+            fs::read_dir(federation.join("replies")).expect("replies").map(|entry| entry.expect("an entry").path()).collect();
+        assert_eq!(replies.len(), 2);
+        globals.push(assert_weighted_mean(&federation.join("global"), &replies));
+    }
+    for (name, pair) in &globals[1].modules {
+        assert_eq!(values(&pair.a), values(&globals[0].modules[name].a), "{name}: round 2 kept round 1's A");
+    }
 }
 
 #[test]

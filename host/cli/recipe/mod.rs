@@ -311,6 +311,26 @@ impl Recipe {
         validate::validate(raw, &document, file, sha256)
     }
 
+    /// This federated recipe for `round`, starting from `global`: the federation's round
+    /// and global adapter set, and work and export folders of the round's own
+    /// (`<folder>/round-N`). Refused for a recipe without `[federation]`, and for a round
+    /// after the first without a global adapter folder.
+    pub fn for_round(mut self, round: u64, global: Option<PathBuf>) -> anyhow::Result<Recipe> {
+        let Some(federation) = &mut self.federation else {
+            anyhow::bail!("--round: `{}` has no `[federation]` table: only a site's recipe runs a round", self.file.display());
+        };
+        match global {
+            Some(folder) if !folder.is_dir() => anyhow::bail!("--global: `{}` is not a folder (the round's global adapter)", folder.display()),
+            None if round > 1 => anyhow::bail!("--global: round {round} starts from the round's global adapter folder; none was given"),
+            global => federation.global = global,
+        }
+        federation.round = round;
+        let folder = format!("round-{round}");
+        self.paths.work = self.paths.work.join(&folder);
+        self.paths.export = self.paths.export.join(&folder);
+        Ok(self)
+    }
+
     /// An error located at `key`'s value (or at the file when the key is absent), for
     /// checks that need more than the recipe (e.g. `select_metric` against the plugin's
     /// declared metrics). `found` is shown as given, so put values in backticks.

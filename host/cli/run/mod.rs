@@ -83,7 +83,10 @@ impl std::error::Error for Interrupted {}
 /// Run the recipe at `args.recipe`. `progress_visible`: draw progress bars on stderr.
 pub fn run(args: &RunArgs, progress_visible: bool) -> anyhow::Result<()> {
     let started = Instant::now();
-    let recipe = Recipe::load(&args.recipe)?;
+    let recipe = match args.round {
+        Some(round) => Recipe::load(&args.recipe)?.for_round(round, args.global.clone())?,
+        None => Recipe::load(&args.recipe)?,
+    };
     lockdown::owner_only_files();
     let folders = Folders::prepare(&recipe, args.resume)?;
     if let Some(threads) = recipe.train.threads {

@@ -1,0 +1,44 @@
+"""The site's side: one `rapha-host run` per round, in its lockdown (no network, Landlock).
+
+The SuperNode is the only process of the site that talks to the network. This app writes the
+round's global adapter into the site's inbox, runs the binary on the site's recipe (the
+SuperNode's `--node-config "recipe=… rapha-host=… inbox=…"`), and replies with the files the
+run exported through the egress gate: the signed adapter, its manifest, aggregate metrics.
+It reads nothing else of the site.
+"""
+
+import subprocess
+import tomllib
+from pathlib import Path
+
+from flwr.app import ConfigRecord, Context, Message, RecordDict
+from flwr.clientapp import ClientApp
+
+from rapha_flower.files import pack, unpack
+
+app = ClientApp()
+
+
+def export_folder(recipe: Path, round_: int) -> Path:
+    """Where `rapha-host run RECIPE --round N` exports: `<paths.export>/round-N`."""
+    with recipe.open("rb") as file:
+        paths = tomllib.load(file)["paths"]
+    return recipe.parent / paths["export"] / f"round-{round_}"
+
+
+@app.train()
+def train(msg: Message, context: Context) -> Message:
+    node = context.node_config
+    recipe = Path(str(node["recipe"])).resolve()
+    config = msg.content["round"]
+    round_ = int(config["round"])
+    command = [str(node["rapha-host"]), "run", str(recipe), "--round", str(round_)]
+    if round_ > 1:
+        inbox = Path(str(node["inbox"])).resolve() / f"round-{round_}"
+        unpack(config, inbox)
+        command += ["--global", str(inbox)]
+    # The run's own messages stay in the site's log; a failure reaches the server as an error.
+    subprocess.run(command, check=True)
+    reply = ConfigRecord()
+    pack(export_folder(recipe, round_), reply)
+    return Message(RecordDict({"reply": reply}), reply_to=msg)

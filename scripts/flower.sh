@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Install the Flower App of host/flower (and its one dependency, flwr, pinned in its
+# pyproject.toml) into a venv of its own: $FLOWER_VENV, default ~/.cache/rapha-host/flower.
+# Idempotent: a venv that already has the pinned flwr and this app is left as it is.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+venv="${FLOWER_VENV:-$HOME/.cache/rapha-host/flower}"
+python="${PYTHON:-python3}"
+pinned="$(sed -n 's/^dependencies = \["flwr==\(.*\)"\]$/\1/p' host/flower/pyproject.toml)"
+if [ -x "$venv/bin/python" ] && [ "$("$venv/bin/python" -c 'import flwr; print(flwr.__version__)' 2>/dev/null)" = "$pinned" ] \
+    && "$venv/bin/python" -c 'import rapha_flower' 2>/dev/null; then
+    echo "flower: found flwr $pinned and rapha-flower in $venv"
+    exit 0
+fi
+if ! "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
+    echo "flower: $("$python" --version) found; flwr $pinned needs Python 3.11 or newer (set PYTHON)" >&2
+    exit 1
+fi
+rm -rf "$venv"
+"$python" -m venv "$venv"
+"$venv/bin/pip" install --quiet "./host/flower"
+echo "flower: installed flwr $pinned and rapha-flower into $venv"
