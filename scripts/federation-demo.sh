@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# A federated trial on one machine: two hospitals ("north" with 200 of the FHIR training
+# records, "south" with the other 300) train one adapter of SmolLM2-135M-Instruct in two
+# rounds on Flower (a SuperLink and two SuperNodes on loopback, FFA-LoRA), each site under
+# rapha-host's lockdown; the server aggregates the signed replies. Sets up what it needs
+# (model, plugins, binary, the Flower venv), then prints each round's sites and metrics.
+#
+#   scripts/federation-demo.sh            # into work/federation-demo (must not exist yet)
+#
+# The site recipes are the default recipe with 12 steps and the leakage audit off, so the
+# trial takes minutes; a real site keeps `[audit]` on.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/rapha-host/target}"
+demo="work/federation-demo"
+if [ -e "$demo" ]; then
+    echo "federation-demo: \`$demo\` exists: move it away first (nothing is overwritten)" >&2
+    exit 1
+fi
+scripts/fetch-model.sh
+scripts/build-plugins.sh
+scripts/flower.sh
+mkdir -p "$demo/data"
+train=data/fhir-extraction/train.jsonl
+head -n 200 "$train" >"$demo/data/north-train.jsonl"
+tail -n +201 "$train" >"$demo/data/south-train.jsonl"
+for site in north south; do
+    sed -e 's|"\.\./|"../../|g' \
+        -e "s|\"../../data/fhir-extraction/train.jsonl\"|\"data/$site-train.jsonl\"|" \
+        -e "s|\"../../work/default\"|\"$site/work\"|" -e "s|\"../../export/default\"|\"$site/export\"|" \
+        -e 's|^max_steps = 24 .*|max_steps = 12              # a short round|' \
+        -e 's|^eval_every = 12 .*|eval_every = 6|' \
+        recipes/default.toml >"$demo/$site.toml"
+    cat >>"$demo/$site.toml" <<TOML
+
+[audit]
+enabled = false  # the trial only: a real site keeps the leakage audit on
+
+[federation]
+site = "$site"
+key = "keys/$site.key"
+seed = 7        # the federation's: every site draws the same frozen A from it
+TOML
+done
+export RAPHA_HOST="$CARGO_TARGET_DIR/debug/rapha-host"
+export MODEL_SHA256="$(sha256sum models/SmolLM2-135M-Instruct.Q4_1.gguf | cut -d' ' -f1)"
+export PLUGIN_SHA256="$(sha256sum plugins/dist/fhir-extraction.wasm | cut -d' ' -f1)"
+scripts/federation-loopback.sh "$demo" "$demo/north.toml" "$demo/south.toml"
+for round in 1 2; do
+    echo "== round $round"
+    python3 - "$demo/federation/round-$round" <<'PY'
+import json, pathlib, sys
+folder = pathlib.Path(sys.argv[1])
+summary = json.loads((folder / "global" / "aggregate.json").read_text())
+print(f"aggregated by {summary['strategy']}: relative error {summary['relative_error']:.1e}; refused {len(summary['refused'])}")
+for reply in sorted((folder / "replies").iterdir()):
+    manifest = json.loads((reply / "manifest.json").read_text())
+    site = manifest["signature"]["statement"]["site"]
+    table = manifest["metrics"]["metrics"]
+    base, tuned = table.get("base", {}), table.get("adapter", {})
+    print(f"  {site}: field_f1 start {base.get('field_f1')} → after the round {tuned.get('field_f1')}")
+PY
+done
