@@ -13,9 +13,7 @@ use rapha_federation::signing::{SiteKey, Statement};
 use rapha_plugin_artifacts::FHIR_EXTRACTION;
 use serde_json::Value;
 
-use sha2::{Digest as _, Sha256};
-
-use crate::run::{Recipe, copy_fhir_data, read_json, read_text, sha256_file};
+use crate::run::{Recipe, copy_fhir_data, model_sha256, read_json, read_text, sha256_file};
 use crate::util::{Dir, root};
 
 const SITES: [&str; 2] = ["north", "south"];
@@ -182,18 +180,6 @@ fn flower_venv() -> Option<std::path::PathBuf> {
     assert!(std::env::var("CI").as_deref() != Ok("true"), "{message}");
     eprintln!("skipped: {message}");
     None
-}
-
-/// A model folder's sha256 as the manifest gives it: of the sorted `NAME SHA256` lines of its files.
-fn model_sha256(folder: &Path) -> String {
-    let mut lines: Vec<String> = fs::read_dir(folder)
-        .expect("the model folder")
-        .map(|entry| entry.expect("an entry").path())
-        .filter(|path| path.is_file())
-        .map(|path| format!("{} {}\n", path.file_name().expect("a name").to_string_lossy(), sha256_file(&path)))
-        .collect();
-    lines.sort();
-    hex::encode(Sha256::digest(lines.concat()))
 }
 
 /// Flower's deployment runtime on loopback: a SuperLink and two SuperNodes, the Flower App of

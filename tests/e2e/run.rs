@@ -209,7 +209,7 @@ pub fn audit(work: &Path) -> Vec<[String; 4]> {
 
 /// The model hash as `run.json` and the manifest define it: sha256 over the sorted lines
 /// `name sha256\n` of the model folder's files.
-fn model_sha256(model: &Path) -> String {
+pub fn model_sha256(model: &Path) -> String {
     let mut lines: Vec<String> = fs::read_dir(model)
         .expect("the model folder")
         .map(|entry| entry.expect("a folder entry").path())

@@ -43,7 +43,7 @@ const C: &[Template] = templates!(
 );
 
 /// Every language's skeleton task reads the same records and predictions.
-const COMMON: &[Template] = templates!("common": "data/val.jsonl", "data/predictions.jsonl");
+const COMMON: &[Template] = templates!("common": "data/val.jsonl", "data/predictions.jsonl", "host-check.sh");
 
 fn templates(lang: Lang) -> &'static [Template] {
     match lang {
@@ -77,7 +77,7 @@ pub(super) fn new(args: &NewArgs) -> anyhow::Result<()> {
     let wit = contract::WIT_FILES.iter().map(|(name, text)| (*name, text.as_bytes()));
     contract::write_new_files(staging.path(), files)?;
     contract::write_new_files(&staging.path().join("wit"), wit)?;
-    for (path, _) in templates(args.lang).iter().filter(|(path, _)| path.ends_with(".sh")) {
+    for (path, _) in templates(args.lang).iter().chain(COMMON).filter(|(path, _)| path.ends_with(".sh")) {
         let path = staging.path().join(path);
         fs::set_permissions(&path, fs::Permissions::from_mode(0o755))
             .with_context(|| format!("cannot make `{}` executable", path.display()))?;
