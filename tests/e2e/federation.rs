@@ -111,6 +111,12 @@ fn a_round_aggregates_signed_replies_exactly_and_refuses_bad_ones() {
 
     let summary = read_json(&dir.path().join("global-1/aggregate.json"));
     assert!(summary["relative_error"].as_f64().expect("an error") < 1e-6, "{summary}");
+    // Each site's test metrics, and over the sites the weakest and the harmonic mean.
+    let trained: Vec<f64> = (0..2).map(|i| summary["sites"][i]["trained"]["json_valid"].as_f64().expect("a metric")).collect();
+    let over = &summary["over_sites"]["trained"]["json_valid"];
+    assert_eq!(over["min"].as_f64(), Some(trained[0].min(trained[1])), "{summary}");
+    let harmonic = if trained.contains(&0.0) { 0.0 } else { 2.0 / (1.0 / trained[0] + 1.0 / trained[1]) };
+    assert!((over["harmonic_mean"].as_f64().expect("a mean") - harmonic).abs() < 1e-12, "{summary}");
     let global = assert_weighted_mean(&dir.path().join("global-1"), &[dir.path().join(&exports[0]), dir.path().join(&exports[1])]);
 
     // A changed tensor, a forged signature, another base model: each refused by name; the

@@ -63,7 +63,11 @@ pub fn aggregate(args: &AggregateArgs) -> anyhow::Result<()> {
     let summary = json!({
         "round": args.round,
         "strategy": format!("{:?}", args.strategy).to_lowercase(),
-        "sites": accepted.iter().map(|r| json!({"site": r.site, "examples": r.examples})).collect::<Vec<_>>(),
+        "sites": accepted
+            .iter()
+            .map(|r| json!({"site": r.site, "examples": r.examples, "start": r.metrics["base"], "trained": r.metrics["adapter"]}))
+            .collect::<Vec<_>>(),
+        "over_sites": {"start": over_sites(&accepted, "base"), "trained": over_sites(&accepted, "adapter")},
         "refused": refused.iter().map(|(dir, reason)| json!({"reply": dir.display().to_string(), "reason": reason})).collect::<Vec<_>>(),
         "relative_error": error,
     });
@@ -79,6 +83,23 @@ pub fn aggregate(args: &AggregateArgs) -> anyhow::Result<()> {
         args.out.display()
     );
     Ok(())
+}
+
+/// For each metric every site reports in `column` of its test table, the minimum over sites
+/// and the harmonic mean: the weakest site is what a federation is judged by.
+fn over_sites(replies: &[Reply], column: &str) -> serde_json::Value {
+    let Some(first) = replies.first().and_then(|r| r.metrics[column].as_object()) else {
+        return json!({});
+    };
+    let mut found = serde_json::Map::new();
+    for name in first.keys() {
+        let values: Option<Vec<f64>> = replies.iter().map(|r| r.metrics[column][name].as_f64()).collect();
+        let Some(values) = values else { continue };
+        let min = values.iter().copied().fold(f64::INFINITY, f64::min);
+        let harmonic = if min <= 0.0 { 0.0 } else { values.len() as f64 / values.iter().map(|v| 1.0 / v).sum::<f64>() };
+        found.insert(name.clone(), json!({"min": min, "harmonic_mean": harmonic}));
+    }
+    serde_json::Value::Object(found)
 }
 
 /// Every `*.pub.json` in `dir`.

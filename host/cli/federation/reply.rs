@@ -29,6 +29,10 @@ pub struct Reply {
     pub adapter: PeftAdapter,
     /// Training records, the reply's weight.
     pub examples: u64,
+    /// The site's test table as its export gives it (`metrics.json`'s `metrics`): `base` is
+    /// the model the round started from (the previous round's global adapter after round 1),
+    /// `adapter` the site's adapter after the round.
+    pub metrics: serde_json::Value,
 }
 
 /// Larger than any manifest a run writes.
@@ -73,5 +77,6 @@ pub fn read(dir: &Path, expected: &Expected<'_>, trusted: &[PublicKey]) -> anyho
         .and_then(|d| d.records?.shown())
         .with_context(|| format!("site `{site}`: the manifest gives no training record count"))?;
     let adapter = PeftAdapter::load(dir, &Device::Cpu).with_context(|| format!("site `{site}`: cannot read its adapter"))?;
-    Ok(Reply { site, adapter, examples })
+    let metrics = manifest.metrics.get("metrics").cloned().unwrap_or_default();
+    Ok(Reply { site, adapter, examples, metrics })
 }
