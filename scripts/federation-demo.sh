@@ -48,16 +48,14 @@ export PLUGIN_SHA256="$(sha256sum plugins/dist/fhir-extraction.wasm | cut -d' ' 
 scripts/federation-loopback.sh "$demo" "$demo/north.toml" "$demo/south.toml"
 for round in 1 2; do
     echo "== round $round"
-    python3 - "$demo/federation/round-$round" <<'PY'
-import json, pathlib, sys
-folder = pathlib.Path(sys.argv[1])
-summary = json.loads((folder / "global" / "aggregate.json").read_text())
+    python3 - "$demo/federation/round-$round/global/aggregate.json" <<'PY'
+import json, sys
+summary = json.load(open(sys.argv[1]))
 print(f"aggregated by {summary['strategy']}: relative error {summary['relative_error']:.1e}; refused {len(summary['refused'])}")
-for reply in sorted((folder / "replies").iterdir()):
-    manifest = json.loads((reply / "manifest.json").read_text())
-    site = manifest["signature"]["statement"]["site"]
-    table = manifest["metrics"]["metrics"]
-    base, tuned = table.get("base", {}), table.get("adapter", {})
-    print(f"  {site}: field_f1 start {base.get('field_f1')} → after the round {tuned.get('field_f1')}")
+for site in summary["sites"]:
+    print(f"  {site['site']:6} ({site['examples']} records): field_f1 at the start {site['start']['field_f1']} → trained {site['trained']['field_f1']}")
+for column in ("start", "trained"):
+    f1 = summary["over_sites"][column]["field_f1"]
+    print(f"  over the sites, {column}: min {f1['min']:.3f}, harmonic mean {f1['harmonic_mean']:.3f}")
 PY
 done
