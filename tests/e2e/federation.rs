@@ -247,3 +247,41 @@ fn a_round_without_or_with_a_foreign_global_adapter_is_refused() {
     assert!(refused.stderr.contains("federation.global") && refused.stderr.contains("llama3-rslora"), "{}", refused.stderr);
     assert!(!dir.path().join("north-2/export/manifest.json").exists(), "nothing exported");
 }
+
+/// A private site's rounds compose: round 2 starts from the ε its round 1 spent (the site's
+/// accountant outlives the rounds, in its own work folder), and a round the budget can no
+/// longer pay for is declined before any training, naming the site, the round and the budget.
+#[test]
+fn a_private_sites_rounds_compose_and_a_spent_budget_declines_the_next() {
+    let dir = Dir::new();
+    federation(&dir);
+    let mut recipe = site_recipe("north", 1);
+    recipe
+        .set("paths", "work", "\"north-work\"")
+        .set("paths", "export", "\"north-export\"")
+        .set("privacy.dp", "noise_multiplier", "1.0")
+        .set("privacy.dp", "epsilon", "50")
+        .set("privacy.dp", "insecure_seed", "3");
+    dir.create("north.toml", &recipe.text());
+    dir.command().args(["run", "north.toml", "--round", "1"]).stdout();
+    dir.command().args(["run", "north.toml", "--round", "2", "--global", "north-export/round-1"]).stdout();
+
+    let privacy = |round: u64| read_json(&dir.path().join(format!("north-export/round-{round}/metrics.json")))["privacy"].clone();
+    let (first, second) = (privacy(1), privacy(2));
+    let (q, delta) = (first["sample_rate"].as_f64().expect("q"), first["delta"].as_f64().expect("δ"));
+    let mut accountant = rapha_privacy::Accountant::new();
+    accountant.compose(q, 1.0, 12).expect("composes");
+    let expected = accountant.spent(delta).expect("spent").epsilon;
+    let found = second["epsilon"].as_f64().expect("ε");
+    assert!(found > first["epsilon"].as_f64().expect("ε"), "round 2 adds to round 1: {first} {second}");
+    assert!((found - expected).abs() <= 1e-3 * expected, "round 2 reports both rounds' ε: {found} vs {expected}");
+    let ledger: Value = read_json(&dir.path().join("north-work/privacy-accountant.json"));
+    let steps: u64 = ledger["steps"].as_array().expect("steps").iter().map(|s| s["count"].as_u64().expect("count")).sum();
+    assert_eq!(steps, 12, "{ledger}");
+
+    recipe.set("privacy.dp", "epsilon", &format!("{}", (found * 0.9).max(0.1)));
+    dir.create("north.toml", &recipe.text());
+    let declined = dir.command().args(["run", "north.toml", "--round", "3", "--global", "north-export/round-2"]).fails_with(1);
+    assert!(declined.stderr.contains("site `north` declines round 3: its earlier rounds spent ε ="), "{}", declined.stderr);
+    assert!(!dir.path().join("north-export/round-3/manifest.json").exists(), "nothing exported");
+}

@@ -243,6 +243,10 @@ pub struct FederationSettings {
     pub global: Option<PathBuf>,
     pub strategy: FederatedStrategy,
     pub seed: u64,
+    /// The site's own work folder (`paths.work` as written, above the rounds' folders), where
+    /// its privacy accountant outlives the rounds: a private round starts from what earlier
+    /// rounds spent.
+    pub site_work: PathBuf,
 }
 
 /// How the sites train, which decides how the server may aggregate.

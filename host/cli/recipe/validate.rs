@@ -51,19 +51,20 @@ pub fn validate(
     let model = check.model(model, model_at)?;
     let data = check.data(data, data_at)?;
     let inputs = Inputs { recipe: file, plugin: &plugin.path, model: &model.path, data: &data };
+    let paths = check.paths(paths, paths_at, &inputs)?;
     Ok(Recipe {
         file: file.to_owned(),
         sha256,
         lora: check.lora(split(raw.lora).0)?,
         train: check.train(split(raw.train).0)?,
         eval: check.eval(split(raw.eval).0)?,
-        paths: check.paths(paths, paths_at, &inputs)?,
+        federation: raw.federation.map(|table| check.federation(table, &paths.work)).transpose()?,
+        paths,
         plugin,
         model,
         data,
         privacy: check.privacy(split(raw.privacy).0)?,
         audit: check.audit(split(raw.audit).0)?,
-        federation: raw.federation.map(|table| check.federation(table)).transpose()?,
         positions: document.positions(),
     })
 }
@@ -454,7 +455,8 @@ impl Check<'_> {
         })
     }
 
-    fn federation(&self, table: Spanned<RawFederation>) -> Result<FederationSettings, RecipeError> {
+    /// `[federation]`; `work` is the site's work folder, where its privacy accountant lives.
+    fn federation(&self, table: Spanned<RawFederation>, work: &Path) -> Result<FederationSettings, RecipeError> {
         let span = Some(table.span());
         let raw = table.into_inner();
         let site = self.required(raw.site.as_ref(), &schema::FEDERATION_SITE, span.clone())?;
@@ -482,6 +484,7 @@ impl Check<'_> {
                 &[("ffa", FederatedStrategy::Ffa), ("fedit", FederatedStrategy::FedIt)],
             )?,
             seed: self.integer(&raw.seed, &schema::FEDERATION_SEED, 0, 0..=u64::MAX)?,
+            site_work: work.to_owned(),
         })
     }
 

@@ -70,7 +70,8 @@ impl Folders {
     }
 
     /// What the process may touch once locked down: its inputs, read-only (a federated
-    /// round's key and global adapter among them); the two folders.
+    /// round's key and global adapter among them); the two folders, and a federated site's
+    /// own work folder above the round's (its privacy accountant outlives the rounds).
     pub fn roots(&self, recipe: &Recipe) -> Roots {
         let mut read_only = vec![
             recipe.file.clone(),
@@ -80,10 +81,12 @@ impl Folders {
             recipe.data.val.clone(),
             recipe.data.test.clone(),
         ];
+        let mut read_write = vec![self.work.clone(), self.export.clone()];
         if let Some(federation) = &recipe.federation {
             read_only.push(federation.key.clone());
             read_only.extend(federation.global.clone());
+            read_write.push(federation.site_work.clone());
         }
-        Roots { read_only, read_write: vec![self.work.clone(), self.export.clone()] }
+        Roots { read_only, read_write }
     }
 }

@@ -290,7 +290,7 @@ impl Run<'_> {
         if let Some(plan) = &outcome.privacy {
             let spent = plan.spent(outcome.trained.steps)?;
             tracing::info!(epsilon = spent.epsilon, delta = spent.delta, steps = outcome.trained.steps, "privacy spent");
-            plan.save_accountant(work, outcome.trained.steps)?;
+            plan.save_accountant(recipe, work, outcome.trained.steps)?;
         }
         self.export(&plugin, outcome)
     }

@@ -53,7 +53,7 @@ impl PrivacyPlan {
         };
         let per_step = (recipe.train.batch_size * recipe.train.grad_accum) as f64;
         let sample_rate = dp.sample_rate.unwrap_or_else(|| (per_step / count as f64).min(1.0));
-        let prior = Accountant::new();
+        let prior = earlier_rounds(recipe, delta)?;
         let noise_multiplier = noise(recipe, dp, sample_rate, delta, max_steps, &prior)?;
         let randomness = dp.insecure_seed.map_or(Randomness::OperatingSystem, Randomness::InsecureSeed);
         let config = DpConfig {
@@ -122,14 +122,49 @@ impl PrivacyPlan {
         if self.calibrated { "calibrated to the budget" } else { "as given" }
     }
 
-    /// Save the site's accountant after `steps` (earlier runs' steps included) in the work
-    /// folder, where a run that continues this adapter finds it.
-    pub fn save_accountant(&self, work: &Path, steps: u64) -> anyhow::Result<()> {
+    /// Save the site's accountant after `steps` (earlier rounds' steps included) in the work
+    /// folder, and for a federated site in its own work folder too, where its next round
+    /// finds it. A round trained and then stopped before its export still counts: spending is
+    /// over-counted, never under.
+    pub fn save_accountant(&self, recipe: &Recipe, work: &Path, steps: u64) -> anyhow::Result<()> {
         let accountant = self.config.accountant_after(steps)?;
-        let path = work.join("privacy-accountant.json");
         let text = serde_json::to_string_pretty(&accountant).expect("an accountant serialises");
-        crate::atomic::write(&path, text.as_bytes()).with_context(|| format!("cannot write `{}`", path.display()))
+        let site = recipe.federation.as_ref().map(|f| f.site_work.as_path()).filter(|site| *site != work);
+        for folder in std::iter::once(work).chain(site) {
+            let path = folder.join(ACCOUNTANT);
+            crate::atomic::write(&path, text.as_bytes()).with_context(|| format!("cannot write `{}`", path.display()))?;
+        }
+        Ok(())
     }
+}
+
+/// The accountant's file name.
+const ACCOUNTANT: &str = "privacy-accountant.json";
+
+/// What a federated site spent in its earlier rounds (its own work folder's accountant;
+/// nothing in the first round or outside a federation). A site whose budget is already spent
+/// declines the round.
+fn earlier_rounds(recipe: &Recipe, delta: f64) -> anyhow::Result<Accountant> {
+    let Some(federation) = &recipe.federation else { return Ok(Accountant::new()) };
+    let path = federation.site_work.join(ACCOUNTANT);
+    if !path.exists() {
+        return Ok(Accountant::new());
+    }
+    let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read the site's privacy accountant `{}`", path.display()))?;
+    let prior: Accountant = serde_json::from_str(&text).with_context(|| format!("`{}` is not a privacy accountant", path.display()))?;
+    if let Some(budget) = recipe.privacy.dp.as_ref().and_then(|dp| dp.epsilon) {
+        let spent = prior.spent(delta)?.epsilon;
+        if spent >= budget {
+            anyhow::bail!(
+                "site `{}` declines round {}: its earlier rounds spent ε = {spent:.4} of its budget of {budget} \
+                 (`privacy.dp.epsilon`, δ {delta:.3e}; `{}`)",
+                federation.site,
+                federation.round,
+                path.display()
+            );
+        }
+    }
+    Ok(prior)
 }
 
 /// The noise multiplier: as given (checked against the budget), or calibrated to it.
