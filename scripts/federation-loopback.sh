@@ -7,7 +7,8 @@
 # DIR holds everything: `keys/` (each site's key pair, made here with `rapha-host keys new`
 # unless present), `server-keys/` (their public halves), each site's inbox, and the server's
 # `federation/round-N/{replies,global}`. Each SITE.toml is a federated recipe whose
-# `federation.site` names its key `keys/SITE.key`. Rounds: $ROUNDS (default 2).
+# `federation.site` names its key `keys/SITE.key`. Rounds: $ROUNDS (default 2); a round goes
+# on without a site that fails while $MIN_SITES (default: all) replies remain.
 # Loopback without TLS (`--insecure`) is for a trial on one machine only; README,
 # "Federated rounds", says what a real deployment turns on.
 #
@@ -73,7 +74,7 @@ done
 
 cd "$here/host/flower"
 "$venv/bin/flwr" run . loopback --stream --run-config \
-    "rounds=${ROUNDS:-2} min-sites=$# round-timeout=${ROUND_TIMEOUT:-3600} out=\"$dir/federation\" keys=\"$dir/server-keys\" rapha-host=\"$rapha_host\" model-sha256=\"$MODEL_SHA256\" plugin-sha256=\"$PLUGIN_SHA256\"" \
+    "rounds=${ROUNDS:-2} sites=$# min-sites=${MIN_SITES:-$#} round-timeout=${ROUND_TIMEOUT:-3600} out=\"$dir/federation\" keys=\"$dir/server-keys\" rapha-host=\"$rapha_host\" model-sha256=\"$MODEL_SHA256\" plugin-sha256=\"$PLUGIN_SHA256\"" \
     2>&1 | tee "$dir/logs/run.log"
 last="$dir/federation/round-${ROUNDS:-2}/global"
 if [ ! -f "$last/aggregate.json" ]; then

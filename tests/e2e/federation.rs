@@ -188,11 +188,13 @@ fn flower_venv() -> Option<std::path::PathBuf> {
     None
 }
 
-/// Flower's deployment runtime on loopback: a SuperLink and two SuperNodes, the Flower App of
-/// `host/flower` (`scripts/federation-loopback.sh`), two rounds. Each round's global adapter
-/// is the weighted mean of that round's replies, and round 2 trained over round 1's A.
+/// Flower's deployment runtime on loopback: a SuperLink and three SuperNodes, the Flower App
+/// of `host/flower` (`scripts/federation-loopback.sh`), two rounds. A third site whose run
+/// fails every round (its training file is missing) is reported and left out, the rounds
+/// going on with two; each round's global adapter is the weighted mean of that round's
+/// replies, and round 2 trained over round 1's A.
 #[test]
-fn two_rounds_on_flower_between_two_supernodes() {
+fn two_rounds_on_flower_between_supernodes_one_failing() {
     let Some(venv) = flower_venv() else {
         return;
     };
@@ -203,22 +205,29 @@ fn two_rounds_on_flower_between_two_supernodes() {
         recipe.set("paths", "work", &format!("\"{site}-work\"")).set("paths", "export", &format!("\"{site}-export\""));
         dir.create(&format!("{site}.toml"), &recipe.text());
     }
+    let mut failing = site_recipe("east", 1);
+    failing.set("data", "train", "\"data/east-train.jsonl\"").set("paths", "work", "\"east-work\"").set("paths", "export", "\"east-export\"");
+    dir.create("east.toml", &failing.text());
     let port = 20_000 + std::process::id() % 20_000;
     let output = std::process::Command::new(root().join("scripts/federation-loopback.sh"))
         .arg(dir.path())
-        .args(SITES.map(|site| dir.path().join(format!("{site}.toml"))))
+        .args(["north", "south", "east"].map(|site| dir.path().join(format!("{site}.toml"))))
         .env("FLOWER_VENV", &venv)
         .env("RAPHA_HOST", env!("CARGO_BIN_EXE_rapha-host"))
         .env("MODEL_SHA256", model_sha256(&crate::run::tiny_model()))
         .env("PLUGIN_SHA256", sha256_file(Path::new(FHIR_EXTRACTION)))
         .env("ROUNDS", "2")
+        .env("MIN_SITES", "2")
         .env("ROUND_TIMEOUT", "600")
         .env("FLOWER_BASE_PORT", port.to_string())
         .output()
         .expect("the loopback script runs");
     let (stdout, stderr) = (String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
     assert!(output.status.success(), "{stdout}\n{stderr}");
-    assert!(stdout.contains("round 2: 2 of 2 sites replied"), "{stdout}");
+    for round in [1, 2] {
+        assert!(stdout.contains(&format!("round {round}: 2 of 3 sites replied")), "{stdout}");
+    }
+    assert!(stdout.contains("failed"), "the failing site is reported: {stdout}");
     let mut globals = Vec::new();
     for round in [1, 2] {
         let federation = dir.path().join(format!("federation/round-{round}"));
