@@ -60,9 +60,10 @@ pub fn aggregate(args: &AggregateArgs) -> anyhow::Result<()> {
     };
     let global = rapha_federation::aggregate(strategy, &contributions)?;
     let error = delta::relative_error(&global, &contributions)?;
+    let strategy_name = format!("{:?}", args.strategy).to_lowercase();
     let summary = json!({
         "round": args.round,
-        "strategy": format!("{:?}", args.strategy).to_lowercase(),
+        "strategy": strategy_name,
         "sites": accepted
             .iter()
             .map(|r| json!({"site": r.site, "examples": r.examples, "start": r.metrics["base"], "trained": r.metrics["adapter"]}))
@@ -74,11 +75,11 @@ pub fn aggregate(args: &AggregateArgs) -> anyhow::Result<()> {
     write_global(&args.out, &global, &summary)?;
     let sites: Vec<String> = accepted.iter().map(|r| format!("{} ({} examples)", r.site, r.examples)).collect();
     println!(
-        "round {}: {} of {} replies aggregated by {:?} from {}; ‖ΔW − mean ΔW‖ / ‖mean ΔW‖ = {error:.2e}; global adapter in `{}`",
+        "round {}: {} of {} replies aggregated by {} from {}; ‖ΔW − mean ΔW‖ / ‖mean ΔW‖ = {error:.2e}; global adapter in `{}`",
         args.round,
         accepted.len(),
         args.replies.len(),
-        args.strategy,
+        strategy_name,
         sites.join(", "),
         args.out.display()
     );
