@@ -192,7 +192,9 @@ fn flower_venv() -> Option<std::path::PathBuf> {
 /// of `host/flower` (`scripts/federation-loopback.sh`), two rounds. A third site whose run
 /// fails every round (its training file is missing) is reported and left out, the rounds
 /// going on with two; each round's global adapter is the weighted mean of that round's
-/// replies, and round 2 trained over round 1's A.
+/// replies, and round 2 trained over round 1's A. Started again for three rounds after its
+/// server stopped before aggregating round 2, it keeps round 1, gets round 2's finished
+/// exports sent again without retraining, and adds round 3.
 #[test]
 fn two_rounds_on_flower_between_supernodes_one_failing() {
     let Some(venv) = flower_venv() else {
@@ -208,22 +210,26 @@ fn two_rounds_on_flower_between_supernodes_one_failing() {
     let mut failing = site_recipe("east", 1);
     failing.set("data", "train", "\"data/east-train.jsonl\"").set("paths", "work", "\"east-work\"").set("paths", "export", "\"east-export\"");
     dir.create("east.toml", &failing.text());
-    let port = 20_000 + std::process::id() % 20_000;
-    let output = std::process::Command::new(root().join("scripts/federation-loopback.sh"))
-        .arg(dir.path())
-        .args(["north", "south", "east"].map(|site| dir.path().join(format!("{site}.toml"))))
-        .env("FLOWER_VENV", &venv)
-        .env("RAPHA_HOST", env!("CARGO_BIN_EXE_rapha-host"))
-        .env("MODEL_SHA256", model_sha256(&crate::run::tiny_model()))
-        .env("PLUGIN_SHA256", sha256_file(Path::new(FHIR_EXTRACTION)))
-        .env("ROUNDS", "2")
-        .env("MIN_SITES", "2")
-        .env("ROUND_TIMEOUT", "600")
-        .env("FLOWER_BASE_PORT", port.to_string())
-        .output()
-        .expect("the loopback script runs");
-    let (stdout, stderr) = (String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
-    assert!(output.status.success(), "{stdout}\n{stderr}");
+    let federate = |rounds: u32| {
+        let port = 20_000 + std::process::id() % 20_000;
+        let output = std::process::Command::new(root().join("scripts/federation-loopback.sh"))
+            .arg(dir.path())
+            .args(["north", "south", "east"].map(|site| dir.path().join(format!("{site}.toml"))))
+            .env("FLOWER_VENV", &venv)
+            .env("RAPHA_HOST", env!("CARGO_BIN_EXE_rapha-host"))
+            .env("MODEL_SHA256", model_sha256(&crate::run::tiny_model()))
+            .env("PLUGIN_SHA256", sha256_file(Path::new(FHIR_EXTRACTION)))
+            .env("ROUNDS", rounds.to_string())
+            .env("ROUND_TIMEOUT", "600")
+            .env("MIN_SITES", "2")
+            .env("FLOWER_BASE_PORT", port.to_string())
+            .output()
+            .expect("the loopback script runs");
+        let (stdout, stderr) = (String::from_utf8_lossy(&output.stdout).into_owned(), String::from_utf8_lossy(&output.stderr).into_owned());
+        assert!(output.status.success(), "{stdout}\n{stderr}");
+        stdout
+    };
+    let stdout = federate(2);
     for round in [1, 2] {
         assert!(stdout.contains(&format!("round {round}: 2 of 3 sites replied")), "{stdout}");
     }
@@ -238,6 +244,22 @@ fn two_rounds_on_flower_between_supernodes_one_failing() {
     }
     for (name, pair) in &globals[1].modules {
         assert_eq!(values(&pair.a), values(&globals[0].modules[name].a), "{name}: round 2 kept round 1's A");
+    }
+
+    // The server stopped before aggregating round 2 and the federation is started again (a
+    // new SuperLink) for three rounds: round 1 is kept, round 2 is asked again and the sites
+    // send the exports they finished instead of training again, round 3 follows.
+    fs::remove_dir_all(dir.path().join("federation/round-2/global")).expect("round 2 not aggregated");
+    let round_two = fs::read(dir.path().join("north-export/round-2/adapter_model.safetensors")).expect("round 2's adapter");
+    let stdout = federate(3);
+    assert!(stdout.contains("round 1: completed earlier, its global adapter is kept"), "{stdout}");
+    for round in [2, 3] {
+        assert!(stdout.contains(&format!("round {round}: 2 of 3 sites replied")), "{stdout}");
+    }
+    assert_eq!(fs::read(dir.path().join("north-export/round-2/adapter_model.safetensors")).expect("kept"), round_two);
+    let third = PeftAdapter::load(&dir.path().join("federation/round-3/global"), &Device::Cpu).expect("round 3's global adapter");
+    for (name, pair) in &third.modules {
+        assert_eq!(values(&pair.a), values(&globals[0].modules[name].a), "{name}: round 3 kept the federation's A");
     }
 }
 

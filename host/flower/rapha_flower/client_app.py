@@ -5,6 +5,10 @@ round's global adapter into the site's inbox, runs the binary on the site's reci
 SuperNode's `--node-config "recipe=… rapha-host=… inbox=…"`), and replies with the files the
 run exported through the egress gate: the signed adapter, its manifest, aggregate metrics.
 It reads nothing else of the site.
+
+A round asked again (the SuperLink went away and the federation was started anew) neither
+trains twice nor corrupts the site's run: a round whose export is complete is sent again as
+it is, and a run stopped midway continues with `--resume`.
 """
 
 import subprocess
@@ -19,11 +23,11 @@ from rapha_flower.files import pack, unpack
 app = ClientApp()
 
 
-def export_folder(recipe: Path, round_: int) -> Path:
-    """Where `rapha-host run RECIPE --round N` exports: `<paths.export>/round-N`."""
+def round_folder(recipe: Path, key: str, round_: int) -> Path:
+    """`<paths.KEY>/round-N`: where `rapha-host run RECIPE --round N` works or exports."""
     with recipe.open("rb") as file:
         paths = tomllib.load(file)["paths"]
-    return recipe.parent / paths["export"] / f"round-{round_}"
+    return recipe.parent / paths[key] / f"round-{round_}"
 
 
 @app.train()
@@ -37,8 +41,12 @@ def train(msg: Message, context: Context) -> Message:
         inbox = Path(str(node["inbox"])).resolve() / f"round-{round_}"
         unpack(config, inbox)
         command += ["--global", str(inbox)]
-    # The run's own messages stay in the site's log; a failure reaches the server as an error.
-    subprocess.run(command, check=True)
+    export = round_folder(recipe, "export", round_)
+    if not (export / "manifest.json").is_file():
+        if (round_folder(recipe, "work", round_) / "run.json").is_file():
+            command.append("--resume")
+        # The run's own messages stay in the site's log; a failure reaches the server as an error.
+        subprocess.run(command, check=True)
     reply = ConfigRecord()
-    pack(export_folder(recipe, round_), reply)
+    pack(export, reply)
     return Message(RecordDict({"reply": reply}), reply_to=msg)

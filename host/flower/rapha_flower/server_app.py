@@ -2,7 +2,9 @@
 `rapha-host aggregate` verify and merge them (signatures, hashes, shapes: all in Rust).
 
 A reply that fails (a site that crashed) or that `aggregate` refuses is left out, and the
-round goes on with the others while at least `min-sites` remain.
+round goes on with the others while at least `min-sites` remain. A federation started again
+(after the SuperLink went away) keeps the rounds it completed, whose global adapters are on
+disk, and goes on from the first one that is not.
 """
 
 import subprocess
@@ -71,5 +73,10 @@ def main(grid: Grid, context: Context) -> None:
     cfg = context.run_config
     previous = None
     for round_ in range(1, int(cfg["rounds"]) + 1):
+        done = Path(str(cfg["out"])).resolve() / f"round-{round_}" / "global"
+        if (done / "aggregate.json").is_file():
+            log(INFO, "round %d: completed earlier, its global adapter is kept", round_)
+            previous = done
+            continue
         previous = run_round(grid, cfg, round_, previous)
     log(INFO, "federation done: the global adapter of the last round is in %s", previous)
