@@ -3,7 +3,8 @@
 # records, "south" with the other 300) train one adapter of SmolLM2-135M-Instruct in two
 # rounds on Flower (a SuperLink and two SuperNodes on loopback, FFA-LoRA), each site under
 # rapha-host's lockdown; the server aggregates the signed replies. Sets up what it needs
-# (model, plugins, binary, the Flower venv), then prints each round's sites and metrics.
+# (model, plugins, binary, the Flower venv), then prints each round's sites and metrics, and
+# compares the federation's adapter with each site training alone for as many steps.
 #
 #   scripts/federation-demo.sh            # into work/federation-demo (must not exist yet)
 #
@@ -59,3 +60,29 @@ for column in ("start", "trained"):
     print(f"  over the sites, {column}: min {f1['min']:.3f}, harmonic mean {f1['harmonic_mean']:.3f}")
 PY
 done
+
+# Local-only at equal steps: each site alone for the two rounds' 24 steps. Then `eval` puts
+# the base, the federation's last global adapter and the two local-only adapters side by side
+# on the test records both sites use, and `compare` gives intervals and paired differences.
+for site in north south; do
+    sed -e '/^\[federation\]/,$d' \
+        -e 's|^max_steps = 12 .*|max_steps = 24              # both rounds'"'"' steps, alone|' \
+        -e "s|\"$site/work\"|\"$site-local/work\"|" -e "s|\"$site/export\"|\"$site-local/export\"|" \
+        "$demo/$site.toml" >"$demo/$site-local.toml"
+    "$RAPHA_HOST" run "$demo/$site-local.toml" >/dev/null
+done
+head -n 16 data/fhir-extraction/test.jsonl >"$demo/data/test16.jsonl"
+{
+    echo 'model = "../../models/SmolLM2-135M-Instruct.Q4_1.gguf"'
+    echo 'max_new_tokens = 128'
+    grep '^system_prompt = ' recipes/default.toml
+    for candidate in "base:" "federated:federation/round-2/global" "north-local:north-local/export" "south-local:south-local/export"; do
+        printf '\n[[candidate]]\nlabel = "%s"\ndecoding = "schema"\n' "${candidate%%:*}"
+        if [ -n "${candidate#*:}" ]; then printf 'adapter = "%s"\n' "${candidate#*:}"; fi
+    done
+    printf '\n[[plugin]]\nlabel = "fhir-extraction"\npath = "../../plugins/dist/fhir-extraction.wasm"\n'
+    printf '\n[[dataset]]\nlabel = "test16"\npath = "data/test16.jsonl"\n'
+} >"$demo/plan.toml"
+"$RAPHA_HOST" --work "$demo/eval" eval "$demo/plan.toml" >/dev/null
+echo "== the federation's last global adapter against each site alone, same steps (16 test records)"
+"$RAPHA_HOST" --work "$demo/eval" compare "$demo/eval/eval/plan.json" --baseline federated --resamples 2000
