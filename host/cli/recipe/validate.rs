@@ -619,32 +619,29 @@ impl Check<'_> {
 
     /// The path joined onto the recipe's folder, which must be a file.
     fn existing_file(&self, value: &Spanned<String>, key: &Key) -> Result<PathBuf, RecipeError> {
-        let path = self.folder.join(value.get_ref());
-        let problem = match fs::metadata(&path) {
-            Ok(metadata) if metadata.is_file() => return Ok(path),
-            Ok(_) => "a folder".to_owned(),
-            Err(error) => io_problem(&error),
-        };
-        let expected = Key {
-            path: key.path,
-            expected: "an existing file",
-        };
-        Err(self.invalid(
-            &expected,
-            value.span(),
-            format!("`{}` ({problem})", value.get_ref()),
-        ))
+        self.existing(value, key, ("an existing file", fs::Metadata::is_file, "a folder"))
     }
 
     /// The path joined onto the recipe's folder, which must be a folder.
     fn existing_folder(&self, value: &Spanned<String>, key: &Key) -> Result<PathBuf, RecipeError> {
+        self.existing(value, key, ("an existing folder", fs::Metadata::is_dir, "a file"))
+    }
+
+    /// The path joined onto the recipe's folder when `is` holds for it; else what was
+    /// expected, and what it is instead (`other` when it exists).
+    fn existing(
+        &self,
+        value: &Spanned<String>,
+        key: &Key,
+        (expected, is, other): (&'static str, fn(&fs::Metadata) -> bool, &str),
+    ) -> Result<PathBuf, RecipeError> {
         let path = self.folder.join(value.get_ref());
         let problem = match fs::metadata(&path) {
-            Ok(metadata) if metadata.is_dir() => return Ok(path),
-            Ok(_) => "a file".to_owned(),
+            Ok(metadata) if is(&metadata) => return Ok(path),
+            Ok(_) => other.to_owned(),
             Err(error) => io_problem(&error),
         };
-        Err(self.invalid(&Key { path: key.path, expected: "an existing folder" }, value.span(), format!("`{}` ({problem})", value.get_ref())))
+        Err(self.invalid(&Key { path: key.path, expected }, value.span(), format!("`{}` ({problem})", value.get_ref())))
     }
 
     /// The model path joined onto the recipe's folder: a `.gguf` file, or a folder with
