@@ -7,7 +7,7 @@ mod reply;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
-use rapha_federation::signing::{PublicKey, SiteKey};
+use rapha_federation::signing::{self, PublicKey, SiteKey};
 use rapha_federation::{Contribution, Strategy, delta};
 use serde_json::json;
 
@@ -17,8 +17,7 @@ use reply::{Expected, Reply};
 
 /// `rapha-host keys new --site NAME --out DIR`.
 pub fn keys_new(args: &KeysNewArgs) -> anyhow::Result<()> {
-    let well_formed = (1..=48).contains(&args.site.len()) && args.site.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-    if !well_formed {
+    if !signing::is_site_name(&args.site) {
         bail!("--site `{}`: expected 1 to 48 of lowercase letters, digits and `-`", args.site);
     }
     std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create `{}`", args.out.display()))?;

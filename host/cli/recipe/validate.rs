@@ -460,9 +460,7 @@ impl Check<'_> {
         let span = Some(table.span());
         let raw = table.into_inner();
         let site = self.required(raw.site.as_ref(), &schema::FEDERATION_SITE, span.clone())?;
-        let well_formed = (1..=48).contains(&site.get_ref().len())
-            && site.get_ref().bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-        if !well_formed {
+        if !rapha_federation::signing::is_site_name(site.get_ref()) {
             return Err(self.invalid(&schema::FEDERATION_SITE, site.span(), format!("`{}`", site.get_ref())));
         }
         let key = self.existing_file(self.required(raw.key.as_ref(), &schema::FEDERATION_KEY, span.clone())?, &schema::FEDERATION_KEY)?;

@@ -65,9 +65,19 @@ struct SecretFile {
     secret: String,
 }
 
+/// Whether `name` is a site name: 1 to 48 of lowercase letters, digits and `-`. It names the
+/// site's key files, so nothing else (no `/`, no `..`) may be in it.
+pub fn is_site_name(name: &str) -> bool {
+    (1..=48).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
 impl SiteKey {
-    /// A new key pair for `site`, from the operating system's randomness.
+    /// A new key pair for `site` (a [site name](is_site_name)), from the operating system's
+    /// randomness.
     pub fn generate(site: &str) -> Result<SiteKey> {
+        if !is_site_name(site) {
+            return Err(Error::Signature(format!("site name `{site}`: expected 1 to 48 of lowercase letters, digits and `-`")));
+        }
         let mut secret = [0u8; 32];
         rand::rngs::OsRng
             .try_fill_bytes(&mut secret)

@@ -52,6 +52,10 @@ fn a_changed_statement_another_key_or_an_unknown_site_is_refused() {
     let error = verify(&east, &trusted).expect_err("unknown").to_string();
     assert!(error.contains("site `east` is not among the federation's public keys"), "{error}");
 
+    for bad in ["", "North", "../north", &"n".repeat(49)] {
+        assert!(SiteKey::generate(bad).is_err(), "site name {bad:?}");
+    }
+
     let error = north.sign(statement("south")).expect_err("signs only for itself").to_string();
     assert!(error.contains("the key of `north` cannot sign for `south`"), "{error}");
 }
