@@ -12,6 +12,7 @@
 # Loopback without TLS (`--insecure`) is for a trial on one machine only; README,
 # "Federated rounds", says what a real deployment turns on.
 #
+# Strategy: $STRATEGY (default ffa; the site recipes must name the same).
 # Needs: the Flower venv (scripts/flower.sh; $FLOWER_VENV, default ~/.cache/rapha-host/flower),
 # rapha-host ($RAPHA_HOST or on PATH), and the model sha256 and plugin sha256 the sites train
 # with ($MODEL_SHA256, $PLUGIN_SHA256).
@@ -74,7 +75,7 @@ done
 
 cd "$here/host/flower"
 "$venv/bin/flwr" run . loopback --stream --run-config \
-    "rounds=${ROUNDS:-2} sites=$# min-sites=${MIN_SITES:-$#} round-timeout=${ROUND_TIMEOUT:-3600} out=\"$dir/federation\" keys=\"$dir/server-keys\" rapha-host=\"$rapha_host\" model-sha256=\"$MODEL_SHA256\" plugin-sha256=\"$PLUGIN_SHA256\"" \
+    "rounds=${ROUNDS:-2} sites=$# min-sites=${MIN_SITES:-$#} strategy=\"${STRATEGY:-ffa}\" round-timeout=${ROUND_TIMEOUT:-3600} out=\"$dir/federation\" keys=\"$dir/server-keys\" rapha-host=\"$rapha_host\" model-sha256=\"$MODEL_SHA256\" plugin-sha256=\"$PLUGIN_SHA256\"" \
     2>&1 | tee "$dir/logs/run.log"
 last="$dir/federation/round-${ROUNDS:-2}/global"
 if [ ! -f "$last/aggregate.json" ]; then

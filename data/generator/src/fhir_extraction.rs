@@ -11,7 +11,8 @@ use crate::Split;
 use crate::concepts::{self, Condition, Course, Symptom};
 use crate::dice::Dice;
 use crate::medication::{Medication, Mention};
-use crate::person::{Person, Sex, Stated};
+use crate::person::{Person, Sex};
+use crate::site::{Profile, Site};
 use crate::text::{Duration, ListStyle, Sentence, render_note, word_count};
 
 #[derive(Debug, Serialize)]
@@ -58,15 +59,24 @@ impl Block {
     }
 }
 
-const WORDS: std::ops::RangeInclusive<usize> = 40..=90;
 const TYPO_PERCENT: usize = 2;
 
+/// The shipped dataset's split: the general mix of notes.
 pub fn generate(dice: &mut Dice, split: Split) -> Vec<String> {
-    (1..=split.count())
+    records(dice, &Profile::GENERAL, split, "fhir", split.count())
+}
+
+/// One split of a federated site's notes, `count` records with ids `fed-<site>-<split>-0001`.
+pub fn generate_site(dice: &mut Dice, site: &Site, split: Split, count: usize) -> Vec<String> {
+    records(dice, &site.profile, split, &format!("fed-{}", site.name), count)
+}
+
+fn records(dice: &mut Dice, profile: &Profile, split: Split, prefix: &str, count: usize) -> Vec<String> {
+    (1..=count)
         .map(|n| {
             let record = loop {
-                let record = draw(dice, split, n);
-                if WORDS.contains(&word_count(&record.note)) {
+                let record = draw(dice, profile, split, format!("{prefix}-{}-{n:04}", split.name()));
+                if profile.words.contains(&word_count(&record.note)) {
                     break record;
                 }
             };
@@ -75,22 +85,16 @@ pub fn generate(dice: &mut Dice, split: Split) -> Vec<String> {
         .collect()
 }
 
-fn draw(dice: &mut Dice, split: Split, n: usize) -> Record {
+fn draw(dice: &mut Dice, profile: &Profile, split: Split, id: String) -> Record {
     let pool = split.pool();
-    let person = Person::draw(
-        dice,
-        Stated {
-            name: 60,
-            age: 73,
-            sex: 88,
-        },
-    );
-    let symptoms = concepts::symptoms(pool);
-    let conditions = concepts::conditions(pool, Some(Course::Chronic));
-    let diagnosis = dice
-        .chance(30)
-        .then(|| dice.pick(&concepts::conditions(pool, Some(Course::Acute))));
-    let drugs = concepts::drugs(pool);
+    let person = Person::draw_aged(dice, profile.stated, &profile.ages);
+    let symptoms = profile.favour(concepts::symptoms(pool), Symptom::name, dice);
+    let conditions = profile.favour(concepts::conditions(pool, Some(Course::Chronic)), Condition::name, dice);
+    let diagnosis = dice.chance(30).then(|| {
+        let acute = profile.favour(concepts::conditions(pool, Some(Course::Acute)), Condition::name, dice);
+        dice.pick(&acute)
+    });
+    let drugs = profile.favour(concepts::drugs(pool), |drug| drug.name, dice);
 
     let complaint_count = dice.weighted(&[10, 35, 35, 20]);
     let negated_count = dice.weighted(&[40, 40, 20]);
@@ -112,7 +116,7 @@ fn draw(dice: &mut Dice, split: Split, n: usize) -> Record {
     if let Some(header) = header {
         first.push(Block::text(header));
     }
-    let complaint_forms: Vec<String> = complaints.iter().map(|s| form(s.forms, dice)).collect();
+    let complaint_forms: Vec<String> = complaints.iter().map(|s| profile.form(s.forms, dice)).collect();
     if complaint_forms.is_empty() || dice.chance(60) {
         first.push(opening_with_complaints(subject, &complaint_forms, dice));
     } else {
@@ -124,16 +128,16 @@ fn draw(dice: &mut Dice, split: Split, n: usize) -> Record {
         first.push(complaint_sentence(&complaint_forms, dice));
     }
     if !negated.is_empty() {
-        middle.push(Block::text(negation(negated, person.sex, dice)));
+        middle.push(Block::text(negation(negated, person.sex, profile, dice)));
     }
     if !ruled_out.is_empty() && dice.chance(25) {
-        middle.push(Block::text(negated_history(ruled_out[0], dice)));
+        middle.push(Block::text(negated_history(ruled_out[0], profile, dice)));
     }
-    if let Some(block) = history_block(history, dice) {
+    if let Some(block) = history_block(history, profile, dice) {
         middle.push(block);
     }
     if let Some(condition) = diagnosis {
-        let name = form(condition.forms, dice);
+        let name = profile.form(condition.forms, dice);
         let lead = dice.pick(&["Impression: ", "Dx: ", "Likely ", "Assessment: "]);
         let sentence = Sentence::new().fill(lead).key(name.clone()).fill(".");
         middle.push(Block {
@@ -148,10 +152,10 @@ fn draw(dice: &mut Dice, split: Split, n: usize) -> Record {
     if let Some(block) = medication_block(mentions, dice) {
         middle.push(block);
     }
-    if dice.chance(50) {
+    if !profile.terse && dice.chance(50) {
         middle.push(Block::text(Sentence::new().fill(dice.pick(OBSERVATIONS))));
     }
-    if dice.chance(30) {
+    if !profile.terse && dice.chance(30) {
         middle.push(Block::text(Sentence::new().fill(dice.pick(SOCIAL))));
     }
     dice.shuffle(&mut middle);
@@ -176,7 +180,7 @@ fn draw(dice: &mut Dice, split: Split, n: usize) -> Record {
             medications: vec![mention.medication],
             ..Block::default()
         });
-    } else if dice.chance(60) {
+    } else if !profile.terse && dice.chance(60) {
         last.push(Block::text(Sentence::new().fill(dice.pick(PLANS))));
     }
 
@@ -188,7 +192,7 @@ fn draw(dice: &mut Dice, split: Split, n: usize) -> Record {
     };
     let mut fillers = PADDING.to_vec();
     dice.shuffle(&mut fillers);
-    while words(&first) + words(&middle) + words(&last) < *WORDS.start() {
+    while words(&first) + words(&middle) + words(&last) < *profile.words.start() {
         let Some(filler) = fillers.pop() else { break };
         let at = dice.below(middle.len() + 1);
         middle.insert(at, Block::text(Sentence::new().fill(filler)));
@@ -213,14 +217,10 @@ fn draw(dice: &mut Dice, split: Split, n: usize) -> Record {
         extract.medications.extend(block.medications);
     }
     Record {
-        id: format!("fhir-{}-{n:04}", split.name()),
+        id,
         note,
         extract,
     }
-}
-
-fn form(forms: &[&'static str], dice: &mut Dice) -> String {
-    dice.pick(forms).to_owned()
 }
 
 fn opening_with_complaints(subject: Sentence, complaints: &[String], dice: &mut Dice) -> Block {
@@ -272,8 +272,8 @@ fn complaint_sentence(complaints: &[String], dice: &mut Dice) -> Block {
     }
 }
 
-fn negation(negated: &[&Symptom], sex: Option<Sex>, dice: &mut Dice) -> Sentence {
-    let forms: Vec<String> = negated.iter().map(|s| form(s.forms, dice)).collect();
+fn negation(negated: &[&Symptom], sex: Option<Sex>, profile: &Profile, dice: &mut Dice) -> Sentence {
+    let forms: Vec<String> = negated.iter().map(|s| profile.form(s.forms, dice)).collect();
     match (dice.below(5), sex) {
         (0, Some(sex)) => Sentence::new()
             .key(format!("{} denies ", sex.pronoun()))
@@ -299,8 +299,8 @@ fn negation(negated: &[&Symptom], sex: Option<Sex>, dice: &mut Dice) -> Sentence
     }
 }
 
-fn negated_history(condition: &Condition, dice: &mut Dice) -> Sentence {
-    let name = form(condition.forms, dice);
+fn negated_history(condition: &Condition, profile: &Profile, dice: &mut Dice) -> Sentence {
+    let name = profile.form(condition.forms, dice);
     match dice.below(3) {
         0 => Sentence::new().key("No hx of ").key(name).fill("."),
         1 => Sentence::new().key("No history of ").key(name).fill("."),
@@ -311,7 +311,7 @@ fn negated_history(condition: &Condition, dice: &mut Dice) -> Sentence {
     }
 }
 
-fn history_block(history: &[&Condition], dice: &mut Dice) -> Option<Block> {
+fn history_block(history: &[&Condition], profile: &Profile, dice: &mut Dice) -> Option<Block> {
     if history.is_empty() {
         return dice.chance(50).then(|| {
             Block::text(Sentence::new().fill(dice.pick(&[
@@ -321,7 +321,7 @@ fn history_block(history: &[&Condition], dice: &mut Dice) -> Option<Block> {
             ])))
         });
     }
-    let names: Vec<String> = history.iter().map(|c| form(c.forms, dice)).collect();
+    let names: Vec<String> = history.iter().map(|c| profile.form(c.forms, dice)).collect();
     let sentence = match dice.below(7) {
         0 => Sentence::new()
             .fill("PMH: ")

@@ -1,8 +1,9 @@
 //! The seeded generator of rapha-host's synthetic datasets.
 //!
 //! It writes `<task>/{train,val,test}.jsonl` for the four shipped tasks (`summarisation`,
-//! `icd-coding`, `fhir-extraction`, `trial-matching`); the files are committed under `data/`
-//! and a test regenerates them and compares bytes. Every note is invented from the
+//! `icd-coding`, `fhir-extraction`, `trial-matching`), and `federation/<site>/…` for the
+//! federated trial's hospitals, whose `fhir-extraction` notes differ by [`site`]; the files
+//! are committed under `data/` and a test regenerates them and compares bytes. Every note is invented from the
 //! vocabulary in [`concepts`]: no real patient text is used or needed.
 //!
 //! Two properties matter to users of the data:
@@ -20,6 +21,7 @@ mod fhir_extraction;
 mod icd_coding;
 mod medication;
 mod person;
+pub mod site;
 mod summarisation;
 mod text;
 mod trial_matching;
@@ -83,21 +85,39 @@ pub struct DatasetFile {
     pub contents: String,
 }
 
-/// All twelve files, generated from `seed`; each holds one JSON record a line, every line
-/// ending in `\n`.
+/// Every file, generated from `seed`: the four tasks' twelve, then each federated site's
+/// three; each holds one JSON record a line, every line ending in `\n`.
 pub fn generate(seed: u64) -> Vec<DatasetFile> {
     let mut files = Vec::new();
     for (task_index, (task, generator)) in GENERATORS.iter().enumerate() {
         for (split_index, split) in Split::ALL.iter().enumerate() {
-            let mut dice = Dice::new(seed, (task_index * Split::ALL.len() + split_index) as u64);
-            let lines = generator(&mut dice, *split);
-            let mut contents = lines.join("\n");
-            contents.push('\n');
-            files.push(DatasetFile {
-                path: format!("{task}/{}.jsonl", split.name()),
-                contents,
-            });
+            let mut dice = Dice::new(seed, stream(task_index, split_index));
+            files.push(file(format!("{task}/{}.jsonl", split.name()), generator(&mut dice, *split)));
+        }
+    }
+    for (site_index, site) in site::sites().iter().enumerate() {
+        for (split_index, split) in Split::ALL.iter().enumerate() {
+            let mut dice = Dice::new(seed, stream(GENERATORS.len() + site_index, split_index));
+            let count = match split {
+                Split::Train => site.train,
+                Split::Val => site.val,
+                Split::Test => site.test,
+            };
+            let lines = fhir_extraction::generate_site(&mut dice, site, *split, count);
+            files.push(file(format!("federation/{}/{}.jsonl", site.name, split.name()), lines));
         }
     }
     files
+}
+
+/// The random stream of one (task or site, split): appending tasks or sites keeps every
+/// existing file unchanged.
+fn stream(source_index: usize, split_index: usize) -> u64 {
+    (source_index * Split::ALL.len() + split_index) as u64
+}
+
+fn file(path: String, lines: Vec<String>) -> DatasetFile {
+    let mut contents = lines.join("\n");
+    contents.push('\n');
+    DatasetFile { path, contents }
 }

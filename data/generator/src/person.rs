@@ -1,6 +1,8 @@
 //! Who a note is about: an invented name, an age and a sex, any of which a note may omit,
 //! and the ways notes open by naming them ("Tomas Okafor, 67M", "52 y/o female", "Pt").
 
+use std::ops::RangeInclusive;
+
 use serde::Serialize;
 
 use crate::concepts::{FEMALE_FIRST_NAMES, LAST_NAMES, MALE_FIRST_NAMES};
@@ -31,7 +33,7 @@ impl Sex {
 }
 
 /// How often each part of the identity is stated, in percent.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Stated {
     pub name: usize,
     pub age: usize,
@@ -44,10 +46,17 @@ pub struct Person {
     pub name: Option<String>,
     pub age: Option<u32>,
     pub sex: Option<Sex>,
+    /// Under 18, whether or not the note states the age.
+    pub child: bool,
 }
 
 impl Person {
+    /// An adult (18 to 94).
     pub fn draw(dice: &mut Dice, stated: Stated) -> Self {
+        Person::draw_aged(dice, stated, &(18..=94))
+    }
+
+    pub fn draw_aged(dice: &mut Dice, stated: Stated, ages: &RangeInclusive<i32>) -> Self {
         let sex = if dice.chance(50) {
             Sex::Male
         } else {
@@ -59,11 +68,12 @@ impl Person {
         };
         let last = dice.pick(LAST_NAMES);
         let name = dice.chance(stated.name).then(|| format!("{first} {last}"));
-        let age = dice.range(18, 94) as u32;
+        let age = dice.range(*ages.start(), *ages.end()) as u32;
         Person {
             name,
             age: dice.chance(stated.age).then_some(age),
             sex: dice.chance(stated.sex).then_some(sex),
+            child: age < 18,
         }
     }
 
@@ -119,21 +129,33 @@ impl Person {
         header
     }
 
+    /// The plain and the polite noun for the patient: "woman" and "lady", or "girl" twice
+    /// for a child (whose age the note may not state, so the true age decides).
+    fn nouns(&self, sex: Sex) -> (&'static str, &'static str) {
+        match (self.child, sex) {
+            (true, Sex::Male) => ("boy", "boy"),
+            (true, Sex::Female) => ("girl", "girl"),
+            (false, Sex::Male) => ("man", "gentleman"),
+            (false, Sex::Female) => ("woman", "lady"),
+        }
+    }
+
     /// The age-and-sex phrase ("67 y/o male", "67F", "woman aged 67"), or `None` when the
     /// note states neither.
     fn core(&self, dice: &mut Dice) -> Option<String> {
         let phrase = match (self.age, self.sex) {
             (Some(age), Some(sex)) => {
-                let (word, letter, polite) = match sex {
-                    Sex::Male => ("male", "M", "gentleman"),
-                    Sex::Female => ("female", "F", "lady"),
+                let (word, letter) = match sex {
+                    Sex::Male => ("male", "M"),
+                    Sex::Female => ("female", "F"),
                 };
+                let (noun, polite) = self.nouns(sex);
                 match dice.below(6) {
                     0 => format!("{age} y/o {word}"),
                     1 => format!("{age}yo {letter}"),
-                    2 => format!("{age}-year-old {}", sex.noun()),
+                    2 => format!("{age}-year-old {noun}"),
                     3 => format!("{age}{letter}"),
-                    4 => format!("{} aged {age}", sex.noun()),
+                    4 => format!("{noun} aged {age}"),
                     _ => format!("{age} year old {polite}"),
                 }
             }
@@ -144,13 +166,14 @@ impl Person {
                 _ => format!("{age}yo"),
             },
             (None, Some(sex)) => {
-                let (word, polite) = match sex {
-                    Sex::Male => ("male", "gentleman"),
-                    Sex::Female => ("female", "lady"),
+                let word = match sex {
+                    Sex::Male => "male",
+                    Sex::Female => "female",
                 };
+                let (noun, polite) = self.nouns(sex);
                 match dice.below(3) {
                     0 => format!("{word} pt"),
-                    1 => sex.noun().to_owned(),
+                    1 => noun.to_owned(),
                     _ => polite.to_owned(),
                 }
             }

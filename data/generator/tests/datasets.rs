@@ -16,6 +16,17 @@ const TASKS: [&str; 4] = [
     "trial-matching",
 ];
 const SPLITS: [&str; 3] = ["train", "val", "test"];
+/// The federated trial's sites, each a folder of `fhir-extraction` records.
+const SITES: [&str; 3] = [
+    "federation/cardiology",
+    "federation/paediatric",
+    "federation/terse",
+];
+
+/// Every folder of committed files: the tasks', then the sites'.
+fn folders() -> impl Iterator<Item = &'static str> {
+    TASKS.into_iter().chain(SITES)
+}
 
 fn data_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -64,7 +75,7 @@ fn regenerating_into_a_temporary_folder_reproduces_the_committed_files_byte_for_
         "rapha-datagen failed: {}",
         String::from_utf8_lossy(&status.stderr)
     );
-    for task in TASKS {
+    for task in folders() {
         for split in SPLITS {
             let path = out.path().join(task).join(format!("{split}.jsonl"));
             let fresh = std::fs::read_to_string(&path).expect("generated file");
@@ -110,10 +121,15 @@ fn the_cli_refuses_arguments_it_does_not_know() {
 #[test]
 fn every_file_has_enough_records_with_ids_unique_across_all_files() {
     let mut ids = BTreeSet::new();
-    for task in TASKS {
+    for task in folders() {
         for split in SPLITS {
             let records = records(task, split);
-            let minimum = if split == "train" { 500 } else { 100 };
+            let minimum = match (SITES.contains(&task), split) {
+                (false, "train") => 500,
+                (false, _) => 100,
+                (true, "train") => 100,
+                (true, _) => 24,
+            };
             assert!(
                 records.len() >= minimum,
                 "{task}/{split}: {} records",
@@ -133,15 +149,17 @@ fn every_file_has_enough_records_with_ids_unique_across_all_files() {
 
 #[test]
 fn files_are_ascii_with_one_record_a_line_and_keys_in_the_documented_order() {
-    let expected: [(&str, &[&str]); 4] = [
+    let fhir_keys: &[&str] = &["id", "note", "extract"];
+    let mut expected: Vec<(&str, &[&str])> = vec![
         ("summarisation", &["id", "note", "summary"]),
         ("icd-coding", &["id", "note", "codes"]),
-        ("fhir-extraction", &["id", "note", "extract"]),
+        ("fhir-extraction", fhir_keys),
         (
             "trial-matching",
             &["id", "patient", "trial", "criteria", "eligible"],
         ),
     ];
+    expected.extend(SITES.map(|site| (site, fhir_keys)));
     for (task, keys) in expected {
         for split in SPLITS {
             let text = read(task, split);
@@ -276,7 +294,7 @@ fn foreign_form(
 fn no_record_names_a_concept_from_the_other_pool() {
     let train = forms(Pool::Train);
     let held = forms(Pool::HeldOut);
-    for task in TASKS {
+    for task in folders() {
         for split in SPLITS {
             let (own, foreign) = if held_out(split) {
                 (&held, &train)
@@ -401,84 +419,145 @@ fn negated(sentence: &str) -> bool {
 #[test]
 fn fhir_extracts_copy_the_note_and_leave_out_negated_findings() {
     for split in SPLITS {
-        let mut age_null = 0;
         let records = records("fhir-extraction", split);
         for record in &records {
-            let id = &record["id"];
-            let note = record["note"].as_str().expect("note");
-            let words = note.split_whitespace().count();
-            assert!((40..=90).contains(&words), "{id}: {words} words");
-            let extract = &record["extract"];
-            assert_eq!(extract["resourceType"], "ClinicalNoteExtract");
-            let patient = &extract["patient"];
-            match &patient["name"] {
-                Value::Null => {}
-                Value::String(name) => assert!(note.contains(name.as_str()), "{id}: name `{name}`"),
-                other => panic!("{id}: name {other}"),
-            }
-            match &patient["ageYears"] {
-                Value::Null => {
-                    age_null += 1;
-                    assert!(
-                        !note.contains("y/o")
-                            && !note.contains("year old")
-                            && !note.contains("Age:"),
-                        "{id}: {note}"
-                    );
-                }
-                Value::Number(age) => assert!(note.contains(&age.to_string()), "{id}: age {age}"),
-                other => panic!("{id}: ageYears {other}"),
-            }
-            assert!(
-                matches!(patient["sex"].as_str(), None | Some("male" | "female")),
-                "{id}: sex"
-            );
-            for field in ["complaints", "conditions"] {
-                for value in strings(&extract[field]) {
-                    let sentences = sentences_with(note, &value);
-                    assert!(
-                        sentences.iter().any(|s| !negated(s)),
-                        "{id}: {field} value `{value}` is not affirmed in: {note}"
-                    );
-                }
-            }
-            for medication in extract["medications"].as_array().expect("medications") {
-                let name = medication["name"].as_str().expect("name");
-                assert!(note.contains(name), "{id}: medication `{name}`");
-                if let Some(dose) = medication["dose"].as_object() {
-                    let value = dose["value"].to_string();
-                    let unit = dose["unit"].as_str().expect("unit");
-                    let written = [
-                        format!("{name} {value}{unit}"),
-                        format!("{name} {value} {unit}"),
-                    ];
-                    assert!(
-                        written.iter().any(|w| note.contains(w.as_str())),
-                        "{id}: dose of `{name}` in: {note}"
-                    );
-                }
-            }
-            let names: Vec<&str> = extract["medications"]
-                .as_array()
-                .expect("list")
-                .iter()
-                .map(|m| m["name"].as_str().expect("name"))
-                .collect();
-            let positions: Vec<usize> = names
-                .iter()
-                .map(|n| note.find(n).expect("found above"))
-                .collect();
-            assert!(
-                positions.windows(2).all(|w| w[0] < w[1]),
-                "{id}: medications out of note order"
-            );
+            let words = check_extract(record);
+            assert!((40..=90).contains(&words), "{}: {words} words", record["id"]);
         }
-        let share = f64::from(age_null) / records.len() as f64;
+        let share = age_null_share(&records);
         assert!(
             (0.15..=0.35).contains(&share),
             "{split}: {share} of ages are null"
         );
     }
+}
+
+/// Each site's records keep the task's rules, and the sites differ as their profiles say:
+/// the cardiology centre's conditions are mostly circulatory (ICD-10 chapter I), the
+/// children's hospital sees only children and records fewer ages, the terse practice writes
+/// shorter notes than the others.
+#[test]
+fn federated_sites_keep_the_task_rules_and_differ_as_their_profiles_say() {
+    let code_of = |written: &str| {
+        concepts::CONDITIONS
+            .iter()
+            .find(|c| c.forms.contains(&written))
+            .map(|c| c.code)
+            .unwrap_or_else(|| panic!("`{written}` is no condition's form"))
+    };
+    let circulatory_share = |folder: &str| {
+        let codes: Vec<&str> = SPLITS
+            .iter()
+            .flat_map(|split| records(folder, split))
+            .flat_map(|r| strings(&r["extract"]["conditions"]))
+            .map(|c| code_of(&c))
+            .collect();
+        codes.iter().filter(|c| c.starts_with('I')).count() as f64 / codes.len() as f64
+    };
+    let mut mean_words = Vec::new();
+    for site in SITES {
+        let mut words = Vec::new();
+        for split in SPLITS {
+            for record in records(site, split) {
+                words.push(check_extract(&record) as f64);
+                if site.ends_with("paediatric") {
+                    let age = &record["extract"]["patient"]["ageYears"];
+                    assert!(age.as_u64().is_none_or(|a| a < 18), "{}: age {age}", record["id"]);
+                }
+            }
+        }
+        mean_words.push(words.iter().sum::<f64>() / words.len() as f64);
+    }
+    let general = circulatory_share("fhir-extraction");
+    let cardiology = circulatory_share("federation/cardiology");
+    assert!(cardiology > 0.5 && cardiology > 2.0 * general, "{cardiology} vs {general}");
+    let children: Vec<Value> = SPLITS
+        .iter()
+        .flat_map(|split| records("federation/paediatric", split))
+        .collect();
+    let share = age_null_share(&children);
+    assert!(share > 0.5, "paediatric: {share} of ages are null");
+    assert!(mean_words[2] < 0.75 * mean_words[0].min(mean_words[1]), "{mean_words:?}");
+}
+
+fn age_null_share(records: &[Value]) -> f64 {
+    let null = records
+        .iter()
+        .filter(|r| r["extract"]["patient"]["ageYears"].is_null())
+        .count();
+    null as f64 / records.len() as f64
+}
+
+/// Checks that one `fhir-extraction` record's extract copies its note and leaves out what
+/// the note negates; returns the note's length in words.
+fn check_extract(record: &Value) -> usize {
+    let id = &record["id"];
+    let note = record["note"].as_str().expect("note");
+    let words = note.split_whitespace().count();
+    let extract = &record["extract"];
+    assert_eq!(extract["resourceType"], "ClinicalNoteExtract");
+    let patient = &extract["patient"];
+    match &patient["name"] {
+        Value::Null => {}
+        Value::String(name) => assert!(note.contains(name.as_str()), "{id}: name `{name}`"),
+        other => panic!("{id}: name {other}"),
+    }
+    match &patient["ageYears"] {
+        Value::Null => {
+            assert!(
+                !note.contains("y/o")
+                    && !note.contains("year old")
+                    && !note.contains("Age:"),
+                "{id}: {note}"
+            );
+        }
+        Value::Number(age) => assert!(note.contains(&age.to_string()), "{id}: age {age}"),
+        other => panic!("{id}: ageYears {other}"),
+    }
+    assert!(
+        matches!(patient["sex"].as_str(), None | Some("male" | "female")),
+        "{id}: sex"
+    );
+    for field in ["complaints", "conditions"] {
+        for value in strings(&extract[field]) {
+            let sentences = sentences_with(note, &value);
+            assert!(
+                sentences.iter().any(|s| !negated(s)),
+                "{id}: {field} value `{value}` is not affirmed in: {note}"
+            );
+        }
+    }
+    for medication in extract["medications"].as_array().expect("medications") {
+        let name = medication["name"].as_str().expect("name");
+        assert!(note.contains(name), "{id}: medication `{name}`");
+        if let Some(dose) = medication["dose"].as_object() {
+            let value = dose["value"].to_string();
+            let unit = dose["unit"].as_str().expect("unit");
+            let written = [
+                format!("{name} {value}{unit}"),
+                format!("{name} {value} {unit}"),
+            ];
+            assert!(
+                written.iter().any(|w| note.contains(w.as_str())),
+                "{id}: dose of `{name}` in: {note}"
+            );
+        }
+    }
+    let names: Vec<&str> = extract["medications"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .map(|m| m["name"].as_str().expect("name"))
+        .collect();
+    let positions: Vec<usize> = names
+        .iter()
+        .map(|n| note.find(n).expect("found above"))
+        .collect();
+    assert!(
+        positions.windows(2).all(|w| w[0] < w[1]),
+        "{id}: medications out of note order"
+    );
+    words
 }
 
 #[test]

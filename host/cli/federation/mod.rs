@@ -3,6 +3,7 @@
 //! the global adapter. All tensor math and every check is here; the app only moves files.
 
 mod reply;
+mod report;
 
 use std::path::{Path, PathBuf};
 
@@ -118,7 +119,7 @@ fn public_keys(dir: &Path) -> anyhow::Result<Vec<PublicKey>> {
     Ok(keys)
 }
 
-/// The global adapter and `aggregate.json` into `out`, all or nothing: written into a
+/// The global adapter, `aggregate.json` and `aggregate.txt` into `out`, all or nothing: written into a
 /// temporary folder beside it, then renamed into place. `out` must be new or empty.
 fn write_global(out: &Path, global: &rapha_engine::PeftAdapter, summary: &serde_json::Value) -> anyhow::Result<()> {
     if out.exists() && std::fs::read_dir(out).with_context(|| format!("--out: cannot list `{}`", out.display()))?.next().is_some() {
@@ -129,6 +130,7 @@ fn write_global(out: &Path, global: &rapha_engine::PeftAdapter, summary: &serde_
     let staging = tempfile::Builder::new().prefix(".aggregate-").tempdir_in(parent).with_context(|| format!("cannot write in `{}`", parent.display()))?;
     global.save(staging.path())?;
     atomic::write(&staging.path().join("aggregate.json"), (serde_json::to_string_pretty(summary)? + "\n").as_bytes())?;
+    atomic::write(&staging.path().join("aggregate.txt"), report::text(summary).as_bytes())?;
     if out.exists() {
         std::fs::remove_dir(out).with_context(|| format!("cannot replace the empty `{}`", out.display()))?;
     }
