@@ -90,8 +90,9 @@ for strategy in ffa fedit; do
                 "$site" "$site" "$strategy"
         } >"$demo/$strategy/$site.toml"
     done
-    STRATEGY="$strategy" scripts/federation-loopback.sh "$demo/$strategy" \
-        "${sites[@]/#/$demo/$strategy/}" >"$demo/$strategy.log" 2>&1 ||
+    recipes=()
+    for site in "${sites[@]}"; do recipes+=("$demo/$strategy/$site.toml"); done
+    STRATEGY="$strategy" scripts/federation-loopback.sh "$demo/$strategy" "${recipes[@]}" >"$demo/$strategy.log" 2>&1 ||
         { echo "federation-demo: the $strategy federation failed: see $demo/$strategy.log" >&2; exit 1; }
     echo "== $strategy: $rounds rounds of $steps steps"
     for round in $(seq "$rounds"); do cat "$demo/$strategy/federation/round-$round/global/aggregate.txt"; done

@@ -91,12 +91,36 @@ pub struct KeysNewArgs {
     pub out: PathBuf,
 }
 
+/// One `REPLY` of `rapha-host aggregate`.
+#[derive(Debug, Clone)]
+pub struct ReplyArg {
+    /// The site the reply's node was sampled as, if given.
+    pub site: Option<String>,
+    pub dir: PathBuf,
+}
+
+/// `SITE=DIR` when the text before the first `=` is a site name, else all of it is `DIR`
+/// (write `./a=b` for a folder whose name looks like `SITE=…`).
+fn parse_reply(text: &str) -> Result<ReplyArg, String> {
+    match text.split_once('=') {
+        Some((site, dir)) if rapha_federation::signing::is_site_name(site) => {
+            if dir.is_empty() {
+                return Err(format!("`{text}`: expected `SITE=DIR`, the folder is missing"));
+            }
+            Ok(ReplyArg { site: Some(site.to_owned()), dir: PathBuf::from(dir) })
+        }
+        _ => Ok(ReplyArg { site: None, dir: PathBuf::from(text) }),
+    }
+}
+
 /// `rapha-host aggregate`
 #[derive(Debug, Args)]
 pub struct AggregateArgs {
-    /// The sites' replies: each a folder as a federated `run` exported it.
-    #[arg(value_name = "REPLY", required = true)]
-    pub replies: Vec<PathBuf>,
+    /// The sites' replies: each a folder as a federated `run` exported it, or `SITE=DIR`
+    /// where the server knows which site the node that sent `DIR` was sampled as (the reply
+    /// must then be signed by `SITE`).
+    #[arg(value_name = "REPLY", required = true, value_parser = parse_reply)]
+    pub replies: Vec<ReplyArg>,
     /// Where the global adapter goes (`adapter_model.safetensors`, `adapter_config.json`)
     /// with `aggregate.json`, what was used and refused; a new or empty folder.
     #[arg(long, value_name = "DIR")]

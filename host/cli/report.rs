@@ -33,6 +33,32 @@ pub struct MetricRow {
     pub adapter: Option<f64>,
 }
 
+/// What the adapter is compared with: the base model, or, in a federated round after the
+/// first, the global adapter the round started from (the previous round's merge).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Baseline {
+    Base,
+    Global,
+}
+
+impl Baseline {
+    /// The column's name.
+    fn label(self) -> &'static str {
+        match self {
+            Baseline::Base => "base",
+            Baseline::Global => "start",
+        }
+    }
+
+    /// What the title says the column is.
+    fn meaning(self) -> &'static str {
+        match self {
+            Baseline::Base => "",
+            Baseline::Global => "start: the global adapter the round began from; ",
+        }
+    }
+}
+
 /// The table: metric | base | adapter | delta, with the delta signed and marked
 /// better/worse by `higher_is_better` (e.g. "+0.213 ▲" / "-0.050 ▼", "=" when equal), values at
 /// their significant digits, columns aligned; a suppressed value shows as `n<11` and its delta
@@ -40,8 +66,8 @@ pub struct MetricRow {
 ///
 /// ▲ means better and ▼ worse, whichever way the metric runs: a lower-is-better metric
 /// that fell shows a negative delta marked ▲. The title line says so.
-pub fn comparison_table(rows: &[MetricRow], records: Count) -> String {
-    let mut cells: Vec<[String; 4]> = vec![["metric".into(), "base".into(), "adapter".into(), "delta".into()]];
+pub fn comparison_table(rows: &[MetricRow], records: Count, baseline: Baseline) -> String {
+    let mut cells: Vec<[String; 4]> = vec![["metric".into(), baseline.label().into(), "adapter".into(), "delta".into()]];
     cells.extend(rows.iter().map(|row| {
         [
             row.name.escape_debug().to_string(),
@@ -52,7 +78,11 @@ pub fn comparison_table(rows: &[MetricRow], records: Count) -> String {
     }));
     let width = |column: usize| cells.iter().map(|row| row[column].chars().count()).max().unwrap_or(0);
     let widths = [width(0), width(1), width(2)];
-    let mut table = format!("base vs adapter, each over {records} test records ({BETTER} better, {WORSE} worse)\n");
+    let mut table = format!(
+        "{} vs adapter, each over {records} test records ({}{BETTER} better, {WORSE} worse)\n",
+        baseline.label(),
+        baseline.meaning()
+    );
     for [name, base, adapter, delta] in &cells {
         let line = format!(
             "{name}{}  {}{base}  {}{adapter}  {delta}",
@@ -123,6 +153,8 @@ pub struct ReportFields {
     pub rows: Vec<MetricRow>,
     /// The test records each metric is computed over.
     pub eval_records: Count,
+    /// What the `base` values are of.
+    pub baseline: Baseline,
     /// [`disclosure::channel_bits`] of this export.
     pub channel_bits: f64,
     /// A private run's guarantee.
@@ -183,7 +215,7 @@ pub fn render_report(fields: &ReportFields) -> (String, Vec<String>) {
         writeln!(text, "{label:label_width$}  {value}").expect("writing to a String cannot fail");
     }
     text.push('\n');
-    text.push_str(&comparison_table(&fields.rows, fields.eval_records));
+    text.push_str(&comparison_table(&fields.rows, fields.eval_records, fields.baseline));
 
     let mut values: Vec<String> = lines.into_iter().map(|(_, value)| value).collect();
     for row in &fields.rows {
@@ -245,6 +277,7 @@ mod tests {
                 row("rare_code_recall", true, None, Some(0.1)),
             ],
             eval_records: Count::of(100),
+            baseline: Baseline::Base,
             channel_bits: 89.5,
             privacy: None,
             audit: None,
@@ -267,12 +300,26 @@ mod tests {
                 row("latency", false, Some(0.2), Some(0.25)),
             ],
             Count::of(120),
+            Baseline::Base,
         );
         let expected = "\
 base vs adapter, each over 120 test records (▲ better, ▼ worse)
 metric       base  adapter  delta
 error_rate  0.500    0.450  -0.050 ▲
 latency     0.200    0.250  +0.050 ▼
+";
+        assert_eq!(table, expected, "\n{table}");
+    }
+
+    /// A federated round after the first compares with the global adapter it started from,
+    /// and says so.
+    #[test]
+    fn a_later_rounds_table_names_its_start() {
+        let table = comparison_table(&[row("f1", true, Some(0.284), Some(0.377))], Count::of(16), Baseline::Global);
+        let expected = "\
+start vs adapter, each over 16 test records (start: the global adapter the round began from; ▲ better, ▼ worse)
+metric  start  adapter  delta
+f1      0.284    0.377  +0.093 ▲
 ";
         assert_eq!(table, expected, "\n{table}");
     }
@@ -288,6 +335,7 @@ latency     0.200    0.250  +0.050 ▼
                 row("recall", true, None, Some(0.9)),
             ],
             Count::of(10),
+            Baseline::Base,
         );
         let expected = "\
 base vs adapter, each over <11 test records (▲ better, ▼ worse)

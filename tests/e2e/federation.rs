@@ -147,17 +147,22 @@ fn a_round_aggregates_signed_replies_exactly_and_refuses_bad_ones() {
     resign("forged", &outsider, &|s| s.site = "east".to_owned());
     let south_key = SiteKey::load(&dir.path().join("keys/south.key")).expect("south's key");
     resign("other-model", &south_key, &|s| s.model_sha256 = "0".repeat(64));
-    let output = aggregate(&dir, &[&exports[0], "tampered", "forged", "other-model"], "global-2", &model, &plugin);
+    // And south's valid reply sent by the node the server sampled as north.
+    let misrouted = format!("north={}", exports[1]);
+    let output = aggregate(&dir, &[&exports[0], "tampered", "forged", "other-model", &misrouted], "global-2", &model, &plugin);
     assert_eq!(output.code, Some(0), "{}\n{}", output.stdout, output.stderr);
     for reason in [
         "refused the reply `tampered`: site `south`: `adapter_model.safetensors` is not the file the site signed",
         "refused the reply `forged`: signature refused: site `east` is not among the federation's public keys",
         "refused the reply `other-model`: site `south`: trained on another base model",
+        "refused the reply `south-1/export`: site `south`: the node sampled as `north` sent a reply signed by `south`",
     ] {
         assert!(output.stderr.contains(reason), "{reason}\n{}", output.stderr);
     }
-    assert!(output.stdout.contains("1 of 4 replies aggregated"), "{}", output.stdout);
-    assert_eq!(read_json(&dir.path().join("global-2/aggregate.json"))["refused"].as_array().map(Vec::len), Some(3));
+    assert!(output.stdout.contains("1 of 5 replies aggregated"), "{}", output.stdout);
+    assert_eq!(read_json(&dir.path().join("global-2/aggregate.json"))["refused"].as_array().map(Vec::len), Some(4));
+    let report = fs::read_to_string(dir.path().join("global-2/aggregate.txt")).expect("aggregate.txt");
+    assert!(report.starts_with("round 1 (ffa): north (") && report.contains("refused `south-1/export`"), "{report}");
     let none = aggregate(&dir, &["tampered"], "global-3", &model, &plugin);
     assert_eq!(none.code, Some(1), "{}", none.stderr);
     assert!(!dir.path().join("global-3").exists(), "nothing written for a round without replies");
@@ -171,6 +176,10 @@ fn a_round_aggregates_signed_replies_exactly_and_refuses_bad_ones() {
         assert_eq!(values(&pair.a), values(&global.modules[name].a), "{name}: round 2 trains over the global A");
     }
     assert_eq!(read_json(&dir.path().join("north-2/export/manifest.json"))["signature"]["statement"]["round"], 2);
+    let report = fs::read_to_string(dir.path().join("north-2/export/report.txt")).expect("the round's report");
+    assert!(report.contains("\nstart vs adapter, each over "), "round 2 compares with the global adapter it began from:\n{report}");
+    let first = fs::read_to_string(dir.path().join("north-1/export/report.txt")).expect("round 1's report");
+    assert!(first.contains("\nbase vs adapter, each over "), "{first}");
 }
 
 /// The Flower venv (`scripts/flower.sh`), or `None` outside CI when it is not installed.
@@ -188,15 +197,18 @@ fn flower_venv() -> Option<std::path::PathBuf> {
     None
 }
 
-/// Flower's deployment runtime on loopback: a SuperLink and three SuperNodes, the Flower App
-/// of `host/flower` (`scripts/federation-loopback.sh`), two rounds. A third site whose run
-/// fails every round (its training file is missing) is reported and left out, the rounds
-/// going on with two; each round's global adapter is the weighted mean of that round's
-/// replies, and round 2 trained over round 1's A. Started again for three rounds after its
-/// server stopped before aggregating round 2, it keeps round 1, gets round 2's finished
-/// exports sent again without retraining, and adds round 3.
+/// Flower's deployment runtime on loopback, set up as the documented deployment is (TLS, each
+/// SuperNode's key registered with the SuperLink): a SuperLink and three SuperNodes, the
+/// Flower App of `host/flower` (`scripts/federation-loopback.sh`), two rounds. A third site
+/// whose run fails every round (its training file is missing) is reported and left out, the
+/// rounds going on with two; each round's global adapter is the weighted mean of that round's
+/// replies, each reply bound to the site its node was registered for, and round 2 trained
+/// over round 1's A. Started again for three rounds after its server stopped before
+/// aggregating round 2, it keeps round 1 and gets round 2's finished exports sent again
+/// without retraining; its SuperLink then dies in the middle of round 3, and a third start
+/// completes round 3 from the sites' uncorrupted work.
 #[test]
-fn two_rounds_on_flower_between_supernodes_one_failing() {
+fn rounds_on_flower_between_supernodes_one_failing_and_a_superlink_that_dies() {
     let Some(venv) = flower_venv() else {
         return;
     };
@@ -210,9 +222,10 @@ fn two_rounds_on_flower_between_supernodes_one_failing() {
     let mut failing = site_recipe("east", 1);
     failing.set("data", "train", "\"data/east-train.jsonl\"").set("paths", "work", "\"east-work\"").set("paths", "export", "\"east-export\"");
     dir.create("east.toml", &failing.text());
-    let federate = |rounds: u32| {
-        let port = 20_000 + std::process::id() % 20_000;
-        let output = std::process::Command::new(root().join("scripts/federation-loopback.sh"))
+    let port = 20_000 + std::process::id() % 20_000;
+    let loopback = |rounds: u32| {
+        let mut command = std::process::Command::new(root().join("scripts/federation-loopback.sh"));
+        command
             .arg(dir.path())
             .args(["north", "south", "east"].map(|site| dir.path().join(format!("{site}.toml"))))
             .env("FLOWER_VENV", &venv)
@@ -223,8 +236,12 @@ fn two_rounds_on_flower_between_supernodes_one_failing() {
             .env("ROUND_TIMEOUT", "600")
             .env("MIN_SITES", "2")
             .env("FLOWER_BASE_PORT", port.to_string())
-            .output()
-            .expect("the loopback script runs");
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        command
+    };
+    let federate = |rounds: u32| {
+        let output = loopback(rounds).output().expect("the loopback script runs");
         let (stdout, stderr) = (String::from_utf8_lossy(&output.stdout).into_owned(), String::from_utf8_lossy(&output.stderr).into_owned());
         assert!(output.status.success(), "{stdout}\n{stderr}");
         stdout
@@ -233,13 +250,18 @@ fn two_rounds_on_flower_between_supernodes_one_failing() {
     for round in [1, 2] {
         assert!(stdout.contains(&format!("round {round}: 2 of 3 sites replied")), "{stdout}");
     }
-    assert!(stdout.contains("failed"), "the failing site is reported: {stdout}");
+    assert!(stdout.contains("site east (node "), "the failing site is reported by name: {stdout}");
+    let nodes: Value = read_json(&dir.path().join("nodes.json"));
+    let mut registered: Vec<&str> = nodes.as_object().expect("node id → site").values().filter_map(Value::as_str).collect();
+    registered.sort_unstable();
+    assert_eq!(registered, ["east", "north", "south"]);
     let mut globals = Vec::new();
     for round in [1, 2] {
         let federation = dir.path().join(format!("federation/round-{round}"));
-        let replies: Vec<std::path::PathBuf> =
+        let mut replies: Vec<std::path::PathBuf> =
             fs::read_dir(federation.join("replies")).expect("replies").map(|entry| entry.expect("an entry").path()).collect();
-        assert_eq!(replies.len(), 2);
+        replies.sort();
+        assert_eq!(replies, ["north", "south"].map(|site| federation.join("replies").join(site)), "each reply under its node's site");
         globals.push(assert_weighted_mean(&federation.join("global"), &replies));
     }
     for (name, pair) in &globals[1].modules {
@@ -248,16 +270,38 @@ fn two_rounds_on_flower_between_supernodes_one_failing() {
 
     // The server stopped before aggregating round 2 and the federation is started again (a
     // new SuperLink) for three rounds: round 1 is kept, round 2 is asked again and the sites
-    // send the exports they finished instead of training again, round 3 follows.
+    // send the exports they finished instead of training again. As round 3 starts at north,
+    // the SuperLink dies.
     fs::remove_dir_all(dir.path().join("federation/round-2/global")).expect("round 2 not aggregated");
     let round_two = fs::read(dir.path().join("north-export/round-2/adapter_model.safetensors")).expect("round 2's adapter");
-    let stdout = federate(3);
-    assert!(stdout.contains("round 1: completed earlier, its global adapter is kept"), "{stdout}");
-    for round in [2, 3] {
-        assert!(stdout.contains(&format!("round {round}: 2 of 3 sites replied")), "{stdout}");
+    let cut = loopback(3).spawn().expect("the loopback script starts");
+    let started = dir.path().join("north-work/round-3/run.json");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(600);
+    while !started.exists() {
+        assert!(std::time::Instant::now() < deadline, "round 3 never started at north");
+        std::thread::sleep(std::time::Duration::from_millis(20));
     }
+    let killed = std::process::Command::new("pkill")
+        .args(["-KILL", "-f", &format!("flower-superlink .*--port {port}")])
+        .status()
+        .expect("pkill runs");
+    assert!(killed.success(), "the SuperLink was running");
+    let output = cut.wait_with_output().expect("the script ends");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(!output.status.success(), "a federation whose SuperLink died fails: {stdout}");
+    assert!(stdout.contains("round 1: completed earlier, its global adapter is kept"), "{stdout}");
+    assert!(stdout.contains("round 2: 2 of 3 sites replied"), "{stdout}");
     assert_eq!(fs::read(dir.path().join("north-export/round-2/adapter_model.safetensors")).expect("kept"), round_two);
-    let third = PeftAdapter::load(&dir.path().join("federation/round-3/global"), &Device::Cpu).expect("round 3's global adapter");
+    assert!(!dir.path().join("federation/round-3/global").exists(), "round 3 was cut off");
+
+    // Started a third time: rounds 1 and 2 kept; round 3 completes from the sites' work.
+    let stdout = federate(3);
+    for round in [1, 2] {
+        assert!(stdout.contains(&format!("round {round}: completed earlier, its global adapter is kept")), "{stdout}");
+    }
+    assert!(stdout.contains("round 3: 2 of 3 sites replied"), "{stdout}");
+    let federation = dir.path().join("federation/round-3");
+    let third = assert_weighted_mean(&federation.join("global"), &[federation.join("replies/north"), federation.join("replies/south")]);
     for (name, pair) in &third.modules {
         assert_eq!(values(&pair.a), values(&globals[0].modules[name].a), "{name}: round 3 kept the federation's A");
     }

@@ -12,7 +12,7 @@ use rapha_federation::signing::{self, PublicKey, SiteKey};
 use rapha_federation::{Contribution, Strategy, delta};
 use serde_json::json;
 
-use crate::args::{AggregateArgs, AggregateStrategy, KeysNewArgs};
+use crate::args::{AggregateArgs, AggregateStrategy, KeysNewArgs, ReplyArg};
 use crate::atomic;
 use reply::{Expected, Reply};
 
@@ -36,8 +36,8 @@ pub fn aggregate(args: &AggregateArgs) -> anyhow::Result<()> {
     let trusted = public_keys(&args.keys)?;
     let expected = Expected { round: args.round, model_sha256: &args.model_sha256, plugin_sha256: &args.plugin_sha256, sites: &args.sites };
     let (mut accepted, mut refused): (Vec<Reply>, Vec<(PathBuf, String)>) = (Vec::new(), Vec::new());
-    for dir in &args.replies {
-        match reply::read(dir, &expected, &trusted) {
+    for ReplyArg { site, dir } in &args.replies {
+        match reply::read(dir, site.as_deref(), &expected, &trusted) {
             Ok(reply) if accepted.iter().any(|r| r.site == reply.site) => {
                 refused.push((dir.clone(), format!("a second reply from site `{}` in this round", reply.site)));
             }

@@ -3,8 +3,9 @@
 //! export folder receives only what passes the egress gate. Both must exist before the
 //! lockdown, which grants access beneath existing paths only.
 
+use std::fs::{File, TryLockError};
 use std::os::unix::fs::PermissionsExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use rapha_sandbox::lockdown::Roots;
@@ -17,6 +18,10 @@ pub struct Folders {
     pub work: PathBuf,
     /// What leaves.
     pub export: PathBuf,
+    /// `run.lock` in the work folder, locked while this process lives: two runs never write
+    /// one work folder (a federated round asked again while its first attempt, cut off from
+    /// the server, still runs). The kernel releases it when the process ends, however.
+    _lock: File,
 }
 
 impl Folders {
@@ -30,6 +35,7 @@ impl Folders {
         // Created under the run's umask, but an existing folder keeps the mode it had.
         std::fs::set_permissions(&work, std::fs::Permissions::from_mode(0o700))
             .with_context(|| format!("cannot make the work folder `{}` private", work.display()))?;
+        let lock = lock(&work)?;
         let started = work.join("run.json").exists();
         if started && !resume {
             bail!(
@@ -66,7 +72,7 @@ impl Folders {
             let dir = work.join(sub);
             std::fs::create_dir_all(&dir).with_context(|| format!("cannot create `{}`", dir.display()))?;
         }
-        Ok(Folders { work, export })
+        Ok(Folders { work, export, _lock: lock })
     }
 
     /// What the process may touch once locked down: its inputs, read-only (a federated
@@ -88,5 +94,33 @@ impl Folders {
             read_write.push(federation.site_work.clone());
         }
         Roots { read_only, read_write }
+    }
+}
+
+/// The work folder's `run.lock`, locked, or an error if another run holds it.
+fn lock(work: &Path) -> anyhow::Result<File> {
+    let path = work.join("run.lock");
+    let file = File::options().create(true).truncate(false).write(true).open(&path)
+        .with_context(|| format!("cannot open `{}`", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(TryLockError::WouldBlock) => bail!(
+            "the work folder `{}` is in use by another rapha-host run (it holds `run.lock`): wait for that run to end",
+            work.display()
+        ),
+        Err(TryLockError::Error(error)) => Err(error).with_context(|| format!("cannot lock `{}`", path.display())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_locked_work_folder_is_refused_until_its_run_ends() {
+        let work = tempfile::tempdir().expect("a folder");
+        let first = super::lock(work.path()).expect("the first run locks");
+        let second = super::lock(work.path()).expect_err("a second run is refused");
+        assert!(format!("{second:#}").contains("is in use by another rapha-host run"), "{second:#}");
+        drop(first);
+        super::lock(work.path()).expect("free again once the first run ends");
     }
 }

@@ -37,7 +37,7 @@ use crate::args::RunArgs;
 use crate::plot;
 use crate::progress::Progress;
 use crate::recipe::{Length, MAX_STEPS, Recipe, SelectMetric, TrainPlan};
-use crate::report::{self, MetricRow, ReportFields};
+use crate::report::{self, Baseline, MetricRow, ReportFields};
 use crate::stages::base::Base;
 use crate::stages::data::{self, Dataset, Formatter, Rejections, Seen, Split};
 use crate::stages::predictions::{self, Generator};
@@ -177,6 +177,8 @@ struct Outcome<'m> {
     privacy: Option<PrivacyPlan>,
     /// The leakage audit's figures, when it ran (and passed).
     findings: Option<Findings>,
+    /// What `base` is: the base model, or a federated round's starting global adapter.
+    baseline: Baseline,
 }
 
 /// How training ended.
@@ -203,7 +205,7 @@ impl Outcome<'_> {
     fn table(&self, info: &TaskInfo, exported: &[&MetricInfo]) -> String {
         let both = |metric: &&MetricInfo| self.base.get(&metric.name).is_some() && self.tuned.get(&metric.name).is_some();
         let shown: Vec<MetricRow> = info.metrics.iter().filter(both).map(|metric| self.row(metric)).collect();
-        let mut table = report::comparison_table(&shown, Count::of(self.splits.test.records.len() as u64));
+        let mut table = report::comparison_table(&shown, Count::of(self.splits.test.records.len() as u64), self.baseline);
         let names: Vec<&str> = exported.iter().map(|metric| metric.name.as_str()).collect();
         table.push_str(&format!(
             "leaving in metrics.json and report.txt: {} (at most {} metrics, {} significant digits)\n",
@@ -286,6 +288,11 @@ impl Run<'_> {
             max_steps,
             privacy,
             findings,
+            baseline: if self.recipe.federation.as_ref().is_some_and(|f| f.global.is_some()) {
+                Baseline::Global
+            } else {
+                Baseline::Base
+            },
         };
         if let Some(plan) = &outcome.privacy {
             let spent = plan.spent(outcome.trained.steps)?;
@@ -542,6 +549,7 @@ impl Run<'_> {
             sandbox: describe(self.sandbox),
             rows: exported.iter().map(|metric| outcome.row(metric)).collect(),
             eval_records: Count::of(n as u64),
+            baseline: outcome.baseline,
             channel_bits: disclosure::channel_bits(2 * exported.len(), evaluations, recipe.data.max_rejected),
             privacy,
             audit,

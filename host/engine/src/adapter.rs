@@ -152,12 +152,7 @@ impl PeftAdapter {
     /// what the engine cannot apply as PEFT would (see the module doc).
     pub fn load(dir: &Path, device: &Device) -> Result<Self> {
         let config_path = dir.join(ADAPTER_CONFIG);
-        let text = std::fs::read_to_string(&config_path)
-            .map_err(|source| Error::Io { path: config_path.clone(), source })?;
-        let raw: Value = serde_json::from_str(&text)
-            .map_err(|source| Error::Json { path: config_path.clone(), source })?;
-        let parsed = parse_config(&raw).map_err(|message| Error::Adapter { path: config_path.clone(), message })?;
-
+        let config = std::fs::read(&config_path).map_err(|source| Error::Io { path: config_path.clone(), source })?;
         let weights_path = dir.join(ADAPTER_WEIGHTS);
         if !weights_path.is_file() && dir.join("adapter_model.bin").is_file() {
             return Err(Error::Adapter {
@@ -166,8 +161,21 @@ impl PeftAdapter {
                     .to_owned(),
             });
         }
-        let bytes = std::fs::read(&weights_path).map_err(|source| Error::Io { path: weights_path.clone(), source })?;
-        let tensors = candle_core::safetensors::load_buffer(&bytes, device)
+        let weights = std::fs::read(&weights_path).map_err(|source| Error::Io { path: weights_path.clone(), source })?;
+        Self::from_bytes(dir, &config, &weights, device)
+    }
+
+    /// The adapter whose `adapter_config.json` and `adapter_model.safetensors` are `config`
+    /// and `weights`, as [`PeftAdapter::load`] reads them from `dir` (named in errors): for a
+    /// caller that has already read and checked the bytes, so that what it checked is what
+    /// is used.
+    pub fn from_bytes(dir: &Path, config: &[u8], weights: &[u8], device: &Device) -> Result<Self> {
+        let config_path = dir.join(ADAPTER_CONFIG);
+        let raw: Value = serde_json::from_slice(config)
+            .map_err(|source| Error::Json { path: config_path.clone(), source })?;
+        let parsed = parse_config(&raw).map_err(|message| Error::Adapter { path: config_path.clone(), message })?;
+        let weights_path = dir.join(ADAPTER_WEIGHTS);
+        let tensors = candle_core::safetensors::load_buffer(weights, device)
             .context_with(|| format!("{}: reading safetensors", weights_path.display()))?;
         let invalid = |message: String| Error::Adapter { path: weights_path.clone(), message };
 

@@ -7,10 +7,12 @@ run exported through the egress gate: the signed adapter, its manifest, aggregat
 It reads nothing else of the site.
 
 A round asked again (the SuperLink went away and the federation was started anew) neither
-trains twice nor corrupts the site's run: a round whose export is complete is sent again as
-it is, and a run stopped midway continues with `--resume`.
+trains twice nor corrupts the site's run: an attempt still running is waited for (its
+`run.lock`), a round whose export is complete is sent again as it is, and a run stopped
+midway continues with `--resume`.
 """
 
+import fcntl
 import subprocess
 import tomllib
 from pathlib import Path
@@ -30,6 +32,15 @@ def round_folder(recipe: Path, key: str, round_: int) -> Path:
     return recipe.parent / paths[key] / f"round-{round_}"
 
 
+def wait_for_earlier_attempt(work: Path) -> None:
+    """Block while an earlier attempt of this round (cut off from the server) still runs:
+    `rapha-host run` holds `run.lock` in its work folder for as long as it lives."""
+    lock = work / "run.lock"
+    if lock.is_file():
+        with lock.open("rb") as file:
+            fcntl.flock(file, fcntl.LOCK_EX)
+
+
 @app.train()
 def train(msg: Message, context: Context) -> Message:
     node = context.node_config
@@ -42,8 +53,10 @@ def train(msg: Message, context: Context) -> Message:
         unpack(config, inbox)
         command += ["--global", str(inbox)]
     export = round_folder(recipe, "export", round_)
+    work = round_folder(recipe, "work", round_)
+    wait_for_earlier_attempt(work)
     if not (export / "manifest.json").is_file():
-        if (round_folder(recipe, "work", round_) / "run.json").is_file():
+        if (work / "run.json").is_file():
             command.append("--resume")
         # The run's own messages stay in the site's log; a failure reaches the server as an error.
         subprocess.run(command, check=True)

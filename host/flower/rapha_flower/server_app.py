@@ -1,12 +1,18 @@
 """The server's side: send each round's global adapter, gather the replies, and let
 `rapha-host aggregate` verify and merge them (signatures, hashes, shapes: all in Rust).
 
+With `nodes` (a JSON map of registered node id to site, as the SuperNodes were registered
+under SuperNode authentication), only registered nodes are sampled, each reply is handed to
+`aggregate` as `SITE=DIR` for the site its node was registered for, and `--sites` names the
+sampled sites: a reply signed by any other site is refused.
+
 A reply that fails (a site that crashed) or that `aggregate` refuses is left out, and the
 round goes on with the others while at least `min-sites` remain. A federation started again
 (after the SuperLink went away) keeps the rounds it completed, whose global adapters are on
 disk, and goes on from the first one that is not.
 """
 
+import json
 import subprocess
 import time
 from logging import INFO, WARNING
@@ -21,11 +27,20 @@ from rapha_flower.files import pack, unpack
 app = ServerApp()
 
 
-def wait_for_sites(grid: Grid, wanted: int, minimum: int, timeout: float) -> list[int]:
-    """The connected SuperNodes once `wanted` are, or at the timeout if `minimum` are."""
+def registered_sites(cfg: dict) -> dict[int, str]:
+    """Node id → site from the `nodes` file; empty when the run config names none."""
+    path = str(cfg["nodes"])
+    if not path:
+        return {}
+    return {int(node): site for node, site in json.loads(Path(path).read_text()).items()}
+
+
+def wait_for_sites(grid: Grid, known: dict[int, str], wanted: int, minimum: int, timeout: float) -> list[int]:
+    """The connected SuperNodes (the registered ones, where `known`) once `wanted` are, or
+    at the timeout if `minimum` are."""
     deadline = time.monotonic() + timeout
     while True:
-        nodes = sorted(grid.get_node_ids())
+        nodes = sorted(node for node in grid.get_node_ids() if not known or node in known)
         if len(nodes) >= wanted:
             return nodes
         if time.monotonic() > deadline:
@@ -38,8 +53,9 @@ def wait_for_sites(grid: Grid, wanted: int, minimum: int, timeout: float) -> lis
 def run_round(grid: Grid, cfg: dict, round_: int, previous: Path | None) -> Path:
     """One round: the global adapter out, the replies in, aggregated into `round-N/global`."""
     out = Path(str(cfg["out"])).resolve() / f"round-{round_}"
+    known = registered_sites(cfg)
     wanted = max(int(cfg["sites"]), int(cfg["min-sites"]))
-    nodes = wait_for_sites(grid, wanted, int(cfg["min-sites"]), float(cfg["site-timeout"]))
+    nodes = wait_for_sites(grid, known, wanted, int(cfg["min-sites"]), float(cfg["site-timeout"]))
     record = ConfigRecord({"round": round_})
     if previous is not None:
         pack(previous, record)
@@ -47,12 +63,13 @@ def run_round(grid: Grid, cfg: dict, round_: int, previous: Path | None) -> Path
     replies = []
     for reply in grid.send_and_receive(messages, timeout=float(cfg["round-timeout"])):
         node = reply.metadata.src_node_id
+        site = known.get(node)
         if reply.has_error():
-            log(WARNING, "round %d: site node %d failed: %s", round_, node, reply.error.reason)
+            log(WARNING, "round %d: site %s (node %d) failed: %s", round_, site or "?", node, reply.error.reason)
             continue
-        folder = out / "replies" / str(node)
+        folder = out / "replies" / (site or str(node))
         unpack(reply.content["reply"], folder)
-        replies.append(str(folder))
+        replies.append(f"{site}={folder}" if site else str(folder))
     log(INFO, "round %d: %d of %d sites replied", round_, len(replies), len(nodes))
     command = [
         str(cfg["rapha-host"]), "aggregate", *replies,
@@ -64,6 +81,8 @@ def run_round(grid: Grid, cfg: dict, round_: int, previous: Path | None) -> Path
         "--plugin-sha256", str(cfg["plugin-sha256"]),
         "--min-sites", str(cfg["min-sites"]),
     ]
+    if known:
+        command += ["--sites", ",".join(known[node] for node in nodes)]
     subprocess.run(command, check=True)
     return out / "global"
 
