@@ -118,6 +118,12 @@ fn a_round_aggregates_signed_replies_exactly_and_refuses_bad_ones() {
     let harmonic = if trained.contains(&0.0) { 0.0 } else { 2.0 / (1.0 / trained[0] + 1.0 / trained[1]) };
     assert!((over["harmonic_mean"].as_f64().expect("a mean") - harmonic).abs() < 1e-12, "{summary}");
     let global = assert_weighted_mean(&dir.path().join("global-1"), &[dir.path().join(&exports[0]), dir.path().join(&exports[1])]);
+    // Replies in the other order (as they may arrive) give the same adapter to the bit.
+    let output = aggregate(&dir, &[&exports[1], &exports[0]], "global-1-again", &model, &plugin);
+    assert_eq!(output.code, Some(0), "{}\n{}", output.stdout, output.stderr);
+    let bytes = |folder: &str| fs::read(dir.path().join(folder).join("adapter_model.safetensors")).expect("weights");
+    assert_eq!(bytes("global-1-again"), bytes("global-1"));
+    assert_eq!(read_json(&dir.path().join("global-1-again/aggregate.json"))["sites"], summary["sites"]);
 
     // A changed tensor, a forged signature, another base model: each refused by name; the
     // round goes on with north.

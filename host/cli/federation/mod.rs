@@ -51,6 +51,9 @@ pub fn aggregate(args: &AggregateArgs) -> anyhow::Result<()> {
     if accepted.len() < args.min_sites {
         bail!("round {}: {} accepted replies, the round needs at least {} (--min-sites)", args.round, accepted.len(), args.min_sites);
     }
+    // In site order, not arrival order: the same replies give the same global adapter to the
+    // bit (float sums depend on their order) and the same summary.
+    accepted.sort_by(|a, b| a.site.cmp(&b.site));
     let contributions: Vec<Contribution<'_>> =
         accepted.iter().map(|r| Contribution { site: &r.site, adapter: &r.adapter, examples: r.examples }).collect();
     let strategy = match args.strategy {
