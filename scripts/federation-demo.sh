@@ -13,15 +13,18 @@
 #
 #   scripts/federation-demo.sh                 # into work/federation-demo (must not exist yet)
 #   ROUNDS=2 STEPS=6 scripts/federation-demo.sh  # shorter
+#   NAME=scarce TRAIN_RECORDS=16 STRATEGIES=fedit scripts/federation-demo.sh
+#       # into work/scarce: each site with only its first 16 training records, FedIT only
 #
 # The site recipes are the default recipe's settings with the leakage audit off and small
 # evaluations, so that the trial takes about an hour on 2 cores; a real site keeps `[audit]` on.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/rapha-host/target}"
-demo="work/federation-demo"
+demo="work/${NAME:-federation-demo}"
 rounds="${ROUNDS:-3}"
 steps="${STEPS:-12}"
+read -r -a strategies <<<"${STRATEGIES:-ffa fedit}"
 sites=(cardiology paediatric terse)
 if [ -e "$demo" ]; then
     echo "federation-demo: \`$demo\` exists: move it away first (nothing is overwritten)" >&2
@@ -36,6 +39,18 @@ export PLUGIN_SHA256="$(sha256sum plugins/dist/fhir-extraction.wasm | cut -d' ' 
 export ROUNDS="$rounds" MIN_SITES=3
 system_prompt="$(grep '^system_prompt = ' recipes/default.toml)"
 
+# The site's training file, relative to its recipe: all its records, or its first
+# $TRAIN_RECORDS (a smaller hospital) copied into $demo/data.
+mkdir -p "$demo/data"
+train_file() {
+    if [ -n "${TRAIN_RECORDS:-}" ]; then
+        [ -f "$demo/data/$1-train.jsonl" ] || head -n "$TRAIN_RECORDS" "data/federation/$1/train.jsonl" >"$demo/data/$1-train.jsonl"
+        echo "../data/$1-train.jsonl"
+    else
+        echo "../../../data/federation/$1/train.jsonl"
+    fi
+}
+
 # recipe SITE STEPS WORK_FOLDER: a site's recipe, paths relative to a file two folders below
 # the repository (work/federation-demo/<x>/SITE.toml).
 recipe() {
@@ -49,7 +64,7 @@ path = "../../../models/SmolLM2-135M-Instruct.Q4_1.gguf"
 quantization = "nf4"
 
 [data]
-train = "../../../data/federation/$1/train.jsonl"
+train = "$(train_file "$1")"
 val = "../../../data/federation/$1/val.jsonl"
 test = "../../../data/federation/$1/test.jsonl"
 
@@ -79,9 +94,12 @@ export = "$3/export"
 [audit]
 enabled = false  # the trial only: a real site keeps the leakage audit on
 TOML
+    if [ -n "${TRAIN_RECORDS:-}" ]; then
+        printf '\n[privacy]\nmin_records = %s  # the trial'"'"'s small hospitals only: a real site keeps 100\n' "$TRAIN_RECORDS"
+    fi
 }
 
-for strategy in ffa fedit; do
+for strategy in "${strategies[@]}"; do
     mkdir -p "$demo/$strategy"
     for site in "${sites[@]}"; do
         {
@@ -113,8 +131,9 @@ for site in "${sites[@]}"; do
         echo 'model = "../../../models/SmolLM2-135M-Instruct.Q4_1.gguf"'
         echo 'max_new_tokens = 128'
         echo "$system_prompt"
-        for candidate in "base:" "ffa:../ffa/federation/round-$rounds/global" \
-            "fedit:../fedit/federation/round-$rounds/global" "local:../local/$site/export"; do
+        candidates=("base:" "local:../local/$site/export")
+        for strategy in "${strategies[@]}"; do candidates+=("$strategy:../$strategy/federation/round-$rounds/global"); done
+        for candidate in "${candidates[@]}"; do
             printf '\n[[candidate]]\nlabel = "%s"\ndecoding = "schema"\n' "${candidate%%:*}"
             if [ -n "${candidate#*:}" ]; then printf 'adapter = "%s"\n' "${candidate#*:}"; fi
         done
@@ -127,7 +146,7 @@ for site in "${sites[@]}"; do
         --baseline local --resamples 2000 >"$demo/eval/$site-compare.txt"
 done
 echo "== each site's own test set (24 records): field_f1; intervals and paired differences in $demo/eval/*-compare.txt"
-python3 - "$demo/eval" "${sites[@]}" <<'PY'
+python3 - "$demo/eval" "${sites[@]}" <<'PY' | tee "$demo/table.md"
 import json, statistics, sys
 folder, sites = sys.argv[1], sys.argv[2:]
 f1 = {}
@@ -137,7 +156,7 @@ for site in sites:
 labels = {"base": "base model", "local": "each site alone", "ffa": "federated, FFA-LoRA", "fedit": "federated, FedIT"}
 print(f"| {'':22} | " + " | ".join(f"{s:>10}" for s in sites) + " |    min | harmonic mean |")
 print(f"|{'-' * 24}|" + "|".join("-" * 12 for _ in sites) + "|--------|---------------|")
-for candidate, label in labels.items():
+for candidate, label in ((c, l) for c, l in labels.items() if c in f1):
     values = [f1[candidate][s] for s in sites]
     cells = " | ".join(f"{v:>10.3f}" for v in values)
     print(f"| {label:22} | {cells} | {min(values):6.3f} | {statistics.harmonic_mean(values):13.3f} |")
