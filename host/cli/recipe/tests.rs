@@ -817,10 +817,32 @@ fn federation_settings() {
         ("site = \"north\"\nkey = \"../keys/south.key\"", "14:7: `federation.key`: expected an existing file, found `../keys/south.key` (no such file)"),
         ("site = \"north\"\nkey = \"../keys/north.key\"\nround = 2", "12:1: missing key `federation.global`: expected the round's global adapter folder (required after round 1)"),
         ("site = \"north\"\nkey = \"../keys/north.key\"\nstrategy = \"fedavg\"", "15:12: `federation.strategy`: expected `ffa` or `fedit`, found `fedavg`"),
+        (
+            "site = \"north\"\nkey = \"../keys/north.key\"\nround = 3\nglobal = \"../inbox/round-3\"",
+            "16:10: `federation.global`: expected an existing folder, found `../inbox/round-3` (no such file)",
+        ),
     ];
     for (lines, expected) in cases {
         assert_eq!(tree.message(&with(&format!("[federation]\n{lines}\n"))), format!("recipes/x.toml:{expected}"), "{lines}");
     }
+}
+
+/// `run --round N --global DIR`: the round's own work and export folders, and a global
+/// adapter folder that must exist after round 1 (the site's inbox, written by the ClientApp).
+#[test]
+fn a_round_of_a_federated_recipe() {
+    let tree = Tree::new();
+    let text = with("[federation]\nsite = \"north\"\nkey = \"../keys/north.key\"\n");
+    let round = tree.load(&text).expect("valid").for_round(2, Some(tree.path("inbox/round-2"))).expect("round 2");
+    let federation = round.federation.as_ref().expect("[federation]");
+    assert_eq!((federation.round, federation.global.clone()), (2, Some(tree.path("inbox/round-2"))));
+    assert!(round.paths.work.ends_with("round-2") && round.paths.export.ends_with("round-2"), "{:?}", round.paths);
+    let missing = tree.path("inbox/round-3");
+    let refused = tree.load(&text).expect("valid").for_round(3, Some(missing.clone())).expect_err("no inbox");
+    assert_eq!(refused.to_string(), format!("--global: `{}` is not a folder (the round's global adapter)", missing.display()));
+    let refused = tree.load(&text).expect("valid").for_round(3, None).expect_err("no global adapter");
+    assert!(refused.to_string().contains("round 3 starts from the round's global adapter folder"), "{refused}");
+    assert!(tree.load(MINIMAL).expect("valid").for_round(1, None).is_err(), "a recipe without [federation] runs no round");
 }
 
 #[test]
