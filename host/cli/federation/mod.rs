@@ -19,7 +19,7 @@ use reply::{Expected, Reply};
 /// `rapha-host keys new --site NAME --out DIR`.
 pub fn keys_new(args: &KeysNewArgs) -> anyhow::Result<()> {
     if !signing::is_site_name(&args.site) {
-        bail!("--site `{}`: expected 1 to 48 of lowercase letters, digits and `-`", args.site);
+        bail!("--site `{}`: expected {}", args.site, signing::SITE_NAME_RULE);
     }
     std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create `{}`", args.out.display()))?;
     let (secret, public) = SiteKey::generate(&args.site)?.save(&args.out)?;

@@ -65,8 +65,11 @@ struct SecretFile {
     secret: String,
 }
 
-/// Whether `name` is a site name: 1 to 48 of lowercase letters, digits and `-`. It names the
-/// site's key files, so nothing else (no `/`, no `..`) may be in it.
+/// What a site name is, as messages say it.
+pub const SITE_NAME_RULE: &str = "1 to 48 of lowercase letters, digits and `-`";
+
+/// Whether `name` is a site name ([`SITE_NAME_RULE`]). It names the site's key files, so
+/// nothing else (no `/`, no `..`) may be in it.
 pub fn is_site_name(name: &str) -> bool {
     (1..=48).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
@@ -76,7 +79,7 @@ impl SiteKey {
     /// randomness.
     pub fn generate(site: &str) -> Result<SiteKey> {
         if !is_site_name(site) {
-            return Err(Error::Signature(format!("site name `{site}`: expected 1 to 48 of lowercase letters, digits and `-`")));
+            return Err(Error::Signature(format!("site name `{site}`: expected {SITE_NAME_RULE}")));
         }
         let mut secret = [0u8; 32];
         rand::rngs::OsRng

@@ -50,10 +50,9 @@ def wait_for_sites(grid: Grid, known: dict[int, str], wanted: int, minimum: int,
         time.sleep(1)
 
 
-def run_round(grid: Grid, cfg: dict, round_: int, previous: Path | None) -> Path:
+def run_round(grid: Grid, cfg: dict, known: dict[int, str], round_: int, previous: Path | None) -> Path:
     """One round: the global adapter out, the replies in, aggregated into `round-N/global`."""
     out = Path(str(cfg["out"])).resolve() / f"round-{round_}"
-    known = registered_sites(cfg)
     wanted = max(int(cfg["sites"]), int(cfg["min-sites"]))
     nodes = wait_for_sites(grid, known, wanted, int(cfg["min-sites"]), float(cfg["site-timeout"]))
     record = ConfigRecord({"round": round_})
@@ -90,6 +89,7 @@ def run_round(grid: Grid, cfg: dict, round_: int, previous: Path | None) -> Path
 @app.main()
 def main(grid: Grid, context: Context) -> None:
     cfg = context.run_config
+    known = registered_sites(cfg)
     previous = None
     for round_ in range(1, int(cfg["rounds"]) + 1):
         done = Path(str(cfg["out"])).resolve() / f"round-{round_}" / "global"
@@ -97,5 +97,5 @@ def main(grid: Grid, context: Context) -> None:
             log(INFO, "round %d: completed earlier, its global adapter is kept", round_)
             previous = done
             continue
-        previous = run_round(grid, cfg, round_, previous)
+        previous = run_round(grid, cfg, known, round_, previous)
     log(INFO, "federation done: the global adapter of the last round is in %s", previous)
